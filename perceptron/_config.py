@@ -1,0 +1,92 @@
+"""Build and threading configuration: how many threads the kernels use."""
+
+import os
+import sys
+
+from ._kernels import _openmp_info
+
+
+def openmp_enabled():
+    """Return True when the compiled kernels were built with OpenMP."""
+    return _openmp_info.openmp_enabled()
+
+
+def effective_n_threads(n_threads=None):
+    """Resolve an ``n_threads`` parameter to a positive thread count.
+
+    Follows scikit-learn's convention for OpenMP code:
+
+    - ``None``: ``omp_get_max_threads()``, which honours ``OMP_NUM_THREADS``
+      and :func:`threadpoolctl.threadpool_limits`, capped by the CPU count;
+    - a positive int: that many threads;
+    - a negative int: ``cpu_count + 1 + n_threads`` (``-1`` means all CPUs).
+
+    Without OpenMP the answer is always 1.
+
+    Examples
+    --------
+    >>> from perceptron._config import effective_n_threads
+    >>> effective_n_threads(1)
+    1
+    """
+    if n_threads is not None and (isinstance(n_threads, bool) or int(n_threads) != n_threads
+                                  or n_threads == 0):
+        raise ValueError(f"n_threads must be None or a non-zero int, got {n_threads!r}")
+    if not openmp_enabled():
+        return 1
+    cpus = os.cpu_count() or 1
+    if n_threads is None:
+        return max(1, min(_openmp_info.omp_max_threads(), cpus))
+    if n_threads < 0:
+        return max(1, cpus + 1 + int(n_threads))
+    return int(n_threads)
+
+
+def show_config(file=None):
+    """Print how the kernels were built and how many threads they will use.
+
+    Parameters
+    ----------
+    file : file-like, default=None
+        Where to print; standard output when None.
+
+    Returns
+    -------
+    info : dict
+        ``openmp`` (bool), ``threads`` (int, for ``n_threads=None``),
+        ``omp_num_threads_env`` (str or None), ``blas`` (list of dicts from
+        threadpoolctl describing the BLAS libraries in use).
+
+    Examples
+    --------
+    >>> import io
+    >>> import perceptron
+    >>> info = perceptron.show_config(file=io.StringIO())
+    >>> sorted(info)
+    ['blas', 'omp_num_threads_env', 'openmp', 'threads', 'version']
+    """
+    from threadpoolctl import threadpool_info
+
+    from . import __version__
+
+    blas = [
+        {k: lib.get(k) for k in ("internal_api", "version", "num_threads", "filepath")}
+        for lib in threadpool_info()
+        if lib.get("user_api") == "blas"
+    ]
+    info = {
+        "version": __version__,
+        "openmp": openmp_enabled(),
+        "threads": effective_n_threads(None),
+        "omp_num_threads_env": os.environ.get("OMP_NUM_THREADS"),
+        "blas": blas,
+    }
+    out = file if file is not None else sys.stdout
+    print(f"perceptron {info['version']}", file=out)
+    print(f"  OpenMP kernels : {'on' if info['openmp'] else 'off (single-threaded)'}", file=out)
+    print(f"  kernel threads : {info['threads']} (OMP_NUM_THREADS={info['omp_num_threads_env']})",
+          file=out)
+    for lib in blas:
+        print(f"  BLAS           : {lib['internal_api']} {lib['version']} "
+              f"({lib['num_threads']} threads)", file=out)
+    return info

@@ -1,0 +1,78 @@
+"""Optimizer updates, one ``prange`` pass over *all* parameters at once.
+
+The network stores every weight and bias in one flat vector (each layer's
+arrays are views into it), and the gradients in another of the same length.
+So one loop here updates the whole model.
+
+SGD with momentum ``mu`` (sklearn's convention)::
+
+    v = mu * v - lr * g
+    w += v                         (classical)
+    w += mu * v - lr * g           (Nesterov)
+
+Adam (Kingma & Ba), with the bias corrections folded into ``lr_t`` by the
+caller: ``lr_t = lr * sqrt(1 - beta2**t) / (1 - beta1**t)``::
+
+    m = beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1 - beta2) * g**2
+    w -= lr_t * m / (sqrt(v) + eps)
+
+RMSprop (Hinton; Keras' convention)::
+
+    s = rho * s + (1 - rho) * g**2
+    w -= lr * g / (sqrt(s) + eps)
+"""
+
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.math cimport sqrt
+
+
+def sgd_update(floating[::1] w, const floating[::1] g, floating[::1] velocity,
+               double lr, double momentum, bint nesterov, int n_threads=1):
+    """One SGD step (with optional momentum / Nesterov momentum), in place."""
+    cdef Py_ssize_t i, n = w.shape[0]
+    cdef floating v
+    _check(w, g, velocity)
+    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
+        v = <floating>(momentum * velocity[i] - lr * g[i])
+        velocity[i] = v
+        if nesterov:
+            w[i] = w[i] + <floating>(momentum * v - lr * g[i])
+        else:
+            w[i] = w[i] + v
+
+
+def adam_update(floating[::1] w, const floating[::1] g, floating[::1] m,
+                floating[::1] v, double lr_t, double beta1, double beta2,
+                double eps, int n_threads=1):
+    """One Adam step, in place. ``lr_t`` already holds the bias correction."""
+    cdef Py_ssize_t i, n = w.shape[0]
+    cdef double gi, mi, vi
+    _check(w, g, m)
+    _check(w, g, v)
+    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
+        gi = g[i]
+        mi = beta1 * m[i] + (1 - beta1) * gi
+        vi = beta2 * v[i] + (1 - beta2) * gi * gi
+        m[i] = <floating>mi
+        v[i] = <floating>vi
+        w[i] = <floating>(w[i] - lr_t * mi / (sqrt(vi) + eps))
+
+
+def rmsprop_update(floating[::1] w, const floating[::1] g, floating[::1] sq,
+                   double lr, double rho, double eps, int n_threads=1):
+    """One RMSprop step, in place."""
+    cdef Py_ssize_t i, n = w.shape[0]
+    cdef double gi, si
+    _check(w, g, sq)
+    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
+        gi = g[i]
+        si = rho * sq[i] + (1 - rho) * gi * gi
+        sq[i] = <floating>si
+        w[i] = <floating>(w[i] - lr * gi / (sqrt(si) + eps))
+
+
+cdef void _check(floating[::1] w, const floating[::1] g, floating[::1] state) except *:
+    if g.shape[0] != w.shape[0] or state.shape[0] != w.shape[0]:
+        raise ValueError("optimizer: parameters, gradients and state differ in length")

@@ -1,0 +1,103 @@
+"""Multi-layer perceptron: dense hidden layers between pixels and classes."""
+
+import numbers
+
+from ._base import (FITTED_ATTRIBUTES_DOC, TRAINING_PARAMS_DOC, BaseDigitClassifier,
+                    DenseWeightsMixin, _check_param, store_params)
+from .layers import Dense, Dropout, activation_code
+
+
+class MLPDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
+    __doc__ = """Multi-layer perceptron classifier on the Cython/OpenMP engine.
+
+    A stack of dense layers ``f(X @ W + b)`` with optional inverted dropout
+    after each hidden layer, and a softmax (or one-vs-rest sigmoid) output.
+    Parameter names follow :class:`sklearn.neural_network.MLPClassifier`, so
+    one can replace the other.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default=(100,)
+        Units of each hidden layer, input side first.
+    activation : {{"relu", "tanh", "logistic", "sigmoid", "identity"}}, default="relu"
+        Activation of the hidden layers ("logistic" and "sigmoid" are the same).
+    output_activation : {{"softmax", "sigmoid", "logistic"}}, default="softmax"
+        Output function and its loss: softmax + cross-entropy, or one sigmoid
+        per class + binary cross-entropy.
+    dropout : float, default=0.0
+        Fraction of each hidden layer's outputs dropped while training
+        (inverted dropout; nothing is dropped at predict time).
+{params}
+
+    Attributes
+    ----------
+    coefs_ : list of ndarray
+        ``coefs_[i]`` has shape ``(n_inputs_i, n_units_i)``: the weights of
+        layer ``i`` (views into the model: editing them edits the model).
+    intercepts_ : list of ndarray
+        ``intercepts_[i]`` has shape ``(n_units_i,)``.
+{attributes}
+
+    See Also
+    --------
+    PerceptronClassifier : No hidden layer.
+    ConvDigitClassifier : Convolutional network.
+    sklearn.neural_network.MLPClassifier : The NumPy reference implementation.
+
+    Examples
+    --------
+    >>> from perceptron import MLPDigitClassifier
+    >>> from perceptron.datasets import load_digits
+    >>> X_train, y_train = load_digits(subset="train", return_X_y=True)
+    >>> X_test, y_test = load_digits(subset="test", return_X_y=True)
+    >>> clf = MLPDigitClassifier(hidden_layer_sizes=(64,), max_iter=30, random_state=0)
+    >>> clf = clf.fit(X_train, y_train)
+    >>> [w.shape for w in clf.coefs_]
+    [(64, 64), (64, 10)]
+    >>> clf.score(X_test, y_test) > 0.9
+    True
+    """.format(
+        params=TRAINING_PARAMS_DOC.format(solver="adam", alpha=0.0001, batch_size=128,
+                                          learning_rate_init=0.001, max_iter=200),
+        attributes=FITTED_ATTRIBUTES_DOC,
+    )
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *,
+                 output_activation="softmax", solver="adam", alpha=0.0001,
+                 batch_size=128, learning_rate="constant", learning_rate_init=0.001,
+                 power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4,
+                 verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
+                 early_stopping=False, validation_fraction=0.1, beta_1=0.9,
+                 beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, rho=0.9, dropout=0.0,
+                 dtype="float32", n_threads=None):
+        store_params(self, locals())
+
+    def _hidden_sizes(self):
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, numbers.Integral):
+            sizes = (sizes,)
+        try:
+            sizes = tuple(sizes)
+        except TypeError:
+            raise ValueError(
+                f"hidden_layer_sizes must be an int or a tuple of ints, got {sizes!r}"
+            ) from None
+        for size in sizes:
+            if not isinstance(size, numbers.Integral) or isinstance(size, bool) or size < 1:
+                raise ValueError(
+                    f"hidden_layer_sizes must contain positive ints, got {self.hidden_layer_sizes!r}")
+        return sizes
+
+    def _validate_extra_params(self):
+        self._hidden_sizes()
+        activation_code(self.activation)
+        _check_param("dropout", self.dropout, "float", 0, 1, closed_high=False)
+
+    def _make_layers(self, n_features, n_outputs):
+        layers = []
+        for size in self._hidden_sizes():
+            layers.append(Dense(size, activation=self.activation))
+            if self.dropout > 0:
+                layers.append(Dropout(self.dropout))
+        layers.append(Dense(n_outputs, activation="identity"))
+        return layers

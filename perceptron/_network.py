@@ -1,0 +1,158 @@
+"""A stack of layers with one flat parameter vector, a fused loss, and batching."""
+
+import numpy as np
+
+from ._kernels import _dense, _loss
+
+#: output activation name -> (fused loss kernel, probability kernel)
+OUTPUTS = ("softmax", "sigmoid", "logistic")
+
+
+class Network:
+    """Layers + fused output loss; owns the flat parameter and gradient vectors.
+
+    Every parameter of every layer is a view into ``self.params`` (one
+    contiguous vector), and every gradient a view into ``self.grads``. The
+    optimizer can therefore update the whole model in one kernel call, and
+    saving or copying the model is copying one array.
+
+    Parameters
+    ----------
+    layers : list of Layer
+        The last layer must produce one logit per output unit (identity
+        activation); the loss applies the output function.
+    output : {"softmax", "sigmoid", "logistic"}
+        ``"softmax"``: softmax + cross-entropy. ``"sigmoid"``/``"logistic"``:
+        one sigmoid per class + binary cross-entropy (one-vs-rest).
+    dtype : {np.float32, np.float64}
+    """
+
+    def __init__(self, layers, output="softmax", dtype=np.float32):
+        if output not in OUTPUTS:
+            raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+        self.layers = list(layers)
+        self.output = output
+        self.dtype = np.dtype(dtype)
+        self.n_threads = 1
+
+    # -- construction -------------------------------------------------------
+    def build(self, input_shape, rng):
+        """Build every layer, allocate the flat vectors and initialise them."""
+        shape = tuple(input_shape)
+        self.input_shape = shape
+        for layer in self.layers:
+            shape = layer.build(shape, self.dtype)
+        self.output_shape = shape
+        n_params = sum(int(np.prod(s)) for layer in self.layers
+                       for s in layer.param_shapes.values())
+        self.params = np.zeros(n_params, dtype=self.dtype)
+        self.grads = np.zeros(n_params, dtype=self.dtype)
+        self._bind()
+        for layer in self.layers:
+            layer.init_params(rng)
+        return self
+
+    def _bind(self):
+        """Give each layer its views into the flat vectors (also after unpickling)."""
+        offset = 0
+        self._decay_slices = []
+        for layer in self.layers:
+            params, grads = {}, {}
+            for name, shape in layer.param_shapes.items():
+                size = int(np.prod(shape))
+                params[name] = self.params[offset:offset + size].reshape(shape)
+                grads[name] = self.grads[offset:offset + size].reshape(shape)
+                if name in layer.decay_params:
+                    self._decay_slices.append(slice(offset, offset + size))
+                offset += size
+            layer.bind(params, grads)
+            layer.n_threads = self.n_threads
+
+    def set_n_threads(self, n_threads):
+        self.n_threads = int(n_threads)
+        for layer in self.layers:
+            layer.n_threads = self.n_threads
+
+    # -- computation --------------------------------------------------------
+    def forward(self, X, training=False):
+        """Logits for a batch ``X`` of shape ``(n, *input_shape)``."""
+        out = X
+        for layer in self.layers:
+            out = layer.forward(out, training)
+        return out
+
+    def train_step(self, X, y, alpha=0.0):
+        """Forward, fused loss + gradient, backward; fills ``self.grads``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, *input_shape)
+        y : ndarray of shape (n,), dtype intp
+            Class indices.
+        alpha : float
+            L2 penalty, scikit-learn's convention: ``0.5 * alpha * ||W||^2 / n``
+            is added to the mean loss.
+
+        Returns
+        -------
+        loss : float
+            Mean loss over the batch, penalty included.
+        n_correct : int
+            Number of samples whose arg-max logit was the true class (read
+            before the update: the running training accuracy Keras reports).
+        """
+        n = X.shape[0]
+        logits = self.forward(X, training=True)
+        n_correct = int(np.count_nonzero(logits.argmax(axis=1) == y))
+        # the loss kernel writes dL/dlogits over the logits (they are not needed again)
+        kernel = (_loss.softmax_cross_entropy if self.output == "softmax"
+                  else _loss.sigmoid_binary_cross_entropy)
+        loss = kernel(logits, y, logits, 1.0 / n, self.n_threads) / n
+        grad = logits
+        for i in range(len(self.layers) - 1, -1, -1):
+            grad = self.layers[i].backward(grad, need_input_grad=i > 0)
+        if alpha:
+            penalty = 0.0
+            for sl in self._decay_slices:
+                penalty += _dense.sum_of_squares(self.params[sl])
+                _dense.axpy(alpha / n, self.params[sl], self.grads[sl], self.n_threads)
+            loss += 0.5 * alpha * penalty / n
+        return loss, n_correct
+
+    def predict_proba(self, X, batch_size=1024):
+        """Class probabilities for ``X``, computed batch by batch."""
+        n = X.shape[0]
+        n_out = int(np.prod(self.output_shape))
+        proba = np.empty((n, n_out), dtype=self.dtype)
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            proba[start:stop] = self.forward(X[start:stop], training=False)
+        if self.output == "softmax":
+            _loss.softmax(proba, self.n_threads)
+        else:
+            # one-vs-rest sigmoids, normalised so rows sum to one
+            _dense.activation_forward(proba, 2, self.n_threads)
+            proba /= proba.sum(axis=1, keepdims=True)
+        return proba
+
+    def decision_function(self, X, batch_size=1024):
+        """Raw logits for ``X``."""
+        n = X.shape[0]
+        out = np.empty((n, int(np.prod(self.output_shape))), dtype=self.dtype)
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            out[start:stop] = self.forward(X[start:stop], training=False)
+        return out
+
+    # -- pickling -----------------------------------------------------------
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["grads"] = None  # scratch space: re-made on load
+        state.pop("_decay_slices", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if getattr(self, "params", None) is not None:
+            self.grads = np.zeros_like(self.params)
+            self._bind()

@@ -1,0 +1,68 @@
+"""The single-layer perceptron: pixels straight to one unit per class."""
+
+from ._base import (FITTED_ATTRIBUTES_DOC, TRAINING_PARAMS_DOC, BaseDigitClassifier,
+                    DenseWeightsMixin, store_params)
+from .layers import Dense
+
+
+class PerceptronClassifier(DenseWeightsMixin, BaseDigitClassifier):
+    __doc__ = """Single-layer perceptron: one dense layer from pixels to classes.
+
+    Every pixel connects to one output unit per class; there are no hidden
+    layers. With ``activation="softmax"`` this is multinomial logistic
+    regression trained by mini-batch gradient descent; with ``"sigmoid"`` it is
+    the classic one-unit-per-digit perceptron with sigmoid outputs trained
+    one-vs-rest with binary cross-entropy.
+
+    Parameters
+    ----------
+    activation : {{"softmax", "sigmoid", "logistic"}}, default="softmax"
+        Output function and its loss: softmax + cross-entropy, or one sigmoid
+        per class + binary cross-entropy ("logistic" is an alias of "sigmoid").
+{params}
+
+    Attributes
+    ----------
+    coefs_ : list of one ndarray of shape (n_features, n_classes)
+        The weights; ``coefs_[0][:, k]`` reshaped to the image is the template
+        of class ``k``.
+    intercepts_ : list of one ndarray of shape (n_classes,)
+        The biases.
+{attributes}
+
+    See Also
+    --------
+    MLPDigitClassifier : Adds hidden layers.
+    ConvDigitClassifier : Convolutional network.
+
+    Examples
+    --------
+    >>> from perceptron import PerceptronClassifier
+    >>> from perceptron.datasets import load_digits
+    >>> X_train, y_train = load_digits(subset="train", return_X_y=True)
+    >>> X_test, y_test = load_digits(subset="test", return_X_y=True)
+    >>> clf = PerceptronClassifier(max_iter=50, random_state=0).fit(X_train, y_train)
+    >>> clf.coefs_[0].shape
+    (64, 10)
+    >>> clf.score(X_test, y_test) > 0.9
+    True
+    """.format(
+        params=TRAINING_PARAMS_DOC.format(solver="adam", alpha=0.0, batch_size=128,
+                                          learning_rate_init=0.001, max_iter=200),
+        attributes=FITTED_ATTRIBUTES_DOC,
+    )
+
+    def __init__(self, activation="softmax", *, solver="adam", alpha=0.0, batch_size=128,
+                 learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
+                 max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
+                 warm_start=False, momentum=0.9, nesterovs_momentum=True,
+                 early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8, n_iter_no_change=10, rho=0.9, dtype="float32",
+                 n_threads=None):
+        store_params(self, locals())
+
+    def _output_activation(self):
+        return self.activation
+
+    def _make_layers(self, n_features, n_outputs):
+        return [Dense(n_outputs, activation="identity")]

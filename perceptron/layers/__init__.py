@@ -1,0 +1,10 @@
+"""Layers: each owns its parameters and buffers and calls the kernels.
+
+The models in :mod:`perceptron` are stacks of these layers driven by
+:class:`perceptron._network.Network`.
+"""
+
+from ._base import Layer
+from ._dense import ACTIVATIONS, Dense, Dropout, activation_code
+
+__all__ = ["ACTIVATIONS", "Dense", "Dropout", "Layer", "activation_code"]

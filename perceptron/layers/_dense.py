@@ -1,0 +1,133 @@
+"""Fully connected layer and inverted dropout."""
+
+import numpy as np
+
+from .._kernels import _dense, _dropout
+from ._base import Layer
+
+#: activation name -> kernel code (see ``perceptron/_kernels/_dense.pyx``)
+ACTIVATIONS = {"identity": 0, "relu": 1, "logistic": 2, "sigmoid": 2, "tanh": 3}
+
+
+def activation_code(name):
+    """Return the kernel code of an activation name, or raise ValueError."""
+    try:
+        return ACTIVATIONS[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}"
+        ) from None
+
+
+class Dense(Layer):
+    """``A = f(X @ W + b)``: a fully connected layer with a fused activation.
+
+    Parameters
+    ----------
+    units : int
+        Number of output units.
+    activation : {"identity", "relu", "sigmoid", "logistic", "tanh"}
+        The element-wise function ``f``; ``"identity"`` for an output layer
+        whose loss takes the logits.
+
+    Notes
+    -----
+    Forward: one GEMM ``Z = X @ W`` then one fused pass ``A = f(Z + b)``.
+    Backward, given ``G = dL/dA``::
+
+        G  <- G * f'(A)          (in place: now dL/dZ)
+        dW  = X.T @ G            (GEMM with a transposed A operand, no copy)
+        db  = G.sum(axis=0)
+        dX  = G @ W.T            (skipped for the first layer)
+
+    Weights start Glorot-uniform (``sqrt(6 / (fan_in + fan_out))``, ``2``
+    instead of ``6`` for sigmoid units, as scikit-learn does); biases at zero.
+    """
+
+    decay_params = ("W",)
+
+    def __init__(self, units, activation="identity"):
+        super().__init__()
+        self.units = int(units)
+        self.activation = activation
+        self._code = activation_code(activation)
+
+    def _build(self, input_shape):
+        self.n_inputs = int(np.prod(input_shape))
+        self.param_shapes = {"W": (self.n_inputs, self.units), "b": (self.units,)}
+        return (self.units,)
+
+    def init_params(self, rng):
+        factor = 2.0 if self._code == 2 else 6.0
+        bound = np.sqrt(factor / (self.n_inputs + self.units))
+        self.params["W"][...] = rng.uniform(-bound, bound, self.param_shapes["W"])
+        self.params["b"][...] = 0
+
+    def forward(self, X, training=False):
+        X2 = X.reshape(X.shape[0], self.n_inputs)
+        out = self._buffer("out", (X.shape[0], self.units))
+        _dense.matmul(X2, self.params["W"], out, n_threads=self.n_threads)
+        _dense.bias_activation_forward(out, self.params["b"], self._code, self.n_threads)
+        self._input, self._output = X2, out
+        return out
+
+    def backward(self, grad, need_input_grad=True):
+        _dense.activation_backward(self._output, grad, self._code, self.n_threads)
+        _dense.matmul(self._input, grad, self.grads["W"], trans_a=True,
+                      n_threads=self.n_threads)
+        _dense.bias_grad(grad, self.grads["b"], self.n_threads)
+        if not need_input_grad:
+            return None
+        dX = self._buffer("dX", (grad.shape[0], self.n_inputs))
+        _dense.matmul(grad, self.params["W"], dX, trans_b=True, n_threads=self.n_threads)
+        return dX.reshape((grad.shape[0],) + self.input_shape)
+
+    def get_config(self):
+        return {"name": "Dense", "units": self.units, "activation": self.activation}
+
+
+class Dropout(Layer):
+    """Inverted dropout: zero a fraction ``rate`` of inputs while training.
+
+    Kept values are scaled by ``1 / (1 - rate)`` so that nothing changes at
+    predict time, when the layer passes its input through untouched.
+
+    Parameters
+    ----------
+    rate : float in [0, 1)
+        Fraction of the inputs to drop.
+    """
+
+    def __init__(self, rate):
+        super().__init__()
+        rate = float(rate)
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
+        self.rate = rate
+
+    def init_params(self, rng):
+        # the layer's own stream of mask seeds, derived from the network's rng
+        self.rng = np.random.default_rng(rng.integers(2**63))
+
+    def forward(self, X, training=False):
+        self._active = training and self.rate > 0
+        if not self._active:
+            return X
+        X2 = X.reshape(X.shape[0], -1)
+        out = self._buffer("out", X2.shape)
+        mask = self._buffer("mask", X2.shape)
+        np.copyto(out, X2)
+        seed = int(self.rng.integers(2**63))
+        _dropout.dropout_forward(out, mask, self.rate, seed, self.n_threads)
+        self._mask = mask
+        return out.reshape(X.shape)
+
+    def backward(self, grad, need_input_grad=True):
+        if not self._active:
+            return grad
+        g2 = grad.reshape(grad.shape[0], -1)
+        _dropout.multiply(g2, self._mask, self.n_threads)
+        return grad
+
+    def get_config(self):
+        return {"name": "Dropout", "rate": self.rate}
