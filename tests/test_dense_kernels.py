@@ -1,0 +1,247 @@
+"""Kernels of the dense engine against NumPy references and finite differences."""
+
+import numpy as np
+import pytest
+
+from perceptron._kernels import _dense, _dropout, _loss, _optim
+from perceptron._network import Network
+from perceptron.layers import Dense, Dropout
+
+ACT = {"identity": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
+NUMPY_ACT = {
+    "identity": lambda z: z,
+    "relu": lambda z: np.maximum(z, 0),
+    "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
+    "tanh": np.tanh,
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("trans_b", [False, True])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_matmul_matches_numpy(dtype, trans_a, trans_b, n_threads):
+    rng = np.random.default_rng(0)
+    m, k, n = 37, 23, 11
+    a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(dtype)
+    b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(dtype)
+    c = rng.standard_normal((m, n)).astype(dtype)
+    expected = 0.5 * (a.T if trans_a else a) @ (b.T if trans_b else b) + 2.0 * c
+    _dense.matmul(a, b, c, trans_a, trans_b, alpha=0.5, beta=2.0, n_threads=n_threads)
+    np.testing.assert_allclose(c, expected, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                               atol=1e-5)
+
+
+def test_matmul_rejects_mismatched_shapes():
+    a = np.ones((3, 4)); b = np.ones((5, 2)); c = np.ones((3, 2))
+    with pytest.raises(ValueError, match="shapes do not agree"):
+        _dense.matmul(a, b, c)
+
+
+@pytest.mark.parametrize("activation", list(ACT))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bias_activation_forward(activation, dtype):
+    rng = np.random.default_rng(1)
+    z = (rng.standard_normal((20, 7)) * 5).astype(dtype)
+    b = rng.standard_normal(7).astype(dtype)
+    expected = NUMPY_ACT[activation](z + b)
+    _dense.bias_activation_forward(z, b, ACT[activation], 2)
+    np.testing.assert_allclose(z, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_sigmoid_does_not_overflow():
+    z = np.array([[-1000.0, 1000.0, 0.0]])
+    _dense.bias_activation_forward(z, np.zeros(3), ACT["sigmoid"], 1)
+    np.testing.assert_allclose(z, [[0.0, 1.0, 0.5]])
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh", "identity"])
+def test_activation_backward_is_derivative(activation):
+    rng = np.random.default_rng(2)
+    z = rng.standard_normal((9, 5))
+    z[np.abs(z) < 1e-3] = 0.5  # keep away from relu's kink
+    f = NUMPY_ACT[activation]
+    a = f(z)
+    grad = np.ones_like(z)
+    _dense.activation_backward(a, grad, ACT[activation], 2)
+    eps = 1e-6
+    numeric = (f(z + eps) - f(z - eps)) / (2 * eps)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_bias_grad_and_axpy(n_threads):
+    rng = np.random.default_rng(3)
+    g = rng.standard_normal((50, 13))
+    out = np.empty(13)
+    _dense.bias_grad(g, out, n_threads)
+    np.testing.assert_allclose(out, g.sum(axis=0))
+    x, y = rng.standard_normal(100), rng.standard_normal(100)
+    expected = y + 0.3 * x
+    _dense.axpy(0.3, x, y, n_threads)
+    np.testing.assert_allclose(y, expected)
+    assert _dense.sum_of_squares(x) == pytest.approx(np.sum(x**2))
+
+
+def _numpy_softmax_ce(z, y):
+    zs = z - z.max(axis=1, keepdims=True)
+    p = np.exp(zs) / np.exp(zs).sum(axis=1, keepdims=True)
+    loss = -np.log(p[np.arange(len(y)), y]).sum()
+    onehot = np.eye(z.shape[1])[y]
+    return loss, p - onehot
+
+
+def _numpy_sigmoid_bce(z, y):
+    s = 1 / (1 + np.exp(-z))
+    t = np.eye(z.shape[1])[y]
+    loss = -(t * np.log(s) + (1 - t) * np.log(1 - s)).sum()
+    return loss, s - t
+
+
+@pytest.mark.parametrize("kernel,reference", [
+    (_loss.softmax_cross_entropy, _numpy_softmax_ce),
+    (_loss.sigmoid_binary_cross_entropy, _numpy_sigmoid_bce),
+])
+def test_fused_losses_match_numpy_and_finite_differences(kernel, reference):
+    rng = np.random.default_rng(4)
+    z = rng.standard_normal((6, 4)) * 3
+    y = rng.integers(0, 4, 6).astype(np.intp)
+    grad = np.empty_like(z)
+    loss = kernel(z, y, grad, 1.0, 2)
+    ref_loss, ref_grad = reference(z, y)
+    assert loss == pytest.approx(ref_loss, rel=1e-12)
+    np.testing.assert_allclose(grad, ref_grad, atol=1e-12)
+    # finite differences of the kernel's own loss
+    eps = 1e-6
+    scratch = np.empty_like(z)
+    for i, j in [(0, 0), (3, 2), (5, 3)]:
+        zp, zm = z.copy(), z.copy()
+        zp[i, j] += eps
+        zm[i, j] -= eps
+        numeric = (kernel(zp, y, scratch, 1.0, 1) - kernel(zm, y, scratch, 1.0, 1)) / (2 * eps)
+        assert grad[i, j] == pytest.approx(numeric, rel=1e-6, abs=1e-8)
+
+
+def test_softmax_is_stable_for_huge_logits():
+    z = np.array([[1000.0, 0.0, -1000.0], [5.0, 5.0, 5.0]])
+    grad = np.empty_like(z)
+    loss = _loss.softmax_cross_entropy(z, np.array([0, 1], dtype=np.intp), grad)
+    assert np.isfinite(loss)
+    _loss.softmax(z)
+    np.testing.assert_allclose(z, [[1, 0, 0], [1 / 3, 1 / 3, 1 / 3]], atol=1e-12)
+
+
+def test_loss_rejects_out_of_range_labels():
+    z = np.zeros((2, 3))
+    with pytest.raises(ValueError, match="out of range"):
+        _loss.softmax_cross_entropy(z, np.array([0, 3], dtype=np.intp), np.empty_like(z))
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_update_matches_sklearn_formula(nesterov):
+    rng = np.random.default_rng(5)
+    w, g, v = rng.standard_normal(30), rng.standard_normal(30), rng.standard_normal(30)
+    v_new = 0.9 * v - 0.1 * g
+    w_new = w + (0.9 * v_new - 0.1 * g if nesterov else v_new)
+    _optim.sgd_update(w, g, v, 0.1, 0.9, nesterov, 2)
+    np.testing.assert_allclose(v, v_new)
+    np.testing.assert_allclose(w, w_new)
+
+
+def test_adam_and_rmsprop_updates():
+    rng = np.random.default_rng(6)
+    w, g = rng.standard_normal(30), rng.standard_normal(30)
+    m, v = rng.random(30), rng.random(30)
+    m_new = 0.9 * m + 0.1 * g
+    v_new = 0.999 * v + 0.001 * g**2
+    w_new = w - 0.01 * m_new / (np.sqrt(v_new) + 1e-8)
+    w2 = w.copy()
+    _optim.adam_update(w2, g, m, v, 0.01, 0.9, 0.999, 1e-8, 2)
+    np.testing.assert_allclose(w2, w_new)
+    s = rng.random(30)
+    s_new = 0.9 * s + 0.1 * g**2
+    w_new = w - 0.01 * g / (np.sqrt(s_new) + 1e-7)
+    _optim.rmsprop_update(w, g, s, 0.01, 0.9, 1e-7, 2)
+    np.testing.assert_allclose(w, w_new)
+
+
+def test_dropout_mask_is_inverted_and_deterministic():
+    x = np.ones((200, 50), dtype=np.float32)
+    m1 = np.empty_like(x)
+    _dropout.dropout_forward(x, m1, 0.3, 1234, 2)
+    x2 = np.ones_like(x)
+    m2 = np.empty_like(x)
+    _dropout.dropout_forward(x2, m2, 0.3, 1234, 1)
+    np.testing.assert_array_equal(m1, m2)  # independent of the thread count
+    assert set(np.unique(m1)) == {0.0, np.float32(1 / 0.7)}
+    assert abs((m1 == 0).mean() - 0.3) < 0.02
+    np.testing.assert_array_equal(x, m1)
+    x3 = np.ones_like(x)
+    _dropout.dropout_forward(x3, m2, 0.3, 99, 1)
+    assert not np.array_equal(m1, m2)
+
+
+# ---------------------------------------------------------------- network-level
+def _loss_of(net, X, y, alpha):
+    """Loss of the network in training mode, with fixed dropout masks."""
+    saved = [(layer, layer.rng.bit_generator.state) for layer in net.layers
+             if isinstance(layer, Dropout)]
+    loss, _ = net.train_step(X, y, alpha)
+    for layer, state in saved:
+        layer.rng.bit_generator.state = state
+    return loss
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh", "identity"])
+@pytest.mark.parametrize("output", ["softmax", "sigmoid"])
+@pytest.mark.parametrize("dropout", [0.0, 0.4])
+def test_network_gradient_matches_finite_differences(activation, output, dropout):
+    """Backprop through dense + activation + dropout + fused loss + L2, in float64."""
+    rng = np.random.default_rng(7)
+    layers = [Dense(6, activation)]
+    if dropout:
+        layers.append(Dropout(dropout))
+    layers += [Dense(5, activation), Dense(3)]
+    net = Network(layers, output=output, dtype=np.float64).build((4,), rng)
+    net.set_n_threads(2)
+    X = rng.standard_normal((8, 4))
+    y = rng.integers(0, 3, 8).astype(np.intp)
+    alpha = 0.1
+    if activation == "relu":
+        net.params += 0.05  # move pre-activations off relu's kink
+    _loss_of(net, X, y, alpha)
+    analytic = net.grads.copy()
+    eps = 1e-6
+    for i in range(0, net.params.size, 3):
+        old = net.params[i]
+        net.params[i] = old + eps
+        lp = _loss_of(net, X, y, alpha)
+        net.params[i] = old - eps
+        lm = _loss_of(net, X, y, alpha)
+        net.params[i] = old
+        assert analytic[i] == pytest.approx((lp - lm) / (2 * eps), rel=1e-4, abs=1e-7), i
+
+
+def test_network_matches_numpy_reference_forward_backward():
+    """A 4-3-2 sigmoid net computed by hand in NumPy."""
+    rng = np.random.default_rng(8)
+    net = Network([Dense(3, "sigmoid"), Dense(2)], dtype=np.float64).build((4,), rng)
+    W1, b1 = net.layers[0].params["W"].copy(), rng.standard_normal(3)
+    net.layers[0].params["b"][...] = b1
+    W2, b2 = net.layers[1].params["W"].copy(), net.layers[1].params["b"].copy()
+    X = rng.standard_normal((5, 4))
+    y = np.array([0, 1, 1, 0, 1], dtype=np.intp)
+    # NumPy reference
+    A1 = 1 / (1 + np.exp(-(X @ W1 + b1)))
+    Z2 = A1 @ W2 + b2
+    P = np.exp(Z2) / np.exp(Z2).sum(axis=1, keepdims=True)
+    loss = -np.mean(np.log(P[np.arange(5), y]))
+    D2 = (P - np.eye(2)[y]) / 5
+    dW2, db2 = A1.T @ D2, D2.sum(axis=0)
+    D1 = D2 @ W2.T * A1 * (1 - A1)
+    dW1, db1 = X.T @ D1, D1.sum(axis=0)
+    got, _ = net.train_step(X, y, 0.0)
+    assert got == pytest.approx(loss, rel=1e-12)
+    for layer, (dW, db) in zip(net.layers, [(dW1, db1), (dW2, db2)]):
+        np.testing.assert_allclose(layer.grads["W"], dW, atol=1e-12)
+        np.testing.assert_allclose(layer.grads["b"], db, atol=1e-12)
