@@ -6,11 +6,13 @@ kernels in :mod:`perceptron._kernels`.
 
 __version__ = "0.1.0"
 
+from ._cnn import ConvDigitClassifier
 from ._config import show_config
 from ._mlp import MLPDigitClassifier
 from ._perceptron import PerceptronClassifier
 
 __all__ = [
+    "ConvDigitClassifier",
     "MLPDigitClassifier",
     "PerceptronClassifier",
     "show_config",

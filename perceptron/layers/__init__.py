@@ -5,6 +5,8 @@ The models in :mod:`perceptron` are stacks of these layers driven by
 """
 
 from ._base import Layer
+from ._conv import Conv2D, Flatten, MaxPool2D
 from ._dense import ACTIVATIONS, Dense, Dropout, activation_code
 
-__all__ = ["ACTIVATIONS", "Dense", "Dropout", "Layer", "activation_code"]
+__all__ = ["ACTIVATIONS", "Conv2D", "Dense", "Dropout", "Flatten", "Layer", "MaxPool2D",
+           "activation_code"]

@@ -1,0 +1,282 @@
+"""Convolution, max-pooling and flatten layers, on NHWC images.
+
+Layout
+------
+A batch of images is a C-contiguous array of shape ``(n, height, width,
+channels)`` -- NHWC, channels innermost (Keras' ``channels_last``). With it,
+a convolution is ``im2col`` followed by ONE matrix product for the whole
+batch, ``cols @ W`` with ``cols`` of shape ``(n * Ho * Wo, kh * kw * C)`` and
+``W`` of shape ``(kh * kw * C, filters)``, and the product *is* the NHWC output
+``(n, Ho, Wo, filters)``: no transposes anywhere, the bias and activation are
+the dense layer's fused kernel on that matrix, and :class:`Flatten` is a free
+reshape. The kernels, with the derivation of the backward pass, are in
+``perceptron/_kernels/_conv.pyx`` and ``_pool.pyx``.
+"""
+
+import numbers
+
+import numpy as np
+
+from .._kernels import _conv, _dense, _pool
+from ._base import Layer
+from ._dense import activation_code
+
+
+def _pair(value, what):
+    """``3 -> (3, 3)``; ``(3, 5) -> (3, 5)``; anything else -> ValueError."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = (value, value)
+    try:
+        a, b = value
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be an int or a pair of ints, got {value!r}") from None
+    for v in (a, b):
+        if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{what} must contain positive ints, got {value!r}")
+    return int(a), int(b)
+
+
+def _positive_int(value, what):
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{what} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def _check_image(layer, input_shape):
+    if len(input_shape) != 3:
+        raise ValueError(f"{layer.name} expects (height, width, channels) images, "
+                         f"got per-sample shape {input_shape}")
+    return input_shape
+
+
+class Conv2D(Layer):
+    """2D convolution ``A = f(conv(X, W) + b)`` with a fused activation.
+
+    Parameters
+    ----------
+    filters : int
+        Number of output channels ``F``.
+    kernel_size : int or (int, int), default=3
+        ``(kh, kw)``.
+    stride : int, default=1
+        Step between two output pixels, the same along both axes.
+    padding : {"valid", "same"}, default="valid"
+        "valid": no padding, ``Ho = (H - kh) // stride + 1``. "same": zero
+        padding so that ``Ho = ceil(H / stride)``; the extra row/column goes to
+        the bottom/right when the total is odd (TensorFlow's rule).
+    activation : {"relu", "identity", "sigmoid", "logistic", "tanh"}, default="relu"
+    name : str, optional
+        Used in error messages (the estimator passes e.g. ``"conv_layers[1]"``).
+
+    Notes
+    -----
+    ``W`` has shape ``(kh * kw * C, F)``: row ``(ky * kw + kx) * C + c`` holds
+    the weights that input pixel ``(ky, kx)`` of the patch, channel ``c``,
+    gives to each filter. Forward, for a batch ``X`` of shape ``(n, H, W, C)``::
+
+        cols = im2col(X)             # (n * Ho * Wo, kh * kw * C)
+        Z    = cols @ W              # (n * Ho * Wo, F) == (n, Ho, Wo, F)
+        A    = f(Z + b)              # fused, in place
+
+    Backward, given ``G = dL/dA``::
+
+        G     <- G * f'(A)           # in place: now dL/dZ
+        dW     = cols.T @ G          # weight_grad: the long axis split among threads
+        db     = G.sum(axis=0)
+        dcols  = G @ W.T             # written over cols, which is no longer needed
+        dX     = col2im(dcols)       # skipped for the first layer
+
+    A 1x1 convolution with stride 1 needs no ``im2col``: ``cols`` is ``X``
+    itself, seen as ``(n * H * W, C)``.
+
+    Weights start Glorot-uniform with Keras' fans for convolutions
+    (``fan_in = kh * kw * C``, ``fan_out = kh * kw * F``); biases at zero.
+    """
+
+    decay_params = ("W",)
+
+    def __init__(self, filters, kernel_size=3, stride=1, padding="valid",
+                 activation="relu", name=None):
+        super().__init__()
+        self.name = name or "Conv2D"
+        self.filters = _positive_int(filters, f"{self.name}: filters")
+        self.kernel_size = _pair(kernel_size, f"{self.name}: kernel_size")
+        self.stride = _positive_int(stride, f"{self.name}: stride")
+        if padding not in ("valid", "same"):
+            raise ValueError(f"{self.name}: padding must be 'valid' or 'same', got {padding!r}")
+        self.padding = padding
+        self.activation = activation
+        self._code = activation_code(activation)
+
+    def _build(self, input_shape):
+        H, W, C = _check_image(self, input_shape)
+        kh, kw = self.kernel_size
+        s = self.stride
+        if self.padding == "same":
+            Ho, Wo = -(-H // s), -(-W // s)
+            pad_h = max((Ho - 1) * s + kh - H, 0)
+            pad_w = max((Wo - 1) * s + kw - W, 0)
+        else:
+            pad_h = pad_w = 0
+            Ho, Wo = _conv.conv_output_size(H, kh, s, 0), _conv.conv_output_size(W, kw, s, 0)
+            if kh > H or kw > W:
+                raise ValueError(
+                    f"{self.name}: a {kh}x{kw} kernel with padding='valid' does not fit "
+                    f"the {H}x{W} image ({C} channels) it receives; use padding='same', "
+                    "smaller kernels, or less pooling before it")
+        self.pad_top, self.pad_left = pad_h // 2, pad_w // 2
+        self.out_hw = (Ho, Wo)
+        self.n_cols = kh * kw * C
+        self._pointwise = kh == 1 and kw == 1 and s == 1 and pad_h == 0 and pad_w == 0
+        self.param_shapes = {"W": (self.n_cols, self.filters), "b": (self.filters,)}
+        return (Ho, Wo, self.filters)
+
+    def init_params(self, rng):
+        kh, kw = self.kernel_size
+        factor = 2.0 if self._code == 2 else 6.0
+        fan_in, fan_out = self.n_cols, kh * kw * self.filters
+        bound = np.sqrt(factor / (fan_in + fan_out))
+        self.params["W"][...] = rng.uniform(-bound, bound, self.param_shapes["W"])
+        self.params["b"][...] = 0
+
+    @property
+    def kernel(self):
+        """The weights as ``(filters, kh, kw, channels)`` (a view into the model)."""
+        kh, kw = self.kernel_size
+        C = self.input_shape[2]
+        return self.params["W"].reshape(kh, kw, C, self.filters).transpose(3, 0, 1, 2)
+
+    def _im2col_args(self):
+        kh, kw = self.kernel_size
+        return (kh, kw, self.stride, self.pad_top, self.pad_left) + self.out_hw
+
+    def forward(self, X, training=False):
+        n = X.shape[0]
+        X = np.ascontiguousarray(X)
+        Ho, Wo = self.out_hw
+        if self._pointwise:
+            cols = X.reshape(n * Ho * Wo, self.n_cols)
+        else:
+            cols = self._buffer("cols", (n * Ho * Wo, self.n_cols))
+            _conv.im2col(X, cols, *self._im2col_args(), self.n_threads)
+        out = self._buffer("out", (n, Ho, Wo, self.filters))
+        Z = out.reshape(n * Ho * Wo, self.filters)
+        _dense.matmul(cols, self.params["W"], Z, n_threads=self.n_threads)
+        _dense.bias_activation_forward(Z, self.params["b"], self._code, self.n_threads)
+        self._cols, self._output = cols, Z
+        return out
+
+    def backward(self, grad, need_input_grad=True):
+        n = grad.shape[0]
+        G = grad.reshape(self._output.shape)
+        _dense.activation_backward(self._output, G, self._code, self.n_threads)
+        partial = self._buffer("partial", (max(self.n_threads - 1, 1) * self.n_cols,
+                                           self.filters))
+        _conv.weight_grad(self._cols, G, self.grads["W"], partial, self.n_threads)
+        _dense.bias_grad(G, self.grads["b"], self.n_threads)
+        if not need_input_grad:
+            return None
+        dX = self._buffer("dX", (n,) + self.input_shape)
+        if self._pointwise:
+            _dense.matmul(G, self.params["W"], dX.reshape(self._cols.shape), trans_b=True,
+                          n_threads=self.n_threads)
+            return dX
+        dcols = self._cols  # our own im2col buffer: free to overwrite now that dW is done
+        _dense.matmul(G, self.params["W"], dcols, trans_b=True, n_threads=self.n_threads)
+        _conv.col2im(dcols, dX, *self._im2col_args(), self.n_threads)
+        return dX
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_cols", None)
+        return state
+
+    def get_config(self):
+        return {"name": "Conv2D", "filters": self.filters, "kernel_size": self.kernel_size,
+                "stride": self.stride, "padding": self.padding,
+                "activation": self.activation}
+
+
+class MaxPool2D(Layer):
+    """Max-pooling over ``pool_size`` windows, "valid" (the border remainder is dropped).
+
+    Parameters
+    ----------
+    pool_size : int or (int, int), default=2
+    stride : int, optional
+        Defaults to the pool height (non-overlapping windows, as in Keras).
+    name : str, optional
+        Used in error messages.
+
+    Notes
+    -----
+    Forward keeps, for every output, the offset of the winning input
+    (``argmax``); backward sends each output gradient there and nowhere else.
+    See ``perceptron/_kernels/_pool.pyx``.
+    """
+
+    def __init__(self, pool_size=2, stride=None, name=None):
+        super().__init__()
+        self.name = name or "MaxPool2D"
+        self.pool_size = _pair(pool_size, f"{self.name}: pool_size")
+        self.stride = (self.pool_size[0] if stride is None
+                       else _positive_int(stride, f"{self.name}: stride"))
+
+    def _build(self, input_shape):
+        H, W, C = _check_image(self, input_shape)
+        ph, pw = self.pool_size
+        if ph > H or pw > W:
+            raise ValueError(
+                f"{self.name}: a {ph}x{pw} pooling window does not fit the {H}x{W} image "
+                f"({C} channels) it receives; turn pooling off for this layer, use "
+                "padding='same', or give larger images")
+        return ((H - ph) // self.stride + 1, (W - pw) // self.stride + 1, C)
+
+    def _argmax_buffer(self, shape):
+        key = ("argmax", tuple(shape))
+        buf = self._buffers.get(key)
+        if buf is None:  # like Layer._buffer, but int32; keep at most two batch sizes
+            stale = [k for k in self._buffers if k[0] == "argmax"]
+            if len(stale) >= 2:
+                del self._buffers[stale[0]]
+            buf = self._buffers[key] = np.empty(shape, dtype=np.int32)
+        return buf
+
+    def forward(self, X, training=False):
+        X = np.ascontiguousarray(X)
+        shape = (X.shape[0],) + self.output_shape
+        out = self._buffer("out", shape)
+        argmax = self._argmax_buffer(shape)
+        _pool.maxpool_forward(X, out, argmax, *self.pool_size, self.stride, self.n_threads)
+        self._argmax = argmax
+        return out
+
+    def backward(self, grad, need_input_grad=True):
+        if not need_input_grad:
+            return None
+        dX = self._buffer("dX", (grad.shape[0],) + self.input_shape)
+        _pool.maxpool_backward(np.ascontiguousarray(grad), self._argmax, dX, self.n_threads)
+        return dX
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_argmax", None)
+        return state
+
+    def get_config(self):
+        return {"name": "MaxPool2D", "pool_size": self.pool_size, "stride": self.stride}
+
+
+class Flatten(Layer):
+    """``(n, H, W, C) -> (n, H * W * C)``: a free reshape of the NHWC buffer."""
+
+    def _build(self, input_shape):
+        return (int(np.prod(input_shape)),)
+
+    def forward(self, X, training=False):
+        return X.reshape(X.shape[0], -1)
+
+    def backward(self, grad, need_input_grad=True):
+        if not need_input_grad:
+            return None
+        return grad.reshape((grad.shape[0],) + self.input_shape)
