@@ -217,6 +217,23 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
+    def save(self, path):
+        """Save the fitted model to ``path`` without pickle (see :func:`perceptron.load`).
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination ``.npz`` file, written atomically.
+
+        Returns
+        -------
+        path : str
+            The path written (``.npz`` appended when missing).
+        """
+        from ._persistence import save_model
+
+        return save_model(self, path)
+
     def __sklearn_is_fitted__(self):
         return hasattr(self, "_network")
 

@@ -1,0 +1,241 @@
+"""Saving and loading fitted models without pickle.
+
+A saved model is one ``.npz`` file: the arrays (the flat parameter vector,
+the optimizer's state vectors, the classes) plus one entry ``__meta__`` that
+holds UTF-8 JSON: the format version, the estimator's class and
+hyper-parameters, and its scalar fitted attributes and histories. Loading
+never unpickles anything (``np.load(allow_pickle=False)``), so a model file
+from someone else cannot run code on your machine.
+
+The file is written to a temporary name in the same folder and renamed into
+place, so an interrupted save never leaves a half-written model behind.
+"""
+
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+FORMAT_NAME = "perceptron-model"
+FORMAT_VERSION = 1
+
+#: fitted attributes saved as JSON (histories and scalars)
+_JSON_ATTRS = ("n_features_in_", "n_outputs_", "out_activation_", "n_iter_", "t_",
+               "loss_", "loss_curve_", "train_scores_", "validation_scores_",
+               "best_validation_score_", "best_loss_", "fit_time_", "_learning_rate",
+               "_no_improvement_count")
+
+
+def _estimator_classes():
+    import perceptron
+
+    names = ("PerceptronClassifier", "MLPDigitClassifier", "ConvDigitClassifier")
+    return {name: getattr(perceptron, name) for name in names if hasattr(perceptron, name)}
+
+
+def _jsonable(value, what):
+    """Tuples become lists, NumPy scalars Python scalars; anything else is an error."""
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v, what) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v, what) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        if isinstance(value, float) and not np.isfinite(value):
+            return repr(value)  # "inf" / "nan": JSON has no such numbers
+        return value
+    if isinstance(value, type) and issubclass(value, np.generic):
+        return np.dtype(value).name
+    raise ValueError(f"cannot save {what}={value!r}: only plain numbers, strings, "
+                     "tuples and None can be stored without pickle")
+
+
+def _unjson(value):
+    if value in ("inf", "-inf", "nan"):
+        return float(value)
+    return value
+
+
+def save_model(estimator, path):
+    """Save a fitted estimator to ``path`` (an ``.npz`` file), atomically.
+
+    Parameters
+    ----------
+    estimator : PerceptronClassifier, MLPDigitClassifier or ConvDigitClassifier
+        A fitted estimator.
+    path : str or path-like
+        Destination; ``.npz`` is appended when missing (as NumPy does).
+
+    Returns
+    -------
+    path : str
+        The path written.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from perceptron import PerceptronClassifier, load
+    >>> from perceptron.datasets import load_digits
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = PerceptronClassifier(max_iter=5, random_state=0).fit(X, y)
+    >>> path = clf.save(os.path.join(tempfile.mkdtemp(), "model.npz"))
+    >>> (load(path).predict(X) == clf.predict(X)).all()
+    True
+    """
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(estimator, "_network")
+    path = os.fspath(path)
+    if not path.endswith(".npz"):
+        path += ".npz"
+    params = estimator.get_params(deep=False)
+    if params.get("random_state") is not None and not isinstance(
+            params["random_state"], (int, np.integer)):
+        params["random_state"] = None  # a RandomState object is not data; keep the model
+    meta = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "estimator": type(estimator).__name__,
+        "params": {k: _jsonable(v, k) for k, v in params.items()},
+        "attributes": {k: _jsonable(getattr(estimator, k), k)
+                       for k in _JSON_ATTRS if hasattr(estimator, k)},
+        "classes_dtype": estimator.classes_.dtype.str
+        if estimator.classes_.dtype != object else "object",
+        "optimizer": type(estimator._optimizer).__name__
+        if hasattr(estimator, "_optimizer") else None,
+    }
+    # random streams, so that training resumes exactly where it stopped
+    meta["rng_states"] = {"estimator": estimator._rng.bit_generator.state}
+    for i, layer in enumerate(estimator._network.layers):
+        if hasattr(layer, "rng"):
+            meta["rng_states"][f"layer{i}"] = layer.rng.bit_generator.state
+    classes = estimator.classes_
+    if classes.dtype == object:
+        classes = classes.astype(str)
+    arrays = {"params": estimator._network.params, "classes": classes}
+    opt = getattr(estimator, "_optimizer", None)
+    if opt is not None:
+        for name, value in vars(opt).items():
+            if isinstance(value, np.ndarray):
+                arrays["opt_" + name] = value
+            else:
+                meta.setdefault("optimizer_scalars", {})[name] = _jsonable(value, name)
+    arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".perceptron-", suffix=".npz.part", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_model(path):
+    """Load a model saved by :meth:`save` / :func:`save_model`.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    estimator : fitted estimator
+        Ready to predict, and to continue training with ``partial_fit`` (the
+        optimizer state is restored too).
+
+    Raises
+    ------
+    ValueError
+        The file is not a perceptron model, is truncated or corrupted, or was
+        written by a newer format version.
+
+    Examples
+    --------
+    See :func:`save_model`.
+    """
+    path = os.fspath(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except FileNotFoundError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as exc:
+        raise ValueError(f"{path} is not a readable perceptron model file "
+                         f"(truncated or corrupted?): {exc}") from None
+    if "__meta__" not in arrays:
+        raise ValueError(f"{path} is an .npz file but not a perceptron model (no __meta__)")
+    try:
+        meta = json.loads(arrays.pop("__meta__").tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: the model's metadata is corrupted: {exc}") from None
+    if meta.get("format") != FORMAT_NAME:
+        raise ValueError(f"{path} is not a perceptron model file")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ValueError(
+            f"{path} has model format version {version!r}; this perceptron reads "
+            f"versions up to {FORMAT_VERSION}: upgrade perceptron to load it")
+    classes = _estimator_classes()
+    if meta.get("estimator") not in classes:
+        raise ValueError(f"{path}: unknown estimator {meta.get('estimator')!r}")
+    params = {k: (tuple(_tuples(v)) if isinstance(v, list) else _unjson(v))
+              for k, v in meta["params"].items()}
+    est = classes[meta["estimator"]](**params)
+    est._validate_params()
+    cls = arrays["classes"]
+    if meta.get("classes_dtype") == "object":
+        cls = cls.astype(object)
+    n_features = meta["attributes"]["n_features_in_"]
+    # rebuild the network exactly as fit would, then pour the saved parameters in
+    est.random_state = params.get("random_state")
+    est._label_encoder = _encoder_for(cls)
+    est.classes_ = est._label_encoder.classes_
+    est._initialize(n_features, len(cls))
+    saved = arrays["params"]
+    if saved.shape != est._network.params.shape or saved.dtype != est._network.params.dtype:
+        raise ValueError(
+            f"{path}: saved parameters have shape {saved.shape} and dtype {saved.dtype}, "
+            f"the model needs {est._network.params.shape} {est._network.params.dtype}")
+    est._network.params[...] = saved
+    states = meta.get("rng_states", {})
+    if "estimator" in states:
+        est._rng.bit_generator.state = states["estimator"]
+    for i, layer in enumerate(est._network.layers):
+        if f"layer{i}" in states and hasattr(layer, "rng"):
+            layer.rng.bit_generator.state = states[f"layer{i}"]
+    for k, v in meta["attributes"].items():
+        setattr(est, k, _unjson(v) if not isinstance(v, list) else [_unjson(x) for x in v])
+    if meta.get("optimizer"):
+        from ._optimizers import make_optimizer
+
+        opt = make_optimizer(est.solver, est._network.params, est)
+        for name, value in meta.get("optimizer_scalars", {}).items():
+            setattr(opt, name, value)
+        for key, value in arrays.items():
+            if key.startswith("opt_"):
+                getattr(opt, key[4:])[...] = value
+        est._optimizer = opt
+    return est
+
+
+def _tuples(values):
+    """JSON lists back to the tuples scikit-learn parameters use."""
+    return [tuple(_tuples(v)) if isinstance(v, list) else v for v in values]
+
+
+def _encoder_for(classes):
+    from sklearn.preprocessing import LabelEncoder
+
+    enc = LabelEncoder()
+    enc.classes_ = np.asarray(classes)
+    return enc
