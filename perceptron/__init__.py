@@ -10,10 +10,12 @@ from ._cnn import ConvDigitClassifier
 from ._config import show_config
 from ._mlp import MLPDigitClassifier
 from ._perceptron import PerceptronClassifier
+from ._persistence import load_model as load
 
 __all__ = [
     "ConvDigitClassifier",
     "MLPDigitClassifier",
     "PerceptronClassifier",
+    "load",
     "show_config",
 ]
