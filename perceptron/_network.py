@@ -114,8 +114,8 @@ class Network:
         if alpha:
             penalty = 0.0
             for sl in self._decay_slices:
-                penalty += _dense.sum_of_squares(self.params[sl])
-                _dense.axpy(alpha / n, self.params[sl], self.grads[sl], self.n_threads)
+                penalty += _dense.l2_penalty(self.params[sl], self.grads[sl], alpha / n,
+                                             self.n_threads)
             loss += 0.5 * alpha * penalty / n
         return loss, n_correct
 

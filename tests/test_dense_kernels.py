@@ -80,7 +80,10 @@ def test_bias_grad_and_axpy(n_threads):
     expected = y + 0.3 * x
     _dense.axpy(0.3, x, y, n_threads)
     np.testing.assert_allclose(y, expected)
-    assert _dense.sum_of_squares(x) == pytest.approx(np.sum(x**2))
+    g = rng.standard_normal(100)
+    expected = g + 0.01 * x
+    assert _dense.l2_penalty(x, g, 0.01, n_threads) == pytest.approx(np.sum(x**2))
+    np.testing.assert_allclose(g, expected)
 
 
 def _numpy_softmax_ce(z, y):

@@ -155,10 +155,21 @@ def axpy(double alpha, const floating[::1] x, floating[::1] y, int n_threads=1):
         y[i] = y[i] + <floating>(alpha * x[i])
 
 
-def sum_of_squares(const floating[::1] x):
-    """Return ``sum(x**2)`` in double precision (for the L2 penalty's value)."""
-    cdef Py_ssize_t i
-    cdef double s = 0
-    for i in range(x.shape[0]):
-        s += <double>x[i] * x[i]
-    return s
+def l2_penalty(const floating[::1] w, floating[::1] grad, double scale,
+               int n_threads=1):
+    """In place ``grad += scale * w``; return ``sum(w**2)`` (in double).
+
+    The L2 penalty ``0.5 * alpha * ||W||^2 / n`` in one pass: its gradient
+    ``(alpha / n) * W`` is added to the weights' gradient (``scale = alpha / n``)
+    while the squares are summed for the loss value. The sum is a ``prange``
+    reduction, so it is reproducible for a given number of threads.
+    """
+    cdef Py_ssize_t i, n = w.shape[0]
+    cdef double total = 0
+    cdef floating c = <floating>scale
+    if grad.shape[0] != n:
+        raise ValueError("l2_penalty: w and grad differ in length")
+    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
+        total += w[i] * w[i]
+        grad[i] += c * w[i]
+    return total

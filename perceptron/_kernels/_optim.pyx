@@ -25,22 +25,29 @@ RMSprop (Hinton; Keras' convention)::
 
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport sqrt
+from libc.math cimport sqrt, sqrtf
+
+
+cdef inline floating _sqrt(floating x) noexcept nogil:
+    if floating is float:
+        return sqrtf(x)
+    else:
+        return sqrt(x)
 
 
 def sgd_update(floating[::1] w, const floating[::1] g, floating[::1] velocity,
                double lr, double momentum, bint nesterov, int n_threads=1):
     """One SGD step (with optional momentum / Nesterov momentum), in place."""
     cdef Py_ssize_t i, n = w.shape[0]
-    cdef floating v
+    cdef floating v, mu = <floating>momentum, eta = <floating>lr
     _check(w, g, velocity)
     for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
-        v = <floating>(momentum * velocity[i] - lr * g[i])
+        v = mu * velocity[i] - eta * g[i]
         velocity[i] = v
         if nesterov:
-            w[i] = w[i] + <floating>(momentum * v - lr * g[i])
+            w[i] += mu * v - eta * g[i]
         else:
-            w[i] = w[i] + v
+            w[i] += v
 
 
 def adam_update(floating[::1] w, const floating[::1] g, floating[::1] m,
@@ -48,29 +55,34 @@ def adam_update(floating[::1] w, const floating[::1] g, floating[::1] m,
                 double eps, int n_threads=1):
     """One Adam step, in place. ``lr_t`` already holds the bias correction."""
     cdef Py_ssize_t i, n = w.shape[0]
-    cdef double gi, mi, vi
+    cdef floating gi, mi, vi
+    cdef floating b1 = <floating>beta1, b2 = <floating>beta2
+    cdef floating c1 = <floating>(1 - beta1), c2 = <floating>(1 - beta2)
+    cdef floating eta = <floating>lr_t, e = <floating>eps
     _check(w, g, m)
     _check(w, g, v)
     for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
         gi = g[i]
-        mi = beta1 * m[i] + (1 - beta1) * gi
-        vi = beta2 * v[i] + (1 - beta2) * gi * gi
-        m[i] = <floating>mi
-        v[i] = <floating>vi
-        w[i] = <floating>(w[i] - lr_t * mi / (sqrt(vi) + eps))
+        mi = b1 * m[i] + c1 * gi
+        vi = b2 * v[i] + c2 * gi * gi
+        m[i] = mi
+        v[i] = vi
+        w[i] -= eta * mi / (_sqrt(vi) + e)
 
 
 def rmsprop_update(floating[::1] w, const floating[::1] g, floating[::1] sq,
                    double lr, double rho, double eps, int n_threads=1):
     """One RMSprop step, in place."""
     cdef Py_ssize_t i, n = w.shape[0]
-    cdef double gi, si
+    cdef floating gi, si
+    cdef floating r = <floating>rho, c = <floating>(1 - rho)
+    cdef floating eta = <floating>lr, e = <floating>eps
     _check(w, g, sq)
     for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
         gi = g[i]
-        si = rho * sq[i] + (1 - rho) * gi * gi
-        sq[i] = <floating>si
-        w[i] = <floating>(w[i] - lr * gi / (sqrt(si) + eps))
+        si = r * sq[i] + c * gi * gi
+        sq[i] = si
+        w[i] -= eta * gi / (_sqrt(si) + e)
 
 
 cdef void _check(floating[::1] w, const floating[::1] g, floating[::1] state) except *:
