@@ -1,0 +1,718 @@
+"""Pictures of a digit classifier: errors, training, and what the network learned.
+
+Every function draws with matplotlib's object API and returns the
+:class:`~matplotlib.figure.Figure` it drew on; nothing is shown (call
+``plt.show()`` or ``fig.savefig(...)`` yourself). Single-panel plots take an
+``ax=`` to draw into; image galleries take a ``fig=`` (a Figure or SubFigure)
+to add their grid of Axes to. Without them, a new pyplot figure is created,
+sized to its content.
+
+They work with this package's estimators and with scikit-learn's:
+
+========================  =====================================================
+function                  needs
+========================  =====================================================
+plot_confusion_matrix     ``predict`` (or ``y_true`` and ``y_pred``)
+plot_learning_curves      ``loss_curve_``; ``train_scores_`` and
+                          ``validation_scores_`` when they exist
+plot_misclassified        ``predict``; ``predict_proba`` if available
+plot_predictions          ``predict``
+plot_weights              ``coefs_`` (MLPs, perceptron) or ``coef_`` (linear)
+plot_filters              ``filters_`` (:class:`ConvDigitClassifier`)
+plot_feature_maps         ``feature_maps(X, layer=...)`` (ConvDigitClassifier)
+========================  =====================================================
+
+Images are rebuilt from rows of ``X``: a row of 784 features is shown as
+28x28, 64 as 8x8 (any perfect square); pass ``image_shape`` otherwise.
+"""
+
+import math
+import numbers
+
+import numpy as np
+from sklearn.metrics import ConfusionMatrixDisplay
+from sklearn.utils.validation import check_consistent_length, check_is_fitted
+
+__all__ = [
+    "plot_confusion_matrix",
+    "plot_feature_maps",
+    "plot_filters",
+    "plot_learning_curves",
+    "plot_misclassified",
+    "plot_predictions",
+    "plot_weights",
+]
+
+#: colour of the titles of right and wrong predictions in plot_predictions
+CORRECT_COLOR = "green"
+WRONG_COLOR = "red"
+
+
+# ----------------------------------------------------------------- helpers
+def _pyplot():
+    # imported on first use: importing perceptron must not pick a backend
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _check_fitted(estimator):
+    """NotFittedError if ``estimator`` is an unfitted scikit-learn estimator."""
+    if hasattr(estimator, "fit"):
+        check_is_fitted(estimator)
+
+
+def _require(estimator, attribute, what, hint=""):
+    if not hasattr(estimator, attribute):
+        raise ValueError(
+            f"{what} needs the estimator's {attribute}, which "
+            f"{type(estimator).__name__} does not have{hint}")
+    return getattr(estimator, attribute)
+
+
+def _check_positive_int(name, value, allow_none=False):
+    if value is None and allow_none:
+        return
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def _infer_image_shape(n_features, image_shape):
+    """(height, width) of an image of ``n_features`` pixels."""
+    if image_shape is not None:
+        image_shape = tuple(image_shape)
+        if len(image_shape) != 2 or image_shape[0] * image_shape[1] != n_features:
+            raise ValueError(
+                f"image_shape={image_shape} does not hold {n_features} pixels")
+        return image_shape
+    side = int(round(math.sqrt(n_features)))
+    if side * side != n_features:
+        raise ValueError(
+            f"{n_features} features per sample is not a square image; "
+            "pass image_shape=(height, width)")
+    return side, side
+
+
+def _as_images(X, image_shape):
+    """Images ``(n, h, w)`` to show for samples ``X`` (2D rows or 3D images)."""
+    X = np.asarray(X)
+    if X.ndim == 3:
+        return X
+    if X.ndim != 2:
+        raise ValueError(
+            f"X must be a 2D array (n_samples, n_pixels) or a 3D array of images, "
+            f"got shape {X.shape}")
+    return X.reshape((X.shape[0],) + _infer_image_shape(X.shape[1], image_shape))
+
+
+def _grid(n, n_cols, fig, cell):
+    """``n`` Axes in a grid (``n_cols`` wide), on ``fig`` or a new figure."""
+    _check_positive_int("n_cols", n_cols, allow_none=True)
+    n_cols = min(n, n_cols or math.ceil(math.sqrt(n)))
+    n_rows = math.ceil(n / n_cols)
+    if fig is None:
+        fig = _pyplot().figure(figsize=(cell[0] * n_cols + 0.5, cell[1] * n_rows + 0.6),
+                               layout="constrained")
+    axes = fig.subplots(n_rows, n_cols, squeeze=False).ravel()
+    for ax in axes[n:]:
+        ax.remove()
+    for ax in axes[:n]:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return fig, list(axes[:n])
+
+
+def _message_figure(fig, text):
+    """A figure with one blank Axes saying ``text``."""
+    if fig is None:
+        fig = _pyplot().figure(figsize=(4, 1.5), layout="constrained")
+    ax = fig.add_subplot()
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes,
+            wrap=True)
+    ax.set_axis_off()
+    return fig
+
+
+def _show_grid(images, titles, *, cmap, fig, n_cols, cell, symmetric, colorbar,
+               colorbar_label=None, title_colors=None):
+    """Draw ``images`` (n, h, w) with one shared colour scale; return the figure."""
+    fig, axes = _grid(len(images), n_cols, fig, cell)
+    if symmetric:
+        vmax = float(np.abs(images).max()) or 1.0
+        vmin = -vmax
+    else:
+        vmin, vmax = float(images.min()), float(images.max())
+        if vmin == vmax:
+            vmax = vmin + 1.0
+    for k, (ax, image, title) in enumerate(zip(axes, images, titles)):
+        im = ax.imshow(image, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+        if title_colors is None:
+            ax.set_title(title, fontsize="small")
+        else:
+            ax.set_title(title, fontsize="small", color=title_colors[k])
+    if colorbar:
+        cbar = fig.colorbar(im, ax=axes, shrink=0.8)
+        if colorbar_label:
+            cbar.set_label(colorbar_label)
+    return fig
+
+
+def _label(value):
+    return str(value.item() if isinstance(value, np.generic) else value)
+
+
+# ---------------------------------------------------------- confusion matrix
+def plot_confusion_matrix(estimator_or_y_true, X_or_y_pred, y=None, *, labels=None,
+                          display_labels=None, normalize=None, values_format=None,
+                          cmap="Blues", colorbar=True, ax=None):
+    """Confusion matrix of a fitted classifier on ``(X, y)``, or of predictions.
+
+    Two call forms, as :class:`sklearn.metrics.ConfusionMatrixDisplay`
+    (which draws it): ``plot_confusion_matrix(estimator, X, y)`` predicts
+    ``X``; ``plot_confusion_matrix(y_true, y_pred)`` uses given predictions.
+
+    Parameters
+    ----------
+    estimator_or_y_true : fitted classifier or array-like of shape (n_samples,)
+        A classifier (anything with ``predict``), or the true labels.
+    X_or_y_pred : array-like
+        The samples to predict, or the predicted labels.
+    y : array-like of shape (n_samples,), default=None
+        True labels of ``X``; required with an estimator, not allowed with
+        predictions.
+    labels : array-like, default=None
+        Classes to show, in order. None means the estimator's ``classes_``
+        (so that absent classes still get a row), else every label found.
+    display_labels : list of str, default=None
+        Tick labels, one per class.
+    normalize : {None, "true", "pred", "all"}, default=None
+        Counts (None), or fractions of each true class (rows sum to 1), of
+        each predicted class (columns sum to 1), or of all samples.
+    values_format : str, default=None
+        Format of the numbers in the cells; None means "d" for counts and
+        ".2f" for fractions.
+    cmap : str or Colormap, default="Blues"
+    colorbar : bool, default=True
+    ax : matplotlib Axes, default=None
+        Where to draw; None creates a new figure.
+
+    Returns
+    -------
+    fig : matplotlib Figure
+        ``fig.axes[0].images[0].get_array()`` is the matrix drawn.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.linear_model import RidgeClassifier
+    >>> from perceptron.plotting import plot_confusion_matrix
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = RidgeClassifier().fit(X[:1200], y[:1200])
+    >>> fig = plot_confusion_matrix(clf, X[1200:], y[1200:], normalize="true")
+    >>> fig.axes[0].images[0].get_array().sum(axis=1).round(6).tolist()
+    [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    >>> plt.close(fig)
+    """
+    if hasattr(estimator_or_y_true, "predict"):
+        estimator = estimator_or_y_true
+        if y is None:
+            raise ValueError("y (the true labels of X) is required with an estimator")
+        _check_fitted(estimator)
+        y_true, y_pred = y, estimator.predict(X_or_y_pred)
+        if labels is None and hasattr(estimator, "classes_"):
+            labels = estimator.classes_
+    else:
+        if y is not None:
+            raise ValueError(
+                "y must be None when the first two arguments are y_true and y_pred")
+        y_true, y_pred = estimator_or_y_true, X_or_y_pred
+    if values_format is None:
+        values_format = "d" if normalize is None else ".2f"
+    display = ConfusionMatrixDisplay.from_predictions(
+        y_true, y_pred, labels=labels, normalize=normalize, display_labels=display_labels,
+        values_format=values_format, cmap=cmap, colorbar=colorbar, ax=ax)
+    title = {None: "Confusion matrix", "true": "Confusion matrix (rows sum to 1)",
+             "pred": "Confusion matrix (columns sum to 1)",
+             "all": "Confusion matrix (fractions of all samples)"}[normalize]
+    display.ax_.set_title(title)
+    return display.figure_
+
+
+# ------------------------------------------------------------- training
+def plot_learning_curves(estimator, *, ax=None):
+    """Training loss and accuracy per epoch of a fitted network.
+
+    Draws ``estimator.loss_curve_`` in a first panel and, in a second one,
+    the accuracy per epoch: ``train_scores_`` (training accuracy, this
+    package's estimators) and ``validation_scores_`` (held-out accuracy,
+    when ``early_stopping`` was on), whichever exist and are not None.
+    scikit-learn's :class:`~sklearn.neural_network.MLPClassifier` has no
+    ``train_scores_``: its accuracy panel shows only the validation curve,
+    and there is no accuracy panel when early stopping was off.
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+        With ``loss_curve_`` (stochastic solvers: "sgd", "adam", ...).
+    ax : Axes or sequence of 1 or 2 Axes, default=None
+        Where to draw: the loss on the first, the accuracy on the second. A
+        single Axes gets the loss only. None creates a figure with one panel
+        per available kind of curve.
+
+    Returns
+    -------
+    fig : matplotlib Figure
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        If the estimator is not fitted.
+    ValueError
+        If it has no ``loss_curve_`` (e.g. MLPClassifier with "lbfgs").
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.exceptions import ConvergenceWarning
+    >>> from sklearn.neural_network import MLPClassifier
+    >>> from perceptron.plotting import plot_learning_curves
+    >>> X, y = load_digits(return_X_y=True)
+    >>> mlp = MLPClassifier(hidden_layer_sizes=(16,), max_iter=10, early_stopping=True,
+    ...                     n_iter_no_change=20, random_state=0)
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", ConvergenceWarning)
+    ...     mlp = mlp.fit(X / 16, y)
+    >>> fig = plot_learning_curves(mlp)
+    >>> [ax.get_title() for ax in fig.axes]
+    ['Loss', 'Accuracy']
+    >>> len(fig.axes[0].lines[0].get_ydata())
+    10
+    >>> plt.close(fig)
+    """
+    _check_fitted(estimator)
+    loss = _require(estimator, "loss_curve_", "plot_learning_curves",
+                    " (only stochastic solvers record it)")
+    curves = []
+    for attr, label in (("train_scores_", "training"), ("validation_scores_", "validation")):
+        values = getattr(estimator, attr, None)
+        if values is not None and len(values) > 0:
+            curves.append((label, np.asarray(values, dtype=float)))
+
+    if ax is None:
+        n_panels = 2 if curves else 1
+        fig = _pyplot().figure(figsize=(5 * n_panels, 3.6), layout="constrained")
+        axes = list(fig.subplots(1, n_panels, squeeze=False).ravel())
+    else:
+        axes = [ax] if hasattr(ax, "plot") else list(ax)
+        if not 1 <= len(axes) <= 2 or not all(hasattr(a, "plot") for a in axes):
+            raise ValueError("ax must be an Axes or a sequence of 1 or 2 Axes "
+                             "(loss, accuracy)")
+        fig = axes[0].figure
+
+    from matplotlib.ticker import MaxNLocator
+
+    loss = np.asarray(loss, dtype=float)
+    ax_loss = axes[0]
+    ax_loss.plot(np.arange(1, len(loss) + 1), loss, label="training loss")
+    ax_loss.set(title="Loss", xlabel="epoch", ylabel="loss")
+    ax_loss.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if len(axes) > 1:
+        ax_acc = axes[1]
+        for label, values in curves:
+            ax_acc.plot(np.arange(1, len(values) + 1), values, label=label)
+        ax_acc.set(title="Accuracy", xlabel="epoch", ylabel="accuracy")
+        ax_acc.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if curves:
+            ax_acc.legend()
+        else:
+            ax_acc.text(0.5, 0.5, "no accuracy recorded", ha="center", va="center",
+                        transform=ax_acc.transAxes)
+    return fig
+
+
+# ------------------------------------------------------------- galleries
+def plot_misclassified(estimator, X, y, *, n=16, image_shape=None, n_cols=None,
+                       cmap="gray_r", fig=None):
+    """Gallery of the misclassified samples of a test set.
+
+    Each image is titled with its true label, the predicted label and, when
+    the estimator has ``predict_proba``, the probability it gave to its
+    prediction. The first ``n`` errors are shown, in the order of ``X``.
+
+    Parameters
+    ----------
+    estimator : fitted classifier
+    X : array-like of shape (n_samples, n_pixels) or (n_samples, h, w)
+        Test images, as ``estimator.predict`` takes them.
+    y : array-like of shape (n_samples,)
+        True labels.
+    n : int, default=16
+        Maximum number of images shown.
+    image_shape : tuple (height, width), default=None
+        Shape of an image; None infers a square (784 -> 28x28, 64 -> 8x8).
+    n_cols : int, default=None
+        Images per row; None makes the grid about square.
+    cmap : str or Colormap, default="gray_r"
+        Colour map of the images ("gray_r": ink dark on white).
+    fig : Figure or SubFigure, default=None
+        Where to add the grid; None creates a new figure.
+
+    Returns
+    -------
+    fig : matplotlib Figure
+        One Axes per image shown. When nothing is misclassified, a single
+        blank Axes says so.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.naive_bayes import GaussianNB
+    >>> from perceptron.plotting import plot_misclassified
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = GaussianNB().fit(X[:1000], y[:1000])
+    >>> fig = plot_misclassified(clf, X[1000:], y[1000:], n=4)
+    >>> len(fig.axes)
+    4
+    >>> fig.axes[0].get_title()
+    'true: 9\\npred: 3 (p=0.95)'
+    >>> plt.close(fig)
+    """
+    _check_positive_int("n", n)
+    _check_fitted(estimator)
+    X_arr = np.asarray(X)
+    y = np.asarray(y)
+    check_consistent_length(X_arr, y)
+    y_pred = np.asarray(estimator.predict(X))
+    wrong = np.flatnonzero(y_pred != y)
+    if wrong.size == 0:
+        return _message_figure(fig, f"No misclassified samples: all {len(y)} correct.")
+    shown = wrong[:n]
+    images = _as_images(X_arr[shown], image_shape)
+    probability = None
+    if hasattr(estimator, "predict_proba"):
+        proba = np.asarray(estimator.predict_proba(X_arr[shown]))
+        if hasattr(estimator, "classes_"):
+            column = {_label(c): k for k, c in enumerate(estimator.classes_)}
+            probability = [proba[i, column[_label(y_pred[s])]]
+                           for i, s in enumerate(shown)]
+        else:
+            probability = proba.max(axis=1)
+    titles = []
+    for i, s in enumerate(shown):
+        title = f"true: {_label(y[s])}\npred: {_label(y_pred[s])}"
+        if probability is not None:
+            title += f" (p={probability[i]:.2f})"
+        titles.append(title)
+    fig = _show_grid(images, titles, cmap=cmap, fig=fig, n_cols=n_cols, cell=(1.5, 1.8),
+                     symmetric=False, colorbar=False)
+    fig.suptitle(f"Misclassified: {wrong.size} of {len(y)}"
+                 + (f" (first {len(shown)} shown)" if len(shown) < wrong.size else ""))
+    return fig
+
+
+def plot_predictions(estimator, X, y=None, *, n=16, image_shape=None, n_cols=None,
+                     cmap="gray_r", fig=None):
+    """Gallery of the first ``n`` samples with their predicted labels.
+
+    With the true labels ``y``, each title also shows the true label and is
+    green when the prediction is right, red when it is wrong.
+
+    Parameters
+    ----------
+    estimator : fitted classifier
+    X : array-like of shape (n_samples, n_pixels) or (n_samples, h, w)
+        Images, as ``estimator.predict`` takes them.
+    y : array-like of shape (n_samples,), default=None
+        True labels, if known.
+    n : int, default=16
+        Number of samples shown (the first ones).
+    image_shape : tuple (height, width), default=None
+        Shape of an image; None infers a square (784 -> 28x28, 64 -> 8x8).
+    n_cols : int, default=None
+        Images per row; None makes the grid about square.
+    cmap : str or Colormap, default="gray_r"
+    fig : Figure or SubFigure, default=None
+        Where to add the grid; None creates a new figure.
+
+    Returns
+    -------
+    fig : matplotlib Figure
+        One Axes per sample shown.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.linear_model import RidgeClassifier
+    >>> from perceptron.plotting import plot_predictions
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = RidgeClassifier().fit(X[:1000], y[:1000])
+    >>> fig = plot_predictions(clf, X[1000:], y[1000:], n=8)
+    >>> fig.axes[0].get_title()
+    'true: 1\\npred: 1'
+    >>> plt.close(fig)
+    """
+    _check_positive_int("n", n)
+    _check_fitted(estimator)
+    X_arr = np.asarray(X)
+    if X_arr.shape[0] == 0:
+        raise ValueError("X contains no samples")
+    X_shown = X_arr[:n]
+    images = _as_images(X_shown, image_shape)
+    y_pred = np.asarray(estimator.predict(X_shown))
+    colors = None
+    if y is None:
+        titles = [f"pred: {_label(p)}" for p in y_pred]
+    else:
+        y = np.asarray(y)
+        check_consistent_length(X_arr, y)
+        y_shown = y[:n]
+        titles = [f"true: {_label(t)}\npred: {_label(p)}" for t, p in zip(y_shown, y_pred)]
+        colors = [CORRECT_COLOR if t == p else WRONG_COLOR for t, p in zip(y_shown, y_pred)]
+    fig = _show_grid(images, titles, cmap=cmap, fig=fig, n_cols=n_cols, cell=(1.5, 1.8),
+                     symmetric=False, colorbar=False, title_colors=colors)
+    if y is not None:
+        n_right = sum(c == CORRECT_COLOR for c in colors)
+        fig.suptitle(f"Predictions: {n_right} of {len(colors)} correct")
+    return fig
+
+
+# ------------------------------------------------------- learned weights
+def plot_weights(estimator, *, max_units=16, image_shape=None, n_cols=None,
+                 cmap="RdBu_r", colorbar=True, fig=None):
+    """First-layer weights of a dense network, one image per unit.
+
+    Column ``k`` of ``coefs_[0]`` (shape ``(n_features, n_units)``) holds
+    the weight of each pixel into unit ``k``: reshaped to the image, it is
+    the pattern the unit responds to. For a perceptron (a single layer) the
+    units are the classes, and the images are titled by class. Linear models
+    with ``coef_`` (shape ``(n_classes, n_features)``) are shown the same way.
+    A diverging colour map is centred at 0, with one scale for all units.
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+        With ``coefs_`` (:class:`PerceptronClassifier`,
+        :class:`MLPDigitClassifier`, scikit-learn's ``MLPClassifier``) or
+        ``coef_`` (linear models).
+    max_units : int, default=16
+        Show the first ``max_units`` units at most.
+    image_shape : tuple (height, width), default=None
+        None infers a square (784 -> 28x28, 64 -> 8x8).
+    n_cols : int, default=None
+        Images per row; None makes the grid about square.
+    cmap : str or Colormap, default="RdBu_r"
+        Diverging colour map: red positive, blue negative, white 0.
+    colorbar : bool, default=True
+    fig : Figure or SubFigure, default=None
+        Where to add the grid; None creates a new figure.
+
+    Returns
+    -------
+    fig : matplotlib Figure
+        One image Axes per unit shown (plus the colour bar's Axes).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.exceptions import ConvergenceWarning
+    >>> from sklearn.neural_network import MLPClassifier
+    >>> from perceptron.plotting import plot_weights
+    >>> X, y = load_digits(return_X_y=True)
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", ConvergenceWarning)
+    ...     mlp = MLPClassifier(hidden_layer_sizes=(12,), max_iter=5).fit(X / 16, y)
+    >>> fig = plot_weights(mlp)
+    >>> sum(1 for ax in fig.axes if ax.images)
+    12
+    >>> plt.close(fig)
+    """
+    _check_positive_int("max_units", max_units)
+    _check_fitted(estimator)
+    if hasattr(estimator, "coefs_"):
+        coefs = estimator.coefs_
+        weights = np.asarray(coefs[0])
+        single_layer = len(coefs) == 1
+    elif hasattr(estimator, "coef_"):
+        weights = np.asarray(estimator.coef_).T
+        single_layer = True
+    else:
+        raise ValueError(
+            f"plot_weights needs the estimator's coefs_ (or coef_), which "
+            f"{type(estimator).__name__} does not have; for a convolutional "
+            "network use plot_filters")
+    if weights.ndim != 2:
+        raise ValueError(f"the first-layer weights must be 2D (n_features, n_units), "
+                         f"got shape {weights.shape}")
+    n_features, n_units = weights.shape
+    shape = _infer_image_shape(n_features, image_shape)
+    k = min(max_units, n_units)
+    images = weights[:, :k].T.reshape((k,) + shape)
+    classes = getattr(estimator, "classes_", None)
+    if single_layer and classes is not None and len(classes) == n_units:
+        titles = [f"class {_label(c)}" for c in classes[:k]]
+    else:
+        titles = [f"unit {i}" for i in range(k)]
+    fig = _show_grid(images, titles, cmap=cmap, fig=fig, n_cols=n_cols, cell=(1.3, 1.4),
+                     symmetric=True, colorbar=colorbar, colorbar_label="weight")
+    fig.suptitle(f"First-layer weights ({k} of {n_units} units)")
+    return fig
+
+
+def plot_filters(estimator, *, layer=0, channel=None, max_filters=None, n_cols=None,
+                 cmap="RdBu_r", colorbar=True, fig=None):
+    """Convolution filters of one layer of a CNN, one small image per filter.
+
+    ``estimator.filters_[layer]`` has shape ``(n_filters, kernel_h,
+    kernel_w, in_channels)``. A filter of the first layer on grayscale
+    digits has one input channel: it is shown as is. A filter of a deeper
+    layer has one channel per feature map of the previous layer: by default
+    the mean over the channels is shown (its average spatial pattern), or
+    the weights on one channel with ``channel=``. A diverging colour map is
+    centred at 0, with one scale for all the filters of the layer.
+
+    Parameters
+    ----------
+    estimator : fitted estimator with ``filters_``
+        :class:`ConvDigitClassifier`.
+    layer : int, default=0
+        Index of the convolutional layer (0 = the one seeing the pixels).
+    channel : int, default=None
+        Input channel to show; None shows the mean over the channels.
+    max_filters : int, default=None
+        Show the first ``max_filters`` filters at most; None shows all.
+    n_cols : int, default=None
+        Images per row; None makes the grid about square.
+    cmap : str or Colormap, default="RdBu_r"
+    colorbar : bool, default=True
+    fig : Figure or SubFigure, default=None
+        Where to add the grid; None creates a new figure.
+
+    Returns
+    -------
+    fig : matplotlib Figure
+        One image Axes per filter shown (plus the colour bar's Axes).
+
+    Examples
+    --------
+    With a stand-in for a fitted ConvDigitClassifier, eight 3x3 filters:
+
+    >>> import numpy as np
+    >>> import matplotlib.pyplot as plt
+    >>> from perceptron.plotting import plot_filters
+    >>> class FittedCNN:
+    ...     filters_ = [np.random.default_rng(0).normal(size=(8, 3, 3, 1))]
+    >>> fig = plot_filters(FittedCNN())
+    >>> sum(1 for ax in fig.axes if ax.images), fig.axes[0].images[0].get_array().shape
+    (8, (3, 3))
+    >>> plt.close(fig)
+    """
+    _check_positive_int("max_filters", max_filters, allow_none=True)
+    _check_fitted(estimator)
+    filters = _require(estimator, "filters_", "plot_filters",
+                       "; for a dense network use plot_weights")
+    if (not isinstance(layer, numbers.Integral) or isinstance(layer, bool)
+            or not 0 <= layer < len(filters)):
+        raise ValueError(f"layer must be an int in [0, {len(filters)}), got {layer!r}")
+    weights = np.asarray(filters[layer])
+    if weights.ndim != 4:
+        raise ValueError(
+            f"filters_[{layer}] must have shape (n_filters, kernel_h, kernel_w, "
+            f"in_channels), got {weights.shape}")
+    n_filters, _, _, in_channels = weights.shape
+    if channel is None:
+        images = weights.mean(axis=-1)
+        what = "mean over input channels" if in_channels > 1 else None
+    elif (isinstance(channel, numbers.Integral) and not isinstance(channel, bool)
+          and 0 <= channel < in_channels):
+        images = weights[..., channel]
+        what = f"input channel {channel}"
+    else:
+        raise ValueError(
+            f"channel must be None or an int in [0, {in_channels}), got {channel!r}")
+    k = n_filters if max_filters is None else min(max_filters, n_filters)
+    fig = _show_grid(images[:k], [f"filter {i}" for i in range(k)], cmap=cmap, fig=fig,
+                     n_cols=n_cols, cell=(1.1, 1.25), symmetric=True, colorbar=colorbar,
+                     colorbar_label="weight")
+    fig.suptitle(f"Layer {layer} filters" + (f" ({what})" if what else ""))
+    return fig
+
+
+def plot_feature_maps(estimator, x, *, layer=0, max_maps=None, n_cols=None,
+                      cmap="viridis", colorbar=True, fig=None):
+    """Feature maps of one image at one convolutional layer.
+
+    Calls ``estimator.feature_maps(x.reshape(1, -1), layer=layer)``, which
+    returns an array of shape ``(1, h, w, n_filters)``, and shows each map,
+    with one colour scale for all maps (so strong and weak responses compare).
+
+    Parameters
+    ----------
+    estimator : fitted estimator with ``feature_maps``
+        :class:`ConvDigitClassifier`.
+    x : array-like
+        One image: flattened ``(n_pixels,)`` or ``(1, n_pixels)``, or 2D
+        ``(h, w)``.
+    layer : int, default=0
+        Index of the convolutional layer.
+    max_maps : int, default=None
+        Show the first ``max_maps`` maps at most; None shows all.
+    n_cols : int, default=None
+        Images per row; None makes the grid about square.
+    cmap : str or Colormap, default="viridis"
+    colorbar : bool, default=True
+    fig : Figure or SubFigure, default=None
+        Where to add the grid; None creates a new figure.
+
+    Returns
+    -------
+    fig : matplotlib Figure
+        One image Axes per map shown (plus the colour bar's Axes).
+
+    Examples
+    --------
+    With a stand-in for a fitted ConvDigitClassifier, whose four "filters"
+    scale the image:
+
+    >>> import numpy as np
+    >>> import matplotlib.pyplot as plt
+    >>> from perceptron.plotting import plot_feature_maps
+    >>> class FittedCNN:
+    ...     def feature_maps(self, X, layer=0):
+    ...         images = X.reshape(-1, 8, 8, 1)
+    ...         return images * np.arange(1, 5)
+    >>> fig = plot_feature_maps(FittedCNN(), np.eye(8))
+    >>> sum(1 for ax in fig.axes if ax.images)
+    4
+    >>> plt.close(fig)
+    """
+    _check_positive_int("max_maps", max_maps, allow_none=True)
+    _check_fitted(estimator)
+    _require(estimator, "feature_maps", "plot_feature_maps")
+    x = np.asarray(x)
+    n_features = getattr(estimator, "n_features_in_", None)
+    one_sample = x.ndim in (1, 2) and (x.ndim == 1 or x.shape[0] == 1 or n_features is None
+                                       or x.size == n_features)
+    if not one_sample or (n_features is not None and x.size != n_features):
+        raise ValueError(
+            "x must be one image"
+            + (f" of {n_features} pixels" if n_features is not None else "")
+            + f", got an array of shape {x.shape}")
+    maps = np.asarray(estimator.feature_maps(x.reshape(1, -1), layer=layer))
+    if maps.ndim != 4 or maps.shape[0] != 1:
+        raise ValueError(
+            "estimator.feature_maps must return an array of shape (1, h, w, n_filters) "
+            f"for one image, got {maps.shape}")
+    maps = np.moveaxis(maps[0], -1, 0)  # (n_filters, h, w)
+    k = len(maps) if max_maps is None else min(max_maps, len(maps))
+    fig = _show_grid(maps[:k], [f"map {i}" for i in range(k)], cmap=cmap, fig=fig,
+                     n_cols=n_cols, cell=(1.3, 1.45), symmetric=False, colorbar=colorbar,
+                     colorbar_label="activation")
+    fig.suptitle(f"Layer {layer} feature maps ({k} of {len(maps)})")
+    return fig
