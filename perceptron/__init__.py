@@ -7,6 +7,7 @@ kernels in :mod:`perceptron._kernels`.
 __version__ = "0.1.0"
 
 from ._cnn import ConvDigitClassifier
+from .compare import compare
 from ._config import show_config
 from ._mlp import MLPDigitClassifier
 from ._perceptron import PerceptronClassifier
@@ -16,6 +17,7 @@ __all__ = [
     "ConvDigitClassifier",
     "MLPDigitClassifier",
     "PerceptronClassifier",
+    "compare",
     "load",
     "show_config",
 ]

@@ -20,9 +20,9 @@ NUMPY_ACT = {
 @pytest.mark.parametrize("trans_a", [False, True])
 @pytest.mark.parametrize("trans_b", [False, True])
 @pytest.mark.parametrize("n_threads", [1, 2])
-def test_matmul_matches_numpy(dtype, trans_a, trans_b, n_threads):
+@pytest.mark.parametrize("m,k,n", [(37, 23, 11), (301, 203, 53)])  # serial, shared
+def test_matmul_matches_numpy(dtype, trans_a, trans_b, n_threads, m, k, n):
     rng = np.random.default_rng(0)
-    m, k, n = 37, 23, 11
     a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(dtype)
     b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(dtype)
     c = rng.standard_normal((m, n)).astype(dtype)
@@ -42,8 +42,8 @@ def test_matmul_rejects_mismatched_shapes():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_bias_activation_forward(activation, dtype):
     rng = np.random.default_rng(1)
-    z = (rng.standard_normal((20, 7)) * 5).astype(dtype)
-    b = rng.standard_normal(7).astype(dtype)
+    z = (rng.standard_normal((400, 97)) * 5).astype(dtype)  # big enough to share
+    b = rng.standard_normal(97).astype(dtype)
     expected = NUMPY_ACT[activation](z + b)
     _dense.bias_activation_forward(z, b, ACT[activation], 2)
     np.testing.assert_allclose(z, expected, rtol=1e-5, atol=1e-6)
@@ -72,15 +72,15 @@ def test_activation_backward_is_derivative(activation):
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_bias_grad_and_axpy(n_threads):
     rng = np.random.default_rng(3)
-    g = rng.standard_normal((50, 13))
-    out = np.empty(13)
+    g = rng.standard_normal((500, 130))
+    out = np.empty(130)
     _dense.bias_grad(g, out, n_threads)
     np.testing.assert_allclose(out, g.sum(axis=0))
-    x, y = rng.standard_normal(100), rng.standard_normal(100)
+    x, y = rng.standard_normal(100_000), rng.standard_normal(100_000)
     expected = y + 0.3 * x
     _dense.axpy(0.3, x, y, n_threads)
     np.testing.assert_allclose(y, expected)
-    g = rng.standard_normal(100)
+    g = rng.standard_normal(100_000)
     expected = g + 0.01 * x
     assert _dense.l2_penalty(x, g, 0.01, n_threads) == pytest.approx(np.sum(x**2))
     np.testing.assert_allclose(g, expected)

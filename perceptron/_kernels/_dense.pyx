@@ -14,6 +14,8 @@ relu' = [A > 0], sigmoid' = A (1 - A), tanh' = 1 - A**2.
 
 from cython cimport floating
 from cython.parallel cimport prange
+
+from ._openmp cimport threads_for
 from libc.math cimport exp, expf, tanh, tanhf
 
 from ._gemm cimport gemm_parallel
@@ -98,7 +100,8 @@ def bias_activation_forward(floating[:, ::1] z, const floating[::1] bias,
     cdef Py_ssize_t i, j, n = z.shape[0], d = z.shape[1]
     if bias.shape[0] != d:
         raise ValueError(f"bias has {bias.shape[0]} entries, expected {d}")
-    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
+    for i in prange(n, nogil=True, schedule="static",
+                    num_threads=threads_for(n * d, n_threads)):
         for j in range(d):
             z[i, j] = _activate(z[i, j] + bias[j], activation)
 
@@ -108,7 +111,8 @@ def activation_forward(floating[:, ::1] z, int activation, int n_threads=1):
     cdef Py_ssize_t i, j, n = z.shape[0], d = z.shape[1]
     if activation == 0:
         return
-    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
+    for i in prange(n, nogil=True, schedule="static",
+                    num_threads=threads_for(n * d, n_threads)):
         for j in range(d):
             z[i, j] = _activate(z[i, j], activation)
 
@@ -124,7 +128,8 @@ def activation_backward(const floating[:, ::1] a, floating[:, ::1] grad,
         raise ValueError("activation_backward: a and grad differ in shape")
     if activation == 0:
         return
-    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
+    for i in prange(n, nogil=True, schedule="static",
+                    num_threads=threads_for(n * d, n_threads)):
         for j in range(d):
             grad[i, j] = grad[i, j] * _derivative(a[i, j], activation)
 
@@ -139,7 +144,8 @@ def bias_grad(const floating[:, ::1] grad, floating[::1] out, int n_threads=1):
     cdef floating s
     if out.shape[0] != d:
         raise ValueError(f"bias_grad: out has {out.shape[0]} entries, expected {d}")
-    for j in prange(d, nogil=True, schedule="static", num_threads=n_threads):
+    for j in prange(d, nogil=True, schedule="static",
+                    num_threads=threads_for(n * d, n_threads)):
         s = 0
         for i in range(n):
             s = s + grad[i, j]
@@ -151,7 +157,8 @@ def axpy(double alpha, const floating[::1] x, floating[::1] y, int n_threads=1):
     cdef Py_ssize_t i, n = x.shape[0]
     if y.shape[0] != n:
         raise ValueError("axpy: x and y differ in length")
-    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
+    for i in prange(n, nogil=True, schedule="static",
+                    num_threads=threads_for(n, n_threads)):
         y[i] = y[i] + <floating>(alpha * x[i])
 
 
@@ -169,7 +176,8 @@ def l2_penalty(const floating[::1] w, floating[::1] grad, double scale,
     cdef floating c = <floating>scale
     if grad.shape[0] != n:
         raise ValueError("l2_penalty: w and grad differ in length")
-    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
+    for i in prange(n, nogil=True, schedule="static",
+                    num_threads=threads_for(n, n_threads)):
         total += w[i] * w[i]
         grad[i] += c * w[i]
     return total

@@ -8,6 +8,8 @@ is the same whatever the number of threads and the order they run in.
 
 from cython cimport floating
 from cython.parallel cimport prange
+
+from ._openmp cimport threads_for
 from libc.stdint cimport uint64_t
 
 
@@ -30,7 +32,8 @@ def dropout_forward(floating[:, ::1] x, floating[:, ::1] mask, double rate,
         raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
     # keep when the top 53 bits, read as a fraction of 1, are >= rate
     threshold = <uint64_t>(rate * 9007199254740992.0)
-    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
+    for i in prange(n, nogil=True, schedule="static",
+                    num_threads=threads_for(n * d, n_threads)):
         for j in range(d):
             h = _splitmix64(seed ^ <uint64_t>(i * d + j) * <uint64_t>0xD1B54A32D192ED03)
             if (h >> 11) >= threshold:
@@ -45,6 +48,7 @@ def multiply(floating[:, ::1] x, const floating[:, ::1] mask, int n_threads=1):
     cdef Py_ssize_t i, j, n = x.shape[0], d = x.shape[1]
     if mask.shape[0] != n or mask.shape[1] != d:
         raise ValueError("dropout: x and mask differ in shape")
-    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
+    for i in prange(n, nogil=True, schedule="static",
+                    num_threads=threads_for(n * d, n_threads)):
         for j in range(d):
             x[i, j] = x[i, j] * mask[i, j]

@@ -49,6 +49,8 @@ cdef inline void gemm_parallel(bint trans_a, bint trans_b, int m, int n, int k,
     and at ``a + r`` (a column of the stored A) when it is.
     """
     cdef int t, r0, r1, n_blocks = n_threads
+    if <long long>m * n * k < 262144:
+        n_blocks = 1  # too small to be worth waking the other threads
     if n_blocks > m // 8:
         n_blocks = m // 8  # at least 8 rows per block
     if n_blocks <= 1:

@@ -22,6 +22,8 @@ total does not depend on the number of threads.
 
 from cython cimport floating
 from cython.parallel cimport prange
+
+from ._openmp cimport threads_for
 from libc.math cimport exp, log, log1p, fabs
 
 import numpy as np
@@ -45,7 +47,8 @@ def softmax_cross_entropy(const floating[:, ::1] z, const Py_ssize_t[::1] y,
     cdef double zmax, total, lse
     cdef double[::1] row_loss = np.empty(n, dtype=np.float64)
     _check(z, y, grad)
-    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
+    for i in prange(n, nogil=True, schedule="static",
+                    num_threads=threads_for(n * d, n_threads)):
         zmax = z[i, 0]
         for j in range(1, d):
             if z[i, j] > zmax:
@@ -73,7 +76,8 @@ def sigmoid_binary_cross_entropy(const floating[:, ::1] z, const Py_ssize_t[::1]
     cdef double zij, t, s, acc, e
     cdef double[::1] row_loss = np.empty(n, dtype=np.float64)
     _check(z, y, grad)
-    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
+    for i in prange(n, nogil=True, schedule="static",
+                    num_threads=threads_for(n * d, n_threads)):
         acc = 0
         for j in range(d):
             zij = z[i, j]
@@ -90,7 +94,8 @@ def softmax(floating[:, ::1] z, int n_threads=1):
     """In place: each row of ``z`` becomes its softmax."""
     cdef Py_ssize_t i, j, n = z.shape[0], d = z.shape[1]
     cdef double zmax, total
-    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
+    for i in prange(n, nogil=True, schedule="static",
+                    num_threads=threads_for(n * d, n_threads)):
         zmax = z[i, 0]
         for j in range(1, d):
             if z[i, j] > zmax:

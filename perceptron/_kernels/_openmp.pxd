@@ -2,3 +2,17 @@ cdef extern from "_omp_compat.h":
     int perc_omp_enabled() nogil
     int perc_omp_get_max_threads() nogil
     int perc_omp_get_thread_num() nogil
+
+
+# Below this many element operations a loop runs on one thread: waking the
+# other threads and waiting for them at the end costs more than it saves,
+# and on a busy machine a descheduled thread can stall the whole team.
+cdef enum:
+    MIN_PARALLEL_WORK = 32768
+
+
+cdef inline int threads_for(Py_ssize_t work, int n_threads) noexcept nogil:
+    """``n_threads`` when ``work`` (element operations) is worth sharing, else 1."""
+    if work < MIN_PARALLEL_WORK or n_threads < 1:
+        return 1
+    return n_threads

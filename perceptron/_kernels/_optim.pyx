@@ -25,6 +25,8 @@ RMSprop (Hinton; Keras' convention)::
 
 from cython cimport floating
 from cython.parallel cimport prange
+
+from ._openmp cimport threads_for
 from libc.math cimport sqrt, sqrtf
 
 
@@ -41,7 +43,8 @@ def sgd_update(floating[::1] w, const floating[::1] g, floating[::1] velocity,
     cdef Py_ssize_t i, n = w.shape[0]
     cdef floating v, mu = <floating>momentum, eta = <floating>lr
     _check(w, g, velocity)
-    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
+    for i in prange(n, nogil=True, schedule="static",
+                    num_threads=threads_for(n, n_threads)):
         v = mu * velocity[i] - eta * g[i]
         velocity[i] = v
         if nesterov:
@@ -61,7 +64,8 @@ def adam_update(floating[::1] w, const floating[::1] g, floating[::1] m,
     cdef floating eta = <floating>lr_t, e = <floating>eps
     _check(w, g, m)
     _check(w, g, v)
-    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
+    for i in prange(n, nogil=True, schedule="static",
+                    num_threads=threads_for(n, n_threads)):
         gi = g[i]
         mi = b1 * m[i] + c1 * gi
         vi = b2 * v[i] + c2 * gi * gi
@@ -78,7 +82,8 @@ def rmsprop_update(floating[::1] w, const floating[::1] g, floating[::1] sq,
     cdef floating r = <floating>rho, c = <floating>(1 - rho)
     cdef floating eta = <floating>lr, e = <floating>eps
     _check(w, g, sq)
-    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
+    for i in prange(n, nogil=True, schedule="static",
+                    num_threads=threads_for(n, n_threads)):
         gi = g[i]
         si = r * sq[i] + c * gi * gi
         sq[i] = si
