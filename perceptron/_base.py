@@ -66,7 +66,8 @@ def _check_param(name, value, kind, low=None, high=None, options=None, *,
         lo = "" if low is None else ("[" if closed_low else "(") + f"{low}, "
         hi = "" if high is None else f"{high}" + ("]" if closed_high else ")")
         rng = f" in {lo}{hi or 'inf)'}" if low is not None or high is not None else ""
-        raise ValueError(f"{name} must be a {kind}{rng}, got {value!r}")
+        article = "an" if kind == "int" else "a"
+        raise ValueError(f"{name} must be {article} {kind}{rng}, got {value!r}")
 
 
 class BaseDigitClassifier(ClassifierMixin, BaseEstimator):

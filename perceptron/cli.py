@@ -223,7 +223,8 @@ def _add_data_options(p):
 
 def _add_run_options(p):
     p.add_argument("--epochs", type=int, default=None,
-                   help="epochs (default: 100 on digits, 10 on MNIST/Fashion-MNIST)")
+                   help="epochs (default: 10 on MNIST/Fashion-MNIST; on digits 200 for "
+                        "the perceptron, 100 for the MLP, 30 for the CNN)")
     p.add_argument("--seed", type=int, default=0, help="random_state (default 0)")
     p.add_argument("--threads", type=int, default=None,
                    help="kernel threads (default: OMP_NUM_THREADS or all cores)")
@@ -244,7 +245,8 @@ def build_parser():
                    help="output folder (default: ./perceptron-output)")
     p.add_argument("--plots", action="store_true",
                    help="also write confusion matrix, curves, mistakes, weights as PNG")
-    p.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,
+                   help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="report a saved model's accuracy on a test set")
@@ -263,7 +265,8 @@ def build_parser():
     _add_data_options(p)
     _add_run_options(p)
     p.add_argument("--json", default=None, help="also write the table to this JSON file")
-    p.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,
+                   help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_compare)
     return parser
 
@@ -278,7 +281,8 @@ def main(argv=None):
     try:
         return args.func(args)
     except (UserError, ValueError, OSError, ImportError) as exc:
-        print(f"perceptron {args.command}: error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split())  # one line, however the error was worded
+        print(f"perceptron {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

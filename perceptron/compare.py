@@ -22,7 +22,8 @@ def make_estimator(model, dataset="digits", *, epochs=None, random_state=0, n_th
     model : {"perceptron", "mlp", "cnn"}
     dataset : {"digits", "mnist", "fashion-mnist"}, default="digits"
     epochs : int or None, default=None
-        ``max_iter``; None means 100 on digits and 10 on the 28x28 data sets.
+        ``max_iter``; None means 10 on the 28x28 data sets and, on the small
+        digits set, 200 for the perceptron, 100 for the MLP, 30 for the CNN.
     random_state : int or None, default=0
     n_threads : int or None, default=None
     verbose : bool, default=False
@@ -42,7 +43,7 @@ def make_estimator(model, dataset="digits", *, epochs=None, random_state=0, n_th
 
     small = dataset == "digits"
     if epochs is None:
-        epochs = 100 if small else 10
+        epochs = {"perceptron": 200, "mlp": 100, "cnn": 30}.get(model, 10) if small else 10
     common = dict(max_iter=epochs, random_state=random_state, n_threads=n_threads,
                   verbose=verbose)
     if model == "perceptron":
