@@ -194,14 +194,25 @@ def test_col2im_is_the_adjoint_of_im2col(k, stride, padding):
     rng = np.random.default_rng(4)
     x = rng.normal(size=(3, 7, 6, 2))
     layer = make_layer(Conv2D(1, k, stride, padding), x.shape[1:])
-    args = layer._im2col_args()
     Ho, Wo = layer.out_hw
+    args = layer._im2col_args() + (Ho, Wo)
     cols = np.empty((3 * Ho * Wo, k * k * 2))
     _conv.im2col(x, cols, *args, 2)
     c = rng.normal(size=cols.shape)
     back = np.empty_like(x)
     _conv.col2im(c, back, *args, 2)
     np.testing.assert_allclose(np.sum(cols * c), np.sum(x * back), rtol=1e-12)
+
+
+def test_pointwise_conv_reads_a_read_only_input():
+    """A 1x1 convolution uses its input as the patch matrix: it must not need to write it."""
+    layer = make_layer(Conv2D(4, 1), (3, 3, 2))
+    X = np.random.default_rng(0).normal(size=(2, 3, 3, 2))
+    X.setflags(write=False)
+    out = layer.forward(X, training=True)
+    np.testing.assert_allclose(out, conv_reference(X, layer.kernel, layer.params["b"], 1,
+                                                   "valid", "relu"))
+    assert layer.backward(np.ones_like(out)).shape == X.shape
 
 
 def test_kernels_reject_wrong_shapes():
@@ -213,14 +224,40 @@ def test_kernels_reject_wrong_shapes():
                               2, 2, 2)
 
 
-@pytest.mark.parametrize("n_rows", [5, 64, 1000])
+@pytest.mark.parametrize("block_rows", [1, 7, 50, 10**6])
 @pytest.mark.parametrize("n_threads", [1, 2, 3])
-def test_weight_grad(n_rows, n_threads):
+@pytest.mark.parametrize("pointwise", [False, True])
+def test_fused_kernels_match_the_unfused_steps(block_rows, n_threads, pointwise):
+    """conv_forward/conv_backward == im2col, GEMM, bias+act, ..., col2im done one by one."""
     rng = np.random.default_rng(5)
-    cols, G = rng.normal(size=(n_rows, 9)), rng.normal(size=(n_rows, 4))
-    dW = np.empty((9, 4))
-    _conv.weight_grad(cols, G, dW, np.empty((max(n_threads - 1, 1) * 9, 4)), n_threads)
-    np.testing.assert_allclose(dW, cols.T @ G, rtol=1e-12)
+    n, H, W_, C, F = 7, 6, 5, 3, 4
+    k, stride, pad = (1, 1, 0) if pointwise else (3, 2, 1)
+    Ho, Wo = (H + 2 * pad - k) // stride + 1, (W_ + 2 * pad - k) // stride + 1
+    x = rng.normal(size=(n, H, W_, C))
+    W, b = rng.normal(size=(k * k * C, F)), rng.normal(size=F)
+    cols_ref = np.empty((n * Ho * Wo, k * k * C))
+    _conv.im2col(x, cols_ref, k, k, stride, pad, pad, Ho, Wo)
+    A_ref = np.tanh(cols_ref @ W + b)
+    cols = None if pointwise else np.empty_like(cols_ref)
+    out = np.empty((n, Ho, Wo, F))
+    geometry = (k, k, stride, pad, pad, 3)
+    _conv.conv_forward(x, cols, W, b, out, *geometry, n_threads, block_rows)
+    np.testing.assert_allclose(out.reshape(A_ref.shape), A_ref, rtol=1e-12, atol=1e-12)
+    if not pointwise:
+        np.testing.assert_array_equal(cols, cols_ref)
+
+    G = rng.normal(size=out.shape)
+    G_ref = G.reshape(A_ref.shape) * (1 - A_ref ** 2)
+    dx_ref = np.empty_like(x)
+    _conv.col2im(G_ref @ W.T, dx_ref, k, k, stride, pad, pad, Ho, Wo)
+    dW, db, dx = np.empty_like(W), np.empty_like(b), np.empty_like(x)
+    partial = np.empty((max(n_threads - 1, 1) * (W.shape[0] + 1), F))
+    _conv.conv_backward(x, out, G, cols, W, dW, db, partial, dx, *geometry, n_threads,
+                        block_rows)
+    np.testing.assert_allclose(G.reshape(G_ref.shape), G_ref, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(dW, cols_ref.T @ G_ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(db, G_ref.sum(axis=0), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(dx, dx_ref, rtol=1e-10, atol=1e-12)
 
 
 # ------------------------------------------------------------------ pooling
@@ -308,7 +345,8 @@ def test_layers_pickle_without_scratch_buffers():
     layer = make_layer(Conv2D(4, 3), (6, 6, 2))
     layer.forward(np.zeros((2, 6, 6, 2)), training=True)
     state = pickle.loads(pickle.dumps(layer)).__dict__
-    assert state["_buffers"] == {} and "_cols" not in state and "_output" not in state
+    assert state["_buffers"] == {}
+    assert not {"_input", "_cols", "_output"} & set(state)
 
 
 def test_layer_errors_name_the_layer():

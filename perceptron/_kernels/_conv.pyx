@@ -1,4 +1,4 @@
-"""Kernels of a 2D convolution layer: im2col and col2im, on NHWC images.
+"""Kernels of a 2D convolution layer on NHWC images: im2col, one GEMM, col2im.
 
 Layout
 ------
@@ -13,42 +13,133 @@ it makes the convolution one matrix product with no transposes:
           = x[i, oy * stride - pad_top + ky, ox * stride - pad_left + kx, c]
 
   (zero where the patch hangs over the padded border). In NHWC the ``kw * C``
-  values of one patch row are *contiguous* in ``x`` (and in ``cols``), so a
-  row of ``cols`` is ``kh`` short block copies.
+  values of one patch row are *contiguous* in ``x`` and in ``cols``, so a row
+  of ``cols`` is ``kh`` block copies.
 
 * With the weights stored as ``W[(ky * kw + kx) * C + c, f]`` -- shape
   ``(kh * kw * C, F)`` -- the whole batch's convolution is ONE GEMM::
 
       Z = cols @ W          # (n * Ho * Wo, F)
+      A = f(Z + b)          # the dense layer's bias + activation, in place
 
-  and ``Z`` *is* the NHWC output ``(n, Ho, Wo, F)``: no reshuffle needed, and
-  the bias + activation are the dense layer's fused kernel applied to it.
+  and ``Z`` *is* the NHWC output ``(n, Ho, Wo, F)``: no reshuffle needed.
 
-Backward, given ``G = dL/dZ`` of shape ``(n * Ho * Wo, F)``::
+Backward, given ``G = dL/dA`` of shape ``(n * Ho * Wo, F)``::
 
-    dW    = cols.T @ G        # (kh * kw * C, F): each patch times its gradient
+    G    <- G * f'(A)         # now dL/dZ
     db    = G.sum(axis=0)
+    dW    = cols.T @ G        # (kh * kw * C, F): each patch times its gradient
     dcols = G @ W.T           # (n * Ho * Wo, kh * kw * C)
     dX    = col2im(dcols)     # scatter-add every patch back where it came from
 
 ``col2im`` is the adjoint of ``im2col``: where im2col *reads* ``x[i, y, x, c]``
 into several rows (overlapping patches), col2im *adds* those rows' entries
-back into ``dx[i, y, x, c]``. Both loop over the batch with ``prange``: sample
-``i`` only touches image ``i``, so threads never write the same memory.
+back into ``dx[i, y, x, c]``. Sample ``i`` only touches image ``i``, so the
+batch can be split among threads with no two writing the same memory.
+
+How the work is run
+-------------------
+:func:`im2col` and :func:`col2im` are the two steps on their own, a
+``prange`` over the batch; they are what the tests check and what you should
+read first. The layer calls :func:`conv_forward` and :func:`conv_backward`,
+which do *exactly the equations above*, in the same order, but cut the rows
+of ``cols``/``Z``/``G`` into blocks of a few samples: thread ``t`` takes the
+samples ``[n t / T, n (t + 1) / T)`` and, block after block, runs every step
+on that block while it is still in its core's cache (one single-threaded
+BLAS call per block and step). Done one step at a time over the whole batch,
+each step would stream the full ``cols`` and ``Z`` matrices (18 MB and 11 MB
+for the default network's first layers at batch 128) through memory again,
+and that traffic costs more than the arithmetic between GEMMs. The sums over
+the batch (``dW``, ``db``) are accumulated per thread and added in thread
+order, so the result depends only on the number of threads.
 
 Everything is fused float32/float64 (``floating``).
 """
 
 from cython cimport floating
 from cython.parallel cimport prange
+from libc.math cimport exp, expf, tanh, tanhf
 from libc.string cimport memcpy, memset
 
 from ._gemm cimport gemm
 
 
+
+cdef struct Geometry:
+    # input image, output image, kernel, stride and top/left zero padding
+    Py_ssize_t H, W, C, Ho, Wo, kh, kw, stride, pad_top, pad_left
+
+
+cdef Geometry _geometry(Py_ssize_t H, Py_ssize_t W, Py_ssize_t C, Py_ssize_t Ho,
+                        Py_ssize_t Wo, int kh, int kw, int stride, int pad_top,
+                        int pad_left):
+    cdef Geometry g
+    g.H, g.W, g.C, g.Ho, g.Wo = H, W, C, Ho, Wo
+    g.kh, g.kw, g.stride, g.pad_top, g.pad_left = kh, kw, stride, pad_top, pad_left
+    return g
+
+
 def conv_output_size(int size, int kernel, int stride, int pad_total):
     """Output length along one axis: ``(size + pad_total - kernel) // stride + 1``."""
     return (size + pad_total - kernel) // stride + 1
+
+
+# ---------------------------------------------------------------- one image
+cdef void _im2col_image(const floating *x, floating *cols, Geometry g) noexcept nogil:
+    """The ``Ho * Wo`` rows of ``cols`` of one image ``x`` (H, W, C)."""
+    cdef Py_ssize_t oy, ox, ky, y, x0, lo, hi
+    cdef Py_ssize_t C = g.C, kw = g.kw, K = g.kh * g.kw * g.C
+    cdef floating *dst
+    for oy in range(g.Ho):
+        for ox in range(g.Wo):
+            x0 = ox * g.stride - g.pad_left       # leftmost input column of the patch
+            # the patch columns kx in [lo, hi) fall inside the image
+            lo = -x0 if x0 < 0 else 0
+            hi = g.W - x0 if x0 + kw > g.W else kw
+            for ky in range(g.kh):
+                y = oy * g.stride - g.pad_top + ky
+                dst = cols + (oy * g.Wo + ox) * K + ky * kw * C
+                if y < 0 or y >= g.H or lo >= hi:
+                    memset(dst, 0, kw * C * sizeof(floating))
+                    continue
+                if lo > 0:
+                    memset(dst, 0, lo * C * sizeof(floating))
+                # the in-image part of this patch row: (hi - lo) * C contiguous values
+                memcpy(dst + lo * C, x + (y * g.W + x0 + lo) * C,
+                       (hi - lo) * C * sizeof(floating))
+                if hi < kw:
+                    memset(dst + hi * C, 0, (kw - hi) * C * sizeof(floating))
+
+
+cdef void _col2im_image(const floating *dcols, floating *dx, Geometry g) noexcept nogil:
+    """``dx = 0``, then add each of the ``Ho * Wo`` rows of ``dcols`` onto its patch."""
+    cdef Py_ssize_t oy, ox, ky, y, x0, lo, hi, j, m
+    cdef Py_ssize_t C = g.C, kw = g.kw, K = g.kh * g.kw * g.C
+    cdef const floating *src
+    cdef floating *dst
+    memset(dx, 0, g.H * g.W * C * sizeof(floating))
+    for oy in range(g.Ho):
+        for ox in range(g.Wo):
+            x0 = ox * g.stride - g.pad_left
+            lo = -x0 if x0 < 0 else 0
+            hi = g.W - x0 if x0 + kw > g.W else kw
+            m = (hi - lo) * C
+            for ky in range(g.kh):
+                y = oy * g.stride - g.pad_top + ky
+                if y < 0 or y >= g.H or m <= 0:
+                    continue  # gradient on the zero padding: dropped
+                src = dcols + (oy * g.Wo + ox) * K + (ky * kw + lo) * C
+                dst = dx + (y * g.W + x0 + lo) * C
+                for j in range(m):
+                    dst[j] += src[j]
+
+
+cdef _check_cols(Py_ssize_t n, Geometry g, Py_ssize_t rows, Py_ssize_t ncols, str name):
+    if rows != n * g.Ho * g.Wo or ncols != g.kh * g.kw * g.C:
+        raise ValueError(
+            f"{name}: the column matrix is ({rows}, {ncols}), expected "
+            f"({n * g.Ho * g.Wo}, {g.kh * g.kw * g.C}) for {n} images, a {g.kh}x{g.kw} "
+            f"kernel over {g.C} channels and a {g.Ho}x{g.Wo} output")
 
 
 def im2col(const floating[:, :, :, ::1] x, floating[:, ::1] cols,
@@ -60,33 +151,15 @@ def im2col(const floating[:, :, :, ::1] x, floating[:, ::1] cols,
     :func:`conv_output_size`. Positions outside the image (the zero padding)
     give zeros.
     """
-    cdef Py_ssize_t n = x.shape[0], H = x.shape[1], W = x.shape[2], C = x.shape[3]
-    cdef Py_ssize_t Ho = out_h, Wo = out_w
-    _check_cols(n, C, Ho, Wo, kh, kw, cols.shape[0], cols.shape[1], "im2col")
-    cdef Py_ssize_t i, oy, ox, ky, y, x0, lo, hi, row
-    cdef floating *dst
-    cdef const floating *src
+    cdef Py_ssize_t i, n = x.shape[0]
+    cdef Geometry g = _geometry(x.shape[1], x.shape[2], x.shape[3], out_h, out_w,
+                                kh, kw, stride, pad_top, pad_left)
+    _check_cols(n, g, cols.shape[0], cols.shape[1], "im2col")
+    cdef Py_ssize_t in_size = g.H * g.W * g.C, out_size = g.Ho * g.Wo * cols.shape[1]
+    if n == 0 or out_size == 0:
+        return
     for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
-        for oy in range(Ho):
-            for ox in range(Wo):
-                row = (i * Ho + oy) * Wo + ox
-                x0 = ox * stride - pad_left        # leftmost input column of the patch
-                # the patch columns kx in [lo, hi) fall inside the image
-                lo = -x0 if x0 < 0 else 0
-                hi = W - x0 if x0 + kw > W else kw
-                for ky in range(kh):
-                    y = oy * stride - pad_top + ky
-                    dst = &cols[row, ky * kw * C]
-                    if y < 0 or y >= H or lo >= hi:
-                        memset(dst, 0, kw * C * sizeof(floating))
-                        continue
-                    if lo > 0:
-                        memset(dst, 0, lo * C * sizeof(floating))
-                    # the in-image part of this patch row: (hi - lo) * C contiguous values
-                    src = &x[i, y, x0 + lo, 0]
-                    memcpy(dst + lo * C, src, (hi - lo) * C * sizeof(floating))
-                    if hi < kw:
-                        memset(dst + hi * C, 0, (kw - hi) * C * sizeof(floating))
+        _im2col_image(&x[0, 0, 0, 0] + i * in_size, &cols[0, 0] + i * out_size, g)
 
 
 def col2im(const floating[:, ::1] dcols, floating[:, :, :, ::1] dx,
@@ -98,79 +171,207 @@ def col2im(const floating[:, ::1] dcols, floating[:, :, :, ::1] dx,
     entries that fall on the zero padding are dropped: the padding is a
     constant, it has no gradient.
     """
-    cdef Py_ssize_t n = dx.shape[0], H = dx.shape[1], W = dx.shape[2], C = dx.shape[3]
-    cdef Py_ssize_t Ho = out_h, Wo = out_w
-    _check_cols(n, C, Ho, Wo, kh, kw, dcols.shape[0], dcols.shape[1], "col2im")
-    cdef Py_ssize_t i, oy, ox, ky, y, x0, lo, hi, row, j, m
-    cdef floating *dst
-    cdef const floating *src
-    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
-        memset(&dx[i, 0, 0, 0], 0, H * W * C * sizeof(floating))
-        for oy in range(Ho):
-            for ox in range(Wo):
-                row = (i * Ho + oy) * Wo + ox
-                x0 = ox * stride - pad_left
-                lo = -x0 if x0 < 0 else 0
-                hi = W - x0 if x0 + kw > W else kw
-                if lo >= hi:
-                    continue
-                m = (hi - lo) * C
-                for ky in range(kh):
-                    y = oy * stride - pad_top + ky
-                    if y < 0 or y >= H:
-                        continue
-                    src = &dcols[row, (ky * kw + lo) * C]
-                    dst = &dx[i, y, x0 + lo, 0]
-                    for j in range(m):
-                        dst[j] = dst[j] + src[j]
-
-
-def weight_grad(const floating[:, ::1] cols, const floating[:, ::1] grad,
-                floating[:, ::1] dW, floating[:, ::1] partial, int n_threads=1):
-    """``dW = cols.T @ grad``, with the long summed axis split among threads.
-
-    ``cols`` is ``(N, K)`` and ``grad`` ``(N, F)`` with ``N = n * Ho * Wo``
-    large and ``K x F`` small (9 x 32 for a first 3x3 layer). Splitting the
-    rows of ``dW`` among threads (what ``gemm_parallel`` does) leaves threads
-    idle when ``K`` is small; here each thread ``t`` instead multiplies its
-    own slice of the ``N`` rows into ``partial[t]`` and the slices are summed
-    in thread order, so the result depends only on ``n_threads``.
-
-    ``partial`` is scratch space of shape ``(n_threads * K, F)``.
-    """
-    cdef Py_ssize_t N = cols.shape[0], K = cols.shape[1], F = grad.shape[1]
-    if grad.shape[0] != N or dW.shape[0] != K or dW.shape[1] != F:
-        raise ValueError("weight_grad: shapes do not agree")
-    cdef int T = n_threads
-    if T > N // 64:
-        T = <int>(N // 64)   # keep each slice worth a BLAS call
-    if T <= 1:
-        with nogil:
-            gemm(True, False, <int>K, <int>F, <int>N, <floating>1, &cols[0, 0], <int>K,
-                 &grad[0, 0], <int>F, <floating>0, &dW[0, 0], <int>F)
+    cdef Py_ssize_t i, n = dx.shape[0]
+    cdef Geometry g = _geometry(dx.shape[1], dx.shape[2], dx.shape[3], out_h, out_w,
+                                kh, kw, stride, pad_top, pad_left)
+    _check_cols(n, g, dcols.shape[0], dcols.shape[1], "col2im")
+    cdef Py_ssize_t in_size = g.H * g.W * g.C, out_size = g.Ho * g.Wo * dcols.shape[1]
+    if n == 0 or in_size == 0:
         return
-    if partial.shape[0] < (T - 1) * K or partial.shape[1] != F:
-        raise ValueError("weight_grad: partial is too small")
+    if out_size == 0:
+        dx[...] = 0
+        return
+    for i in prange(n, nogil=True, schedule="static", num_threads=n_threads):
+        _col2im_image(&dcols[0, 0] + i * out_size, &dx[0, 0, 0, 0] + i * in_size, g)
+
+
+# ---------------------------------------------------------------- activations
+# The same functions as ``_dense.pyx`` (codes 0 identity, 1 relu, 2 sigmoid,
+# 3 tanh; derivatives written with the output ``a``), inlined here so they can
+# run inside a block of the fused loops below.
+cdef inline floating _activate(floating z, int activation) noexcept nogil:
+    if activation == 1:
+        return z if z > 0 else 0
+    if activation == 2:
+        if floating is float:
+            return 1 / (1 + expf(-z)) if z >= 0 else expf(z) / (1 + expf(z))
+        else:
+            return 1 / (1 + exp(-z)) if z >= 0 else exp(z) / (1 + exp(z))
+    if activation == 3:
+        if floating is float:
+            return tanhf(z)
+        else:
+            return tanh(z)
+    return z
+
+
+cdef inline floating _derivative(floating a, int activation) noexcept nogil:
+    if activation == 1:
+        return 1 if a > 0 else 0
+    if activation == 2:
+        return a * (1 - a)
+    if activation == 3:
+        return 1 - a * a
+    return 1
+
+
+# ---------------------------------------------------------------- fused layer passes
+cdef Py_ssize_t _block_samples(Py_ssize_t rows_per_sample, int block_rows) noexcept nogil:
+    """How many samples make a block of about ``block_rows`` rows (at least one)."""
+    if rows_per_sample >= block_rows:
+        return 1
+    return block_rows // rows_per_sample
+
+
+def conv_forward(const floating[:, :, :, ::1] x, floating[:, ::1] cols,
+                 const floating[:, ::1] W, const floating[::1] b,
+                 floating[:, :, :, ::1] out, int kh, int kw, int stride,
+                 int pad_top, int pad_left, int activation, int n_threads=1,
+                 int block_rows=512):
+    """``out = f(im2col(x) @ W + b)``, block by block; ``cols`` keeps the patches.
+
+    Parameters
+    ----------
+    x : (n, H, W, C) input images.
+    cols : (n * Ho * Wo, kh * kw * C) buffer for the patches (read again by
+        :func:`conv_backward`), or None for a 1x1 kernel with stride 1 and no
+        padding: its patches *are* the pixels, ``x`` seen as ``(n * H * W, C)``,
+        and nothing is copied.
+    W : (kh * kw * C, F) weights; ``b`` : (F,) biases.
+    out : (n, Ho, Wo, F) output buffer.
+    activation : activation code (see the module docstring of ``_dense.pyx``).
+    """
+    cdef Py_ssize_t n = x.shape[0], F = W.shape[1], K = W.shape[0]
+    cdef Geometry g = _geometry(x.shape[1], x.shape[2], x.shape[3], out.shape[1],
+                                out.shape[2], kh, kw, stride, pad_top, pad_left)
+    cdef bint pointwise = cols is None
+    if pointwise:
+        if kh != 1 or kw != 1 or g.Ho != g.H or g.Wo != g.W or stride != 1:
+            raise ValueError("conv_forward: cols=None needs a 1x1 kernel, stride 1, no padding")
+    else:
+        _check_cols(n, g, cols.shape[0], cols.shape[1], "conv_forward")
+    if K != g.kh * g.kw * g.C or out.shape[0] != n or out.shape[3] != F or b.shape[0] != F:
+        raise ValueError("conv_forward: shapes do not agree")
+    if n == 0 or F == 0 or g.Ho * g.Wo == 0:
+        return
+    # the patch matrix: our im2col buffer, or the input itself for a 1x1 kernel
+    cdef const floating *patches
+    patches = &x[0, 0, 0, 0] if pointwise else &cols[0, 0]
+    cdef int T = <int>min(<Py_ssize_t>max(n_threads, 1), n)
+    cdef Py_ssize_t P = g.Ho * g.Wo, in_size = g.H * g.W * g.C
+    cdef Py_ssize_t S = _block_samples(P, block_rows)
     cdef int t
-    cdef Py_ssize_t r0, r1, k, f
-    cdef floating *out
+    cdef Py_ssize_t i0, i1, s0, s1, i, r, f, rows
+    cdef floating *Z
     for t in prange(T, nogil=True, schedule="static", num_threads=T):
-        r0 = N * t // T
-        r1 = N * (t + 1) // T
-        # thread 0 writes straight into dW, the others into their scratch block
-        out = &dW[0, 0] if t == 0 else &partial[(t - 1) * K, 0]
-        gemm(True, False, <int>K, <int>F, <int>(r1 - r0), <floating>1,
-             &cols[r0, 0], <int>K, &grad[r0, 0], <int>F, <floating>0, out, <int>F)
+        i0 = n * t // T
+        i1 = n * (t + 1) // T
+        s0 = i0
+        while s0 < i1:                      # blocks of S samples
+            s1 = min(s0 + S, i1)
+            rows = (s1 - s0) * P
+            if not pointwise:               # 1. im2col
+                for i in range(s0, s1):
+                    _im2col_image(&x[i, 0, 0, 0], &cols[i * P, 0], g)
+            Z = &out[s0, 0, 0, 0]           # 2. Z = cols @ W
+            gemm(False, False, <int>rows, <int>F, <int>K, <floating>1, patches + s0 * P * K,
+                 <int>K, &W[0, 0], <int>F, <floating>0, Z, <int>F)
+            for r in range(rows):           # 3. A = f(Z + b)
+                for f in range(F):
+                    Z[r * F + f] = _activate(Z[r * F + f] + b[f], activation)
+            s0 = s1
+
+
+def conv_backward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] out,
+                  floating[:, :, :, ::1] grad, floating[:, ::1] cols,
+                  const floating[:, ::1] W, floating[:, ::1] dW, floating[::1] db,
+                  floating[:, ::1] partial, floating[:, :, :, ::1] dx, int kh, int kw,
+                  int stride, int pad_top, int pad_left, int activation,
+                  int n_threads=1, int block_rows=512):
+    """The backward pass of :func:`conv_forward`, block by block.
+
+    Parameters
+    ----------
+    x : (n, H, W, C) the forward input (read only for a 1x1 kernel: its patches).
+    out : (n, Ho, Wo, F) the forward output ``A``.
+    grad : (n, Ho, Wo, F) ``dL/dA``; overwritten with ``dL/dZ``.
+    cols : the patches :func:`conv_forward` left, overwritten with ``dcols``;
+        None for a 1x1 kernel with stride 1 and no padding (as in the forward).
+    W : (K, F) weights. ``dW`` (K, F), ``db`` (F,): gradients, written.
+    partial : (max(T - 1, 1) * (K + 1), F) scratch: each thread but the first
+        sums its share of ``dW`` (K rows) and ``db`` (1 row) there.
+    dx : (n, H, W, C) ``dL/dX``, written; or None to skip it (first layer).
+    """
+    cdef Py_ssize_t n = out.shape[0], F = W.shape[1], K = W.shape[0]
+    cdef bint need_dx = dx is not None, pointwise = cols is None
+    cdef Geometry g = _geometry(x.shape[1], x.shape[2], x.shape[3], out.shape[1],
+                                out.shape[2], kh, kw, stride, pad_top, pad_left)
+    if pointwise:
+        if kh != 1 or kw != 1 or g.Ho != g.H or g.Wo != g.W or stride != 1:
+            raise ValueError("conv_backward: cols=None needs a 1x1 kernel, stride 1, no padding")
+    else:
+        _check_cols(n, g, cols.shape[0], cols.shape[1], "conv_backward")
+    cdef Py_ssize_t P = g.Ho * g.Wo
+    if (x.shape[0] != n or K != g.kh * g.kw * g.C or out.shape[3] != F
+            or tuple(grad.shape) != tuple(out.shape) or dW.shape[0] != K
+            or dW.shape[1] != F or db.shape[0] != F
+            or (need_dx and tuple(dx.shape) != tuple(x.shape))):
+        raise ValueError("conv_backward: shapes do not agree")
+    cdef int T = <int>min(<Py_ssize_t>max(n_threads, 1), max(n, 1))
+    if T > 1 and (partial.shape[0] < (T - 1) * (K + 1) or partial.shape[1] != F):
+        raise ValueError("conv_backward: partial is too small")
+    dW[...] = 0
+    db[...] = 0
+    if n == 0 or P == 0 or F == 0:
+        if need_dx:
+            dx[...] = 0
+        return
+    cdef Py_ssize_t S = _block_samples(P, block_rows), in_size = g.H * g.W * g.C
+    cdef int t
+    cdef Py_ssize_t i0, i1, s0, s1, i, r, f, rows
+    cdef floating *G
+    cdef const floating *A
+    cdef floating *my_dW
+    cdef floating *my_db
+    cdef floating beta
+    cdef const floating *patches
+    patches = &x[0, 0, 0, 0] if pointwise else &cols[0, 0]
+    for t in prange(T, nogil=True, schedule="static", num_threads=T):
+        # thread 0 sums straight into dW and db, the others into their scratch rows
+        my_dW = &dW[0, 0] if t == 0 else &partial[(t - 1) * (K + 1), 0]
+        my_db = &db[0] if t == 0 else &partial[(t - 1) * (K + 1) + K, 0]
+        if t > 0:
+            memset(my_db, 0, F * sizeof(floating))
+        beta = 0                            # the first block overwrites my_dW
+        i0 = n * t // T
+        i1 = n * (t + 1) // T
+        s0 = i0
+        while s0 < i1:
+            s1 = min(s0 + S, i1)
+            rows = (s1 - s0) * P
+            G = &grad[s0, 0, 0, 0]
+            A = &out[s0, 0, 0, 0]
+            for r in range(rows):           # 1. G *= f'(A); db += column sums of G
+                for f in range(F):
+                    G[r * F + f] = G[r * F + f] * _derivative(A[r * F + f], activation)
+                    my_db[f] = my_db[f] + G[r * F + f]
+            # 2. dW += cols.T @ G
+            gemm(True, False, <int>K, <int>F, <int>rows, <floating>1, patches + s0 * P * K,
+                 <int>K, G, <int>F, beta, my_dW, <int>F)
+            beta = 1
+            if need_dx:
+                if pointwise:               # 3'. dX = G @ W.T (the patches are X itself)
+                    gemm(False, True, <int>rows, <int>K, <int>F, <floating>1, G, <int>F,
+                         &W[0, 0], <int>F, <floating>0, &dx[s0, 0, 0, 0], <int>K)
+                else:                       # 3. dcols = G @ W.T, over this block of cols
+                    gemm(False, True, <int>rows, <int>K, <int>F, <floating>1, G, <int>F,
+                         &W[0, 0], <int>F, <floating>0, &cols[s0 * P, 0], <int>K)
+                    for i in range(s0, s1):  # 4. dX = col2im(dcols)
+                        _col2im_image(&cols[i * P, 0], &dx[i, 0, 0, 0], g)
+            s0 = s1
+    # 5. add the other threads' shares, in thread order
     for t in range(1, T):
-        for k in prange(K, nogil=True, schedule="static", num_threads=n_threads):
+        for r in prange(K + 1, nogil=True, schedule="static", num_threads=n_threads):
+            my_dW = &dW[r, 0] if r < K else &db[0]
             for f in range(F):
-                dW[k, f] = dW[k, f] + partial[(t - 1) * K + k, f]
-
-
-cdef _check_cols(Py_ssize_t n, Py_ssize_t C, Py_ssize_t Ho, Py_ssize_t Wo, int kh, int kw,
-                 Py_ssize_t rows, Py_ssize_t ncols, str name):
-    if rows != n * Ho * Wo or ncols != kh * kw * C:
-        raise ValueError(
-            f"{name}: the column matrix is ({rows}, {ncols}), expected "
-            f"({n * Ho * Wo}, {kh * kw * C}) for {n} images, a {kh}x{kw} kernel over "
-            f"{C} channels and a {Ho}x{Wo} output")
+                my_dW[f] = my_dW[f] + partial[(t - 1) * (K + 1) + r, f]

@@ -32,8 +32,9 @@ def maxpool_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out,
             or argmax.shape[1] != Ho or argmax.shape[2] != Wo or argmax.shape[3] != C
             or Ho != (H - pool_h) // stride + 1 or Wo != (W - pool_w) // stride + 1):
         raise ValueError("maxpool_forward: shapes do not agree")
-    cdef Py_ssize_t i, oy, ox, py, px, c, y, xx
-    cdef floating v
+    cdef Py_ssize_t i, oy, ox, py, px, c, y, xx, off
+    cdef floating v, m
+    cdef int a
     cdef const floating *src
     cdef floating *dst
     cdef int *arg
@@ -45,23 +46,26 @@ def maxpool_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out,
                 # start from the window's top-left pixel, all channels at once ...
                 y = oy * stride
                 xx = ox * stride
-                src = &x[i, y, xx, 0]
+                off = (y * W + xx) * C
+                src = &x[i, 0, 0, 0] + off
                 for c in range(C):
                     dst[c] = src[c]
-                    arg[c] = <int>((y * W + xx) * C + c)
-                # ... and let every other pixel of the window challenge it
+                    arg[c] = <int>(off + c)
+                # ... and let every other pixel of the window challenge it. The
+                # comparisons are written as selects (no branch), which the
+                # compiler turns into vector blends over the channels.
                 for py in range(pool_h):
                     for px in range(pool_w):
                         if py == 0 and px == 0:
                             continue
-                        y = oy * stride + py
-                        xx = ox * stride + px
-                        src = &x[i, y, xx, 0]
+                        off = ((y + py) * W + xx + px) * C
+                        src = &x[i, 0, 0, 0] + off
                         for c in range(C):
                             v = src[c]
-                            if v > dst[c]:
-                                dst[c] = v
-                                arg[c] = <int>((y * W + xx) * C + c)
+                            m = dst[c]
+                            a = arg[c]
+                            dst[c] = v if v > m else m
+                            arg[c] = <int>(off + c) if v > m else a
 
 
 def maxpool_backward(const floating[:, :, :, ::1] grad, const int[:, :, :, ::1] argmax,

@@ -81,10 +81,15 @@ class Conv2D(Layer):
     Backward, given ``G = dL/dA``::
 
         G     <- G * f'(A)           # in place: now dL/dZ
-        dW     = cols.T @ G          # weight_grad: the long axis split among threads
         db     = G.sum(axis=0)
+        dW     = cols.T @ G
         dcols  = G @ W.T             # written over cols, which is no longer needed
         dX     = col2im(dcols)       # skipped for the first layer
+
+    Both passes are one kernel call each (``_conv.conv_forward`` and
+    ``_conv.conv_backward``) that runs these steps block by block of samples,
+    so each block's patches are still in cache for the GEMMs (see the
+    docstring of ``perceptron/_kernels/_conv.pyx``).
 
     A 1x1 convolution with stride 1 needs no ``im2col``: ``cols`` is ``X``
     itself, seen as ``(n * H * W, C)``.
@@ -148,42 +153,30 @@ class Conv2D(Layer):
 
     def _im2col_args(self):
         kh, kw = self.kernel_size
-        return (kh, kw, self.stride, self.pad_top, self.pad_left) + self.out_hw
+        return (kh, kw, self.stride, self.pad_top, self.pad_left)
 
     def forward(self, X, training=False):
         n = X.shape[0]
         X = np.ascontiguousarray(X)
         Ho, Wo = self.out_hw
-        if self._pointwise:
-            cols = X.reshape(n * Ho * Wo, self.n_cols)
-        else:
-            cols = self._buffer("cols", (n * Ho * Wo, self.n_cols))
-            _conv.im2col(X, cols, *self._im2col_args(), self.n_threads)
+        # a 1x1 kernel's patches are the pixels themselves: no im2col buffer
+        cols = None if self._pointwise else self._buffer("cols", (n * Ho * Wo, self.n_cols))
         out = self._buffer("out", (n, Ho, Wo, self.filters))
-        Z = out.reshape(n * Ho * Wo, self.filters)
-        _dense.matmul(cols, self.params["W"], Z, n_threads=self.n_threads)
-        _dense.bias_activation_forward(Z, self.params["b"], self._code, self.n_threads)
-        self._cols, self._output = cols, Z
+        _conv.conv_forward(X, cols, self.params["W"], self.params["b"], out,
+                           *self._im2col_args(), self._code, self.n_threads)
+        self._input, self._cols, self._output = X, cols, out
         return out
 
     def backward(self, grad, need_input_grad=True):
         n = grad.shape[0]
-        G = grad.reshape(self._output.shape)
-        _dense.activation_backward(self._output, G, self._code, self.n_threads)
-        partial = self._buffer("partial", (max(self.n_threads - 1, 1) * self.n_cols,
+        grad = np.ascontiguousarray(grad).reshape(self._output.shape)
+        partial = self._buffer("partial", (max(self.n_threads - 1, 1) * (self.n_cols + 1),
                                            self.filters))
-        _conv.weight_grad(self._cols, G, self.grads["W"], partial, self.n_threads)
-        _dense.bias_grad(G, self.grads["b"], self.n_threads)
-        if not need_input_grad:
-            return None
-        dX = self._buffer("dX", (n,) + self.input_shape)
-        if self._pointwise:
-            _dense.matmul(G, self.params["W"], dX.reshape(self._cols.shape), trans_b=True,
-                          n_threads=self.n_threads)
-            return dX
-        dcols = self._cols  # our own im2col buffer: free to overwrite now that dW is done
-        _dense.matmul(G, self.params["W"], dcols, trans_b=True, n_threads=self.n_threads)
-        _conv.col2im(dcols, dX, *self._im2col_args(), self.n_threads)
+        dX = self._buffer("dX", (n,) + self.input_shape) if need_input_grad else None
+        # overwrites grad with dL/dZ and self._cols (if any) with dcols
+        _conv.conv_backward(self._input, self._output, grad, self._cols, self.params["W"],
+                            self.grads["W"], self.grads["b"], partial, dX,
+                            *self._im2col_args(), self._code, self.n_threads)
         return dX
 
     def __getstate__(self):
