@@ -41,7 +41,8 @@ class PerceptronClassifier(DenseWeightsMixin, BaseDigitClassifier):
     >>> from perceptron.datasets import load_digits
     >>> X_train, y_train = load_digits(subset="train", return_X_y=True)
     >>> X_test, y_test = load_digits(subset="test", return_X_y=True)
-    >>> clf = PerceptronClassifier(max_iter=50, random_state=0).fit(X_train, y_train)
+    >>> clf = PerceptronClassifier(learning_rate_init=0.01, max_iter=50, random_state=0)
+    >>> clf = clf.fit(X_train, y_train)
     >>> clf.coefs_[0].shape
     (64, 10)
     >>> clf.score(X_test, y_test) > 0.9

@@ -82,7 +82,7 @@ def save_model(estimator, path):
     >>> X, y = load_digits(return_X_y=True)
     >>> clf = PerceptronClassifier(max_iter=5, random_state=0).fit(X, y)
     >>> path = clf.save(os.path.join(tempfile.mkdtemp(), "model.npz"))
-    >>> (load(path).predict(X) == clf.predict(X)).all()
+    >>> bool((load(path).predict(X) == clf.predict(X)).all())
     True
     """
     from sklearn.utils.validation import check_is_fitted

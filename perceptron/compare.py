@@ -84,7 +84,7 @@ def compare(models=MODEL_NAMES, dataset="digits", *, epochs=None, data_home=None
     Examples
     --------
     >>> from perceptron import compare
-    >>> rows = compare(["perceptron", "mlp"], epochs=20)
+    >>> rows = compare(["perceptron", "mlp"])
     >>> [row["model"] for row in rows]
     ['perceptron', 'mlp']
     >>> all(row["accuracy"] > 0.9 for row in rows)
