@@ -69,6 +69,24 @@ def test_activation_backward_is_derivative(activation):
     np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh", "identity"])
+@pytest.mark.parametrize("shape", [(9, 5), (600, 130)])  # serial and shared
+def test_fused_activation_bias_backward(activation, shape):
+    rng = np.random.default_rng(9)
+    a = NUMPY_ACT[activation](rng.standard_normal(shape))
+    grad = rng.standard_normal(shape)
+    expected = grad.copy()
+    _dense.activation_backward(a, expected, ACT[activation], 1)
+    db1, db2 = np.empty(shape[1]), np.empty(shape[1])
+    g1, g2 = grad.copy(), grad.copy()
+    _dense.activation_bias_backward(a, g1, db1, ACT[activation], 1)
+    _dense.activation_bias_backward(a, g2, db2, ACT[activation], 2)
+    np.testing.assert_allclose(g1, expected)
+    np.testing.assert_allclose(db1, expected.sum(axis=0))
+    np.testing.assert_array_equal(db1, db2)  # same sums whatever the thread count
+    np.testing.assert_array_equal(g1, g2)
+
+
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_bias_grad_and_axpy(n_threads):
     rng = np.random.default_rng(3)

@@ -152,6 +152,34 @@ def bias_grad(const floating[:, ::1] grad, floating[::1] out, int n_threads=1):
         out[j] = s
 
 
+def activation_bias_backward(const floating[:, ::1] a, floating[:, ::1] grad,
+                             floating[::1] bias_grad, int activation, int n_threads=1):
+    """Both steps above in one pass: ``grad *= f'(a)``, then the bias gradient.
+
+    ``bias_grad[j] = sum_i grad[i, j]`` (after the multiplication). Each
+    thread owns a block of columns and walks the rows in order, so the sums
+    are the same for any number of threads, and every element of ``grad`` is
+    read and written once.
+    """
+    cdef Py_ssize_t i, j, j0, j1, blk, n = a.shape[0], d = a.shape[1]
+    cdef int n_blocks = threads_for(n * d, n_threads)
+    cdef floating g
+    if grad.shape[0] != n or grad.shape[1] != d or bias_grad.shape[0] != d:
+        raise ValueError("activation_bias_backward: a, grad and bias_grad do not agree")
+    if n_blocks > d:
+        n_blocks = <int>d
+    for blk in prange(n_blocks, nogil=True, schedule="static", num_threads=n_blocks):
+        j0 = blk * d // n_blocks
+        j1 = (blk + 1) * d // n_blocks
+        for j in range(j0, j1):
+            bias_grad[j] = 0
+        for i in range(n):
+            for j in range(j0, j1):
+                g = grad[i, j] * _derivative(a[i, j], activation)
+                grad[i, j] = g
+                bias_grad[j] += g
+
+
 def axpy(double alpha, const floating[::1] x, floating[::1] y, int n_threads=1):
     """In place: ``y += alpha * x`` (used for the L2 penalty's gradient)."""
     cdef Py_ssize_t i, n = x.shape[0]

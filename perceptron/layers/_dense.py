@@ -36,8 +36,8 @@ class Dense(Layer):
     Backward, given ``G = dL/dA``::
 
         G  <- G * f'(A)          (in place: now dL/dZ)
+        db  = G.sum(axis=0)      (fused with the line above: one pass over G)
         dW  = X.T @ G            (GEMM with a transposed A operand, no copy)
-        db  = G.sum(axis=0)
         dX  = G @ W.T            (skipped for the first layer)
 
     Weights start Glorot-uniform (``sqrt(6 / (fan_in + fan_out))``, ``2``
@@ -72,10 +72,11 @@ class Dense(Layer):
         return out
 
     def backward(self, grad, need_input_grad=True):
-        _dense.activation_backward(self._output, grad, self._code, self.n_threads)
+        # G <- G * f'(A) and db = G.sum(axis=0), fused in one pass
+        _dense.activation_bias_backward(self._output, grad, self.grads["b"], self._code,
+                                        self.n_threads)
         _dense.matmul(self._input, grad, self.grads["W"], trans_a=True,
                       n_threads=self.n_threads)
-        _dense.bias_grad(grad, self.grads["b"], self.n_threads)
         if not need_input_grad:
             return None
         dX = self._buffer("dX", (grad.shape[0], self.n_inputs))
