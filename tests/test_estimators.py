@@ -259,3 +259,26 @@ def test_show_config_reports_openmp_and_threads(capsys):
     info = perceptron.show_config()
     assert isinstance(info["openmp"], bool) and info["threads"] >= 1
     assert "OpenMP kernels" in capsys.readouterr().out
+
+
+def test_thread_count_follows_threadpoolctl_and_env():
+    import os
+    import subprocess
+    import sys
+
+    from threadpoolctl import threadpool_limits
+
+    from perceptron._config import effective_n_threads, openmp_enabled
+
+    if not openmp_enabled():
+        pytest.skip("built without OpenMP: the kernels always use one thread")
+    with threadpool_limits(limits=1, user_api="openmp"):
+        assert effective_n_threads(None) == 1
+    assert effective_n_threads(3) == 3
+    assert effective_n_threads(-1) == os.cpu_count()
+    code = "from perceptron._config import effective_n_threads as e; print(e(None))"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, timeout=120, cwd=os.path.dirname(os.path.dirname(
+                             os.path.abspath(__file__))))
+    assert out.stdout.strip() == "1", out.stderr
