@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from ._config import effective_n_threads
+from ._kernels import _dense
 from ._network import Network
 from ._optimizers import make_optimizer
 from .layers import Dense
@@ -354,7 +355,8 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         bs = self._batch_size(n)
         batch_X = np.empty((bs,) + X.shape[1:], dtype=X.dtype)
         batch_y = np.empty(bs, dtype=np.intp)
-        order = np.arange(n)
+        order = np.arange(n, dtype=np.intp)
+        X2 = X.reshape(n, -1)  # the gather works on rows of any per-sample shape
         progress = _EpochProgress(self.verbose, n_epochs, -(-n // bs))
         for _ in range(n_epochs):
             start_time = time.perf_counter()
@@ -366,7 +368,7 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
                 idx = order[start:start + bs]
                 m = idx.shape[0]
                 xb, yb = batch_X[:m], batch_y[:m]
-                np.take(X, idx, axis=0, out=xb)
+                _dense.take_rows(X2, idx, xb.reshape(m, -1), net.n_threads)
                 np.take(y, idx, out=yb)
                 loss, n_correct = net.train_step(xb, yb, self.alpha)
                 if not np.isfinite(loss):

@@ -32,6 +32,17 @@ def test_matmul_matches_numpy(dtype, trans_a, trans_b, n_threads, m, k, n):
                                atol=1e-5)
 
 
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_take_rows_gathers_a_batch(n_threads):
+    x = np.arange(5000 * 30, dtype=np.float32).reshape(5000, 30)
+    rows = np.random.default_rng(0).permutation(5000)[:2000].astype(np.intp)
+    out = np.empty((2000, 30), dtype=np.float32)
+    _dense.take_rows(x, rows, out, n_threads)
+    np.testing.assert_array_equal(out, x[rows])
+    with pytest.raises(IndexError):
+        _dense.take_rows(x, np.array([5000], dtype=np.intp), out[:1], 1)
+
+
 def test_matmul_rejects_mismatched_shapes():
     a = np.ones((3, 4)); b = np.ones((5, 2)); c = np.ones((3, 2))
     with pytest.raises(ValueError, match="shapes do not agree"):

@@ -52,6 +52,21 @@ def matmul(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] 
                       &b[0, 0], b.shape[1], beta_, &c[0, 0], c.shape[1], n_threads)
 
 
+def take_rows(const floating[:, ::1] x, const Py_ssize_t[::1] rows,
+              floating[:, ::1] out, int n_threads=1):
+    """``out[k] = x[rows[k]]``: gather a shuffled mini-batch, rows in parallel."""
+    cdef Py_ssize_t k, j, n = rows.shape[0], d = x.shape[1], n_rows = x.shape[0]
+    if out.shape[0] != n or out.shape[1] != d:
+        raise ValueError("take_rows: out must have shape (len(rows), x.shape[1])")
+    for k in range(n):
+        if rows[k] < 0 or rows[k] >= n_rows:
+            raise IndexError(f"take_rows: row {rows[k]} out of range [0, {n_rows})")
+    for k in prange(n, nogil=True, schedule="static",
+                    num_threads=threads_for(n * d, n_threads)):
+        for j in range(d):
+            out[k, j] = x[rows[k], j]
+
+
 def scale(floating[:, ::1] x, double factor):
     """``x *= factor`` in place (``factor == 0`` writes exact zeros)."""
     cdef Py_ssize_t i, j
