@@ -15,7 +15,8 @@ Timing
     processes meanwhile (see :class:`CpuLoadProbe`) for one call.
     :func:`run_interleaved` -- run several contestants' steps in turn, round
     after round, so that machine load hits all of them alike.
-    :func:`summarize` -- median / min / max of a list of timings.
+    :func:`summarize` -- median / min / max of a list of timings;
+    :func:`quiet_only` -- the calls made while the rest of the machine was idle.
 
 Threads
     :func:`blas_threads` (threadpoolctl, for NumPy/scikit-learn code),
@@ -331,6 +332,20 @@ def run_interleaved(steps, n_rounds, rotate=True, on_step=None):
             if on_step is not None:
                 on_step(r, name, timing)
     return timings
+
+
+#: a call counts as "quiet" when other processes used fewer cores than this meanwhile
+QUIET_OTHERS = 0.25
+
+
+def quiet_only(timings, threshold=QUIET_OTHERS):
+    """The timings during which other processes used < ``threshold`` cores.
+
+    Selection is on the *measured machine load* (``others``), never on the
+    time itself, so it cannot favour a library; report it next to the
+    all-calls summary, with its count.
+    """
+    return [t for t in timings if t.get("others") is not None and t["others"] < threshold]
 
 
 def summarize(timings, key="wall"):
