@@ -230,7 +230,8 @@ def test_kernels_reject_wrong_shapes():
 def test_fused_kernels_match_the_unfused_steps(block_rows, n_threads, pointwise):
     """conv_forward/conv_backward == im2col, GEMM, bias+act, ..., col2im done one by one."""
     rng = np.random.default_rng(5)
-    n, H, W_, C, F = 7, 6, 5, 3, 4
+    # big enough for the kernels to use threads (see _openmp.threads_for)
+    n, H, W_, C, F = 40, 9, 8, 3, 8
     k, stride, pad = (1, 1, 0) if pointwise else (3, 2, 1)
     Ho, Wo = (H + 2 * pad - k) // stride + 1, (W_ + 2 * pad - k) // stride + 1
     x = rng.normal(size=(n, H, W_, C))
