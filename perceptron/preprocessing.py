@@ -402,7 +402,7 @@ class DigitImagePreprocessor(TransformerMixin, BaseEstimator):
     n_features_in_ : int
         Number of features (pixels per flattened image) when ``fit`` was
         given a 2D array; absent otherwise.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, when ``fit`` was given a DataFrame.
 
     See Also

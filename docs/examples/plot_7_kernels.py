@@ -1,0 +1,245 @@
+r"""
+===========================================================
+7. Under the hood: from backpropagation to ``prange`` loops
+===========================================================
+
+Every estimator in this package runs on a dozen short Cython functions in
+``perceptron/_kernels/``. This tutorial follows one dense layer from the
+equations of backpropagation to the code that computes them, checks the
+kernels against NumPy and against finite differences, then does the same
+for the convolution, and ends with how to read the benchmarks.
+
+The kernels are internal (their names start with an underscore and may
+change); we call them directly here only to see them work.
+"""
+
+# %%
+# The math of one dense layer
+# ---------------------------
+# A batch of :math:`n` samples is a matrix :math:`X` (one sample per row).
+# A dense layer with weights :math:`W` and biases :math:`b` computes
+#
+# .. math::
+#
+#     Z = X W + b, \qquad A = f(Z)
+#
+# with :math:`f` applied element by element. Training needs the gradient of
+# the loss :math:`L` with respect to :math:`W` and :math:`b`. Suppose the
+# layer above has already computed :math:`G = \partial L / \partial A`
+# (same shape as :math:`A`). The chain rule then gives, in four lines,
+#
+# .. math::
+#
+#     \frac{\partial L}{\partial Z} &= G \odot f'(Z)
+#         \qquad\text{(element-wise product)} \\
+#     \frac{\partial L}{\partial W} &= X^\top \frac{\partial L}{\partial Z} \\
+#     \frac{\partial L}{\partial b} &= \textstyle\sum_{\text{rows}}
+#         \frac{\partial L}{\partial Z} \\
+#     \frac{\partial L}{\partial X} &= \frac{\partial L}{\partial Z}\, W^\top
+#
+# and :math:`\partial L / \partial X` is the :math:`G` of the layer below.
+# Backpropagation is nothing more than applying these lines layer by layer,
+# from the output down. At the top, softmax and cross-entropy combine into
+# the simplest gradient of all, :math:`\partial L / \partial Z = (P - Y) / n`
+# (predicted probabilities minus one-hot labels, averaged over the batch),
+# computed together with the loss in one fused kernel.
+#
+# Two details make the kernels lean. Every activation's derivative can be
+# written with its *output* :math:`A`, e.g. :math:`\text{relu}'(Z) = [A > 0]`
+# and :math:`\sigma'(Z) = A(1 - A)`, so :math:`Z` never needs to be kept. And
+# the products :math:`XW`, :math:`X^\top G` and :math:`G W^\top` are matrix
+# multiplications (GEMMs), which BLAS does better than any loop we could
+# write; everything else is a cheap element-wise pass.
+#
+# From equations to code
+# ----------------------
+# The :class:`~perceptron.layers.Dense` layer is these equations, one kernel
+# call per line:
+#
+# .. literalinclude:: /../perceptron/layers/_dense.py
+#    :pyobject: Dense.forward
+#    :caption: perceptron/layers/_dense.py
+#
+# .. literalinclude:: /../perceptron/layers/_dense.py
+#    :pyobject: Dense.backward
+#
+# The GEMMs go to BLAS through ``scipy.linalg.cython_blas``. BLAS is written
+# for column-major (Fortran) matrices while NumPy arrays are row-major; the
+# trick is that a row-major :math:`C = AB` has the same bytes as the
+# column-major :math:`C^\top = B^\top A^\top`, so we ask BLAS for the latter
+# and nothing is copied or transposed. The rows of :math:`C` are shared among
+# the OpenMP threads, each making one single-threaded BLAS call:
+#
+# .. literalinclude:: /../perceptron/_kernels/_gemm.pxd
+#    :language: cython
+#    :start-at: cdef inline void gemm_parallel
+#    :caption: perceptron/_kernels/_gemm.pxd
+#
+# The element-wise work is a ``prange`` loop: the iterations of the outer
+# loop (the rows, i.e. the samples) are split among the threads, with the
+# GIL released. Here is the fused bias + activation of the forward pass,
+# which makes one pass over :math:`Z` instead of two:
+#
+# .. literalinclude:: /../perceptron/_kernels/_dense.pyx
+#    :language: cython
+#    :start-at: def bias_activation_forward
+#    :end-before: def activation_forward
+#    :caption: perceptron/_kernels/_dense.pyx
+#
+# The bias gradient is a sum over the rows, and a parallel sum needs care:
+# if threads split the rows, each column is summed in pieces whose order
+# depends on the number of threads, and floating-point addition is not
+# associative. This kernel splits the *columns* instead, so each sum is
+# computed by one thread in row order, and the result is the same with 1 or
+# 16 threads:
+#
+# .. literalinclude:: /../perceptron/_kernels/_dense.pyx
+#    :language: cython
+#    :start-at: def bias_grad
+#    :end-before: def axpy
+#
+# ``threads_for`` (in ``_openmp.pxd``) runs loops with less than 32768
+# element operations on one thread: waking the others would cost more than
+# it saves.
+
+# %%
+# Checking the kernels
+# --------------------
+# Now let us run the kernels on a small batch and compare them with the same
+# equations written in NumPy. ``matmul`` writes into a preallocated output
+# and the element-wise kernels work in place, as inside the layer.
+import matplotlib.pyplot as plt
+import numpy as np
+
+from perceptron._kernels import _conv, _dense
+
+rng = np.random.default_rng(0)
+n, d_in, d_out = 32, 20, 8
+X = rng.normal(size=(n, d_in))
+W = rng.normal(size=(d_in, d_out)) / np.sqrt(d_in)
+b = rng.normal(size=d_out)
+RELU = 1  # the kernels' activation code (see perceptron.layers.ACTIVATIONS)
+
+A = np.empty((n, d_out))
+_dense.matmul(X, W, A)                           # A = X @ W
+_dense.bias_activation_forward(A, b, RELU)       # A = relu(A + b), in place
+print("forward matches NumPy:", np.allclose(A, np.maximum(X @ W + b, 0)))
+
+G = rng.normal(size=(n, d_out))                  # pretend dL/dA from above
+dZ = G.copy()
+_dense.activation_backward(A, dZ, RELU)          # dZ = G * relu'(Z), from A
+dW = np.empty_like(W)
+_dense.matmul(X, dZ, dW, trans_a=True)           # dW = X.T @ dZ, no copy of X.T
+db = np.empty_like(b)
+_dense.bias_grad(dZ, db)                         # db = column sums of dZ
+print("backward matches NumPy:",
+      np.allclose(dW, X.T @ (G * (A > 0))), np.allclose(db, (G * (A > 0)).sum(0)))
+
+# %%
+# Matching NumPy only proves that the kernels compute the equations above;
+# are the *equations* right? A finite-difference check answers that without
+# any calculus: take the scalar loss :math:`L = \sum G \odot A` (whose
+# gradient with respect to :math:`A` is exactly :math:`G`), nudge one weight
+# by :math:`\pm\varepsilon`, and compare the change of :math:`L` with the
+# analytic gradient.
+
+
+def loss(W_):
+    return float(np.sum(G * np.maximum(X @ W_ + b, 0)))
+
+
+eps = 1e-6
+numeric = np.zeros_like(W)
+for i in range(d_in):
+    for j in range(d_out):
+        step = np.zeros_like(W)
+        step[i, j] = eps
+        numeric[i, j] = (loss(W + step) - loss(W - step)) / (2 * eps)
+print(f"largest |analytic - numeric|: {np.abs(dW - numeric).max():.2e}")
+
+# %%
+# The convolution
+# ---------------
+# A convolution becomes the same dense-layer algebra after one
+# rearrangement, *im2col*: for every output pixel, copy the
+# :math:`k_h \times k_w \times C` patch of the input it looks at into one row
+# of a matrix. The convolution of the whole batch is then a single GEMM,
+# ``cols @ W``, followed by the bias + activation pass. Images are stored
+# NHWC (channels last), so each row of a patch is one contiguous block of
+# memory, and the GEMM's output *is* the NHWC output image. The backward
+# pass uses the four lines above with ``cols`` in place of :math:`X`, plus
+# *col2im*, which adds each row of :math:`\partial L / \partial\,\text{cols}`
+# back onto the pixels it was copied from.
+#
+# Here is im2col on a tiny 4x4 image with a 3x3 kernel and "same" padding:
+# 16 output pixels, so 16 rows of 9 values, zeros where the patch hangs over
+# the border.
+image = np.arange(1.0, 17.0).reshape(1, 4, 4, 1)     # (n, H, W, C)
+cols = np.empty((16, 9))
+_conv.im2col(image, cols, 3, 3, 1, 1, 1, 4, 4)       # kh, kw, stride, pad top/left, Ho, Wo
+print(image[0, :, :, 0])
+print(cols[:5])                                     # the patches of the first 5 pixels
+
+fig, axes = plt.subplots(1, 2, figsize=(7, 3), gridspec_kw={"width_ratios": [1, 2.2]})
+axes[0].imshow(image[0, :, :, 0], cmap="viridis")
+axes[0].set_title("4x4 image")
+axes[1].imshow(cols, cmap="viridis")
+axes[1].set_title("im2col: one row per output pixel")
+axes[1].set_xlabel("3x3 patch, flattened")
+axes[1].set_ylabel("output pixel")
+fig.tight_layout()
+plt.show()
+
+# %%
+# In the layer, these steps run fused in ``conv_forward``: each thread
+# takes a contiguous share of the batch and, block of samples after block,
+# does im2col, the GEMM and the bias + activation while the block is still
+# in its core's cache. Done step by step over the whole batch, the ``cols``
+# matrix (tens of megabytes for a real network) would stream through memory
+# three times, which costs more than the arithmetic:
+#
+# .. literalinclude:: /../perceptron/_kernels/_conv.pyx
+#    :language: cython
+#    :start-at: def conv_forward
+#    :end-before: def conv_backward
+#    :caption: perceptron/_kernels/_conv.pyx
+#
+# Let us check the whole convolution against a direct, loop-by-loop
+# definition on a random batch:
+x = rng.normal(size=(2, 6, 6, 3))                   # 2 images, 6x6, 3 channels
+kh = kw = 3
+F = 4
+Wc = rng.normal(size=(kh * kw * 3, F))
+bc = rng.normal(size=F)
+out = np.empty((2, 4, 4, F))                        # "valid": 6 - 3 + 1 = 4
+cols = np.empty((2 * 4 * 4, kh * kw * 3))
+_conv.conv_forward(x, cols, Wc, bc, out, kh, kw, 1, 0, 0, RELU)
+
+kernel = Wc.reshape(kh, kw, 3, F)                   # row (ky * kw + kx) * C + c
+direct = np.zeros_like(out)
+for i in range(2):
+    for oy in range(4):
+        for ox in range(4):
+            patch = x[i, oy:oy + kh, ox:ox + kw, :]
+            direct[i, oy, ox] = np.tensordot(patch, kernel, axes=3) + bc
+print("conv_forward matches the definition:", np.allclose(out, np.maximum(direct, 0)))
+
+# %%
+# Reading the benchmarks
+# ----------------------
+# The :doc:`/benchmarks` page shows how fast these kernels train a real
+# network compared with scikit-learn (NumPy code on top of BLAS) and PyTorch.
+# Three things to keep in mind when reading it:
+#
+# * **Ratios, not seconds.** The three libraries run their epochs
+#   interleaved in one process, so a busy machine slows all of them alike;
+#   ``ratio vs ours`` (their time / our time) is the robust number. The
+#   ``others`` column says how busy the machine was.
+# * **Where the time goes.** For an MLP most of the arithmetic is in the
+#   three GEMMs per layer, which all three libraries hand to an optimised
+#   BLAS; the differences come from what surrounds them: copies, temporary
+#   arrays, passes over memory, Python overhead per batch. Fused kernels that
+#   work in place make fewer passes over memory.
+# * **Threads.** The thread-scaling rows compare 1 and N threads of the
+#   same library. A speed-up well below N, with ``CPU/wall`` below N, means
+#   threads were waiting, often for a core another program held.
