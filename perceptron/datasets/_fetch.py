@@ -36,6 +36,19 @@ class DownloadError(OSError):
 
     The message lists every attempt that failed and tells which files to
     download by hand and the folder to put them in.
+
+    Examples
+    --------
+    It is an :class:`OSError`, so ``except OSError`` catches it too:
+
+    >>> from perceptron.datasets import DownloadError
+    >>> issubclass(DownloadError, OSError)
+    True
+    >>> try:
+    ...     raise DownloadError("MNIST: every mirror failed")
+    ... except OSError as exc:
+    ...     print(f"offline? {exc}")
+    offline? MNIST: every mirror failed
     """
 
     __module__ = "perceptron.datasets"
