@@ -106,19 +106,43 @@ cdef inline floating _derivative(floating a, int activation) noexcept nogil:
     return 1
 
 
+# Each kernel below works row by row (or on a block of columns) through small
+# ``cdef inline`` functions over raw pointers. Their inner loops are plain
+# ``for j in range(d)`` loops with one branch-free body per activation, which
+# the C compiler turns into SIMD instructions; ``prange`` shares the rows (or
+# column blocks) among threads.
+
+cdef inline void _bias_activation_row(floating *z, const floating *b, Py_ssize_t d,
+                                      int activation) noexcept nogil:
+    """z[j] = f(z[j] + b[j]) for one row."""
+    cdef Py_ssize_t j
+    cdef floating v
+    if activation == 1:  # relu: the common case, vectorised
+        for j in range(d):
+            v = z[j] + b[j]
+            z[j] = v if v > 0 else 0
+    elif activation == 0:
+        for j in range(d):
+            z[j] = z[j] + b[j]
+    else:
+        for j in range(d):
+            z[j] = _activate(z[j] + b[j], activation)
+
+
 def bias_activation_forward(floating[:, ::1] z, const floating[::1] bias,
                             int activation, int n_threads=1):
     """In place: ``z[i, j] = f(z[i, j] + bias[j])``, one pass over ``z``.
 
     This is the fused "bias add + activation" step that follows ``X @ W``.
     """
-    cdef Py_ssize_t i, j, n = z.shape[0], d = z.shape[1]
+    cdef Py_ssize_t i, n = z.shape[0], d = z.shape[1]
     if bias.shape[0] != d:
         raise ValueError(f"bias has {bias.shape[0]} entries, expected {d}")
+    if n == 0 or d == 0:
+        return
     for i in prange(n, nogil=True, schedule="static",
                     num_threads=threads_for(n * d, n_threads)):
-        for j in range(d):
-            z[i, j] = _activate(z[i, j] + bias[j], activation)
+        _bias_activation_row(&z[i, 0], &bias[0], d, activation)
 
 
 def activation_forward(floating[:, ::1] z, int activation, int n_threads=1):
@@ -167,6 +191,32 @@ def bias_grad(const floating[:, ::1] grad, floating[::1] out, int n_threads=1):
         out[j] = s
 
 
+cdef inline void _activation_bias_backward_block(
+        const floating *a, floating *g, floating *db, Py_ssize_t n, Py_ssize_t width,
+        Py_ssize_t ld, int activation) noexcept nogil:
+    """For a block of ``width`` columns: g *= f'(a) and db += column sums of g."""
+    cdef Py_ssize_t i, j
+    cdef floating v
+    for j in range(width):
+        db[j] = 0
+    for i in range(n):
+        if activation == 1:  # relu' is 0 or 1: a select, vectorised
+            for j in range(width):
+                v = g[j] if a[j] > 0 else 0
+                g[j] = v
+                db[j] += v
+        elif activation == 0:
+            for j in range(width):
+                db[j] += g[j]
+        else:
+            for j in range(width):
+                v = g[j] * _derivative(a[j], activation)
+                g[j] = v
+                db[j] += v
+        a += ld
+        g += ld
+
+
 def activation_bias_backward(const floating[:, ::1] a, floating[:, ::1] grad,
                              floating[::1] bias_grad, int activation, int n_threads=1):
     """Both steps above in one pass: ``grad *= f'(a)``, then the bias gradient.
@@ -176,23 +226,22 @@ def activation_bias_backward(const floating[:, ::1] a, floating[:, ::1] grad,
     are the same for any number of threads, and every element of ``grad`` is
     read and written once.
     """
-    cdef Py_ssize_t i, j, j0, j1, blk, n = a.shape[0], d = a.shape[1]
+    cdef Py_ssize_t j0, j1, blk, n = a.shape[0], d = a.shape[1]
     cdef int n_blocks = threads_for(n * d, n_threads)
-    cdef floating g
     if grad.shape[0] != n or grad.shape[1] != d or bias_grad.shape[0] != d:
         raise ValueError("activation_bias_backward: a, grad and bias_grad do not agree")
+    if d == 0:
+        return
+    if n == 0:
+        bias_grad[:] = 0
+        return
     if n_blocks > d:
         n_blocks = <int>d
     for blk in prange(n_blocks, nogil=True, schedule="static", num_threads=n_blocks):
         j0 = blk * d // n_blocks
         j1 = (blk + 1) * d // n_blocks
-        for j in range(j0, j1):
-            bias_grad[j] = 0
-        for i in range(n):
-            for j in range(j0, j1):
-                g = grad[i, j] * _derivative(a[i, j], activation)
-                grad[i, j] = g
-                bias_grad[j] += g
+        _activation_bias_backward_block(&a[0, j0], &grad[0, j0], &bias_grad[j0], n,
+                                        j1 - j0, d, activation)
 
 
 def axpy(double alpha, const floating[::1] x, floating[::1] y, int n_threads=1):
@@ -205,22 +254,54 @@ def axpy(double alpha, const floating[::1] x, floating[::1] y, int n_threads=1):
         y[i] = y[i] + <floating>(alpha * x[i])
 
 
+cdef inline double _l2_chunk(const floating *w, floating *g, Py_ssize_t n,
+                             floating c) noexcept nogil:
+    """g += c * w over the chunk; return sum(w**2).
+
+    Eight running sums, one per SIMD lane: a single running sum would force
+    the additions into one serial chain that the compiler may not reorder.
+    """
+    cdef Py_ssize_t i, k, n8 = n - n % 8
+    cdef floating acc[8]
+    cdef double total = 0
+    for k in range(8):
+        acc[k] = 0
+    for i in range(0, n8, 8):
+        for k in range(8):
+            acc[k] += w[i + k] * w[i + k]
+            g[i + k] += c * w[i + k]
+    for i in range(n8, n):
+        total += w[i] * w[i]
+        g[i] += c * w[i]
+    for k in range(8):
+        total += acc[k]
+    return total
+
+
 def l2_penalty(const floating[::1] w, floating[::1] grad, double scale,
                int n_threads=1):
     """In place ``grad += scale * w``; return ``sum(w**2)`` (in double).
 
     The L2 penalty ``0.5 * alpha * ||W||^2 / n`` in one pass: its gradient
     ``(alpha / n) * W`` is added to the weights' gradient (``scale = alpha / n``)
-    while the squares are summed for the loss value. The sum is a ``prange``
-    reduction, so it is reproducible for a given number of threads.
+    while the squares are summed for the loss value. Each thread sums its own
+    chunk and the partial sums are added in chunk order, so the value is
+    reproducible for a given number of threads.
     """
-    cdef Py_ssize_t i, n = w.shape[0]
+    cdef Py_ssize_t c, i0, i1, n = w.shape[0]
+    cdef int n_chunks = threads_for(n, n_threads)
+    cdef double[8] partial
     cdef double total = 0
-    cdef floating c = <floating>scale
     if grad.shape[0] != n:
         raise ValueError("l2_penalty: w and grad differ in length")
-    for i in prange(n, nogil=True, schedule="static",
-                    num_threads=threads_for(n, n_threads)):
-        total += w[i] * w[i]
-        grad[i] += c * w[i]
+    if n == 0:
+        return 0.0
+    if n_chunks > 8:
+        n_chunks = 8
+    for c in prange(n_chunks, nogil=True, schedule="static", num_threads=n_chunks):
+        i0 = c * n // n_chunks
+        i1 = (c + 1) * n // n_chunks
+        partial[c] = _l2_chunk(&w[i0], &grad[i0], i1 - i0, <floating>scale)
+    for c in range(n_chunks):
+        total += partial[c]
     return total

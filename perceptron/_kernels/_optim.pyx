@@ -37,57 +37,99 @@ cdef inline floating _sqrt(floating x) noexcept nogil:
         return sqrt(x)
 
 
+# Each update is a plain loop over a contiguous chunk of the flat vectors
+# (``cdef inline`` functions over raw pointers, which the compiler
+# vectorises); ``prange`` hands one chunk to each thread.
+
+cdef inline void _chunk(Py_ssize_t n, int n_chunks, Py_ssize_t c,
+                        Py_ssize_t *start, Py_ssize_t *stop) noexcept nogil:
+    start[0] = c * n // n_chunks
+    stop[0] = (c + 1) * n // n_chunks
+
+
+cdef inline void _sgd(floating *w, const floating *g, floating *vel, Py_ssize_t n,
+                      floating mu, floating eta, bint nesterov) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating v
+    if nesterov:
+        for i in range(n):
+            v = mu * vel[i] - eta * g[i]
+            vel[i] = v
+            w[i] += mu * v - eta * g[i]
+    else:
+        for i in range(n):
+            v = mu * vel[i] - eta * g[i]
+            vel[i] = v
+            w[i] += v
+
+
 def sgd_update(floating[::1] w, const floating[::1] g, floating[::1] velocity,
                double lr, double momentum, bint nesterov, int n_threads=1):
     """One SGD step (with optional momentum / Nesterov momentum), in place."""
-    cdef Py_ssize_t i, n = w.shape[0]
-    cdef floating v, mu = <floating>momentum, eta = <floating>lr
+    cdef Py_ssize_t c, i0, i1, n = w.shape[0]
+    cdef int n_chunks = threads_for(n, n_threads)
     _check(w, g, velocity)
-    for i in prange(n, nogil=True, schedule="static",
-                    num_threads=threads_for(n, n_threads)):
-        v = mu * velocity[i] - eta * g[i]
-        velocity[i] = v
-        if nesterov:
-            w[i] += mu * v - eta * g[i]
-        else:
-            w[i] += v
+    if n == 0:
+        return
+    for c in prange(n_chunks, nogil=True, schedule="static", num_threads=n_chunks):
+        _chunk(n, n_chunks, c, &i0, &i1)
+        _sgd(&w[i0], &g[i0], &velocity[i0], i1 - i0, <floating>momentum,
+             <floating>lr, nesterov)
+
+
+cdef inline void _adam(floating *w, const floating *g, floating *m, floating *v,
+                       Py_ssize_t n, floating b1, floating b2, floating eta,
+                       floating eps) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating gi, mi, vi
+    for i in range(n):
+        gi = g[i]
+        mi = b1 * m[i] + (1 - b1) * gi
+        vi = b2 * v[i] + (1 - b2) * gi * gi
+        m[i] = mi
+        v[i] = vi
+        w[i] -= eta * mi / (_sqrt(vi) + eps)
 
 
 def adam_update(floating[::1] w, const floating[::1] g, floating[::1] m,
                 floating[::1] v, double lr_t, double beta1, double beta2,
                 double eps, int n_threads=1):
     """One Adam step, in place. ``lr_t`` already holds the bias correction."""
-    cdef Py_ssize_t i, n = w.shape[0]
-    cdef floating gi, mi, vi
-    cdef floating b1 = <floating>beta1, b2 = <floating>beta2
-    cdef floating c1 = <floating>(1 - beta1), c2 = <floating>(1 - beta2)
-    cdef floating eta = <floating>lr_t, e = <floating>eps
+    cdef Py_ssize_t c, i0, i1, n = w.shape[0]
+    cdef int n_chunks = threads_for(n, n_threads)
     _check(w, g, m)
     _check(w, g, v)
-    for i in prange(n, nogil=True, schedule="static",
-                    num_threads=threads_for(n, n_threads)):
+    if n == 0:
+        return
+    for c in prange(n_chunks, nogil=True, schedule="static", num_threads=n_chunks):
+        _chunk(n, n_chunks, c, &i0, &i1)
+        _adam(&w[i0], &g[i0], &m[i0], &v[i0], i1 - i0, <floating>beta1,
+              <floating>beta2, <floating>lr_t, <floating>eps)
+
+
+cdef inline void _rmsprop(floating *w, const floating *g, floating *sq, Py_ssize_t n,
+                          floating rho, floating eta, floating eps) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating gi, si
+    for i in range(n):
         gi = g[i]
-        mi = b1 * m[i] + c1 * gi
-        vi = b2 * v[i] + c2 * gi * gi
-        m[i] = mi
-        v[i] = vi
-        w[i] -= eta * mi / (_sqrt(vi) + e)
+        si = rho * sq[i] + (1 - rho) * gi * gi
+        sq[i] = si
+        w[i] -= eta * gi / (_sqrt(si) + eps)
 
 
 def rmsprop_update(floating[::1] w, const floating[::1] g, floating[::1] sq,
                    double lr, double rho, double eps, int n_threads=1):
     """One RMSprop step, in place."""
-    cdef Py_ssize_t i, n = w.shape[0]
-    cdef floating gi, si
-    cdef floating r = <floating>rho, c = <floating>(1 - rho)
-    cdef floating eta = <floating>lr, e = <floating>eps
+    cdef Py_ssize_t c, i0, i1, n = w.shape[0]
+    cdef int n_chunks = threads_for(n, n_threads)
     _check(w, g, sq)
-    for i in prange(n, nogil=True, schedule="static",
-                    num_threads=threads_for(n, n_threads)):
-        gi = g[i]
-        si = r * sq[i] + c * gi * gi
-        sq[i] = si
-        w[i] -= eta * gi / (_sqrt(si) + e)
+    if n == 0:
+        return
+    for c in prange(n_chunks, nogil=True, schedule="static", num_threads=n_chunks):
+        _chunk(n, n_chunks, c, &i0, &i1)
+        _rmsprop(&w[i0], &g[i0], &sq[i0], i1 - i0, <floating>rho, <floating>lr,
+                 <floating>eps)
 
 
 cdef void _check(floating[::1] w, const floating[::1] g, floating[::1] state) except *:
