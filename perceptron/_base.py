@@ -21,7 +21,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from ._config import effective_n_threads
 from ._kernels import _dense
@@ -41,6 +41,20 @@ def _resolve_dtype(dtype):
     if name not in DTYPES:
         raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
     return DTYPES[name]
+
+
+_CONTROLLER = []
+
+
+def _blas_controller():
+    """One threadpoolctl controller for the process (building one costs ~3 ms).
+
+    It is made on first use, after SciPy's BLAS (which the kernels call) is
+    loaded, so that BLAS is among the libraries it limits.
+    """
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
 
 
 def _check_param(name, value, kind, low=None, high=None, options=None, *,
@@ -250,7 +264,7 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         n_threads = effective_n_threads(self.n_threads)
         if hasattr(self, "_network"):
             self._network.set_n_threads(n_threads)
-        return threadpool_limits(limits=1, user_api="blas")
+        return _blas_controller().limit(limits=1, user_api="blas")
 
     def _fit(self, X, y, incremental, classes=None):
         self._validate_params()
