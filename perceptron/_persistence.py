@@ -161,7 +161,16 @@ def load_model(path):
 
     Examples
     --------
-    See :func:`save_model`.
+    >>> import os, tempfile
+    >>> import perceptron
+    >>> from perceptron.datasets import load_digits
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = perceptron.MLPDigitClassifier((16,), max_iter=3, random_state=0).fit(X, y)
+    >>> path = clf.save(os.path.join(tempfile.mkdtemp(), "mlp"))
+    >>> restored = perceptron.load(path)
+    >>> restored.hidden_layer_sizes, restored.n_iter_
+    ((16,), 3)
+    >>> _ = restored.partial_fit(X, y)  # training resumes where it stopped
     """
     path = os.fspath(path)
     try:

@@ -34,14 +34,9 @@ COMPARE_PUBLIC = ("compare", "format_comparison", "make_estimator")
 #: public objects whose docstring has no runnable example yet, and why.
 #: Remove a name once its docstring gains an ``Examples`` section with ``>>>``.
 KNOWN_MISSING_EXAMPLES = {
-    "perceptron.load": "its Examples section only points to save_model",
-    "perceptron.layers.Layer": "engine internals, documented for readers of the code",
-    "perceptron.layers.Dense": "engine internals, documented for readers of the code",
-    "perceptron.layers.Dropout": "engine internals, documented for readers of the code",
     "perceptron.layers.Conv2D": "engine internals, documented for readers of the code",
     "perceptron.layers.MaxPool2D": "engine internals, documented for readers of the code",
     "perceptron.layers.Flatten": "engine internals, documented for readers of the code",
-    "perceptron.layers.activation_code": "engine internals, documented for readers of the code",
 }
 
 

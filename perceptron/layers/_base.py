@@ -33,6 +33,23 @@ class Layer:
         Names of the parameters the L2 penalty applies to (weights, not biases).
     n_threads : int
         Threads for this layer's kernels; set by the network.
+
+    Examples
+    --------
+    A layer without parameters that doubles its input:
+
+    >>> import numpy as np
+    >>> from perceptron.layers import Layer
+    >>> class Double(Layer):
+    ...     def forward(self, X, training=False):
+    ...         return 2 * X
+    ...     def backward(self, grad, need_input_grad=True):
+    ...         return 2 * grad if need_input_grad else None
+    >>> layer = Double()
+    >>> layer.build((2,), np.float32)
+    (2,)
+    >>> layer.forward(np.array([[1.0, 3.0]]))
+    array([[2., 6.]])
     """
 
     decay_params = ()

@@ -10,7 +10,14 @@ ACTIVATIONS = {"identity": 0, "relu": 1, "logistic": 2, "sigmoid": 2, "tanh": 3}
 
 
 def activation_code(name):
-    """Return the kernel code of an activation name, or raise ValueError."""
+    """Return the kernel code of an activation name, or raise ValueError.
+
+    Examples
+    --------
+    >>> from perceptron.layers import activation_code
+    >>> activation_code("relu"), activation_code("sigmoid"), activation_code("logistic")
+    (1, 2, 2)
+    """
     try:
         return ACTIVATIONS[name]
     except (KeyError, TypeError):
@@ -42,6 +49,28 @@ class Dense(Layer):
 
     Weights start Glorot-uniform (``sqrt(6 / (fan_in + fan_out))``, ``2``
     instead of ``6`` for sigmoid units, as scikit-learn does); biases at zero.
+
+    Examples
+    --------
+    A layer on its own, outside a network: build it, give it parameter and
+    gradient arrays, run a batch forward and back.
+
+    >>> import numpy as np
+    >>> from perceptron.layers import Dense
+    >>> layer = Dense(3, activation="relu")
+    >>> layer.build((4,), np.float64)
+    (3,)
+    >>> layer.bind({"W": np.ones((4, 3)), "b": np.zeros(3)},
+    ...            {"W": np.empty((4, 3)), "b": np.empty(3)})
+    >>> X = np.array([[1.0, 2.0, 3.0, -7.0]])
+    >>> layer.forward(X, training=True)
+    array([[0., 0., 0.]])
+    >>> X = np.array([[1.0, 2.0, 3.0, 4.0]])
+    >>> layer.forward(X, training=True)
+    array([[10., 10., 10.]])
+    >>> dX = layer.backward(np.ones((1, 3)))
+    >>> layer.grads["b"], dX
+    (array([1., 1., 1.]), array([[3., 3., 3., 3.]]))
     """
 
     decay_params = ("W",)
@@ -97,6 +126,20 @@ class Dropout(Layer):
     ----------
     rate : float in [0, 1)
         Fraction of the inputs to drop.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from perceptron.layers import Dropout
+    >>> layer = Dropout(0.5)
+    >>> layer.build((1000,), np.float64)
+    (1000,)
+    >>> layer.init_params(np.random.default_rng(0))
+    >>> out = layer.forward(np.ones((1, 1000)), training=True)
+    >>> sorted(set(out.ravel().tolist()))  # dropped, or kept and scaled by 2
+    [0.0, 2.0]
+    >>> layer.forward(np.ones((1, 3)), training=False)  # identity at predict time
+    array([[1., 1., 1.]])
     """
 
     def __init__(self, rate):
