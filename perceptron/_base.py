@@ -85,6 +85,24 @@ def _check_param(name, value, kind, low=None, high=None, options=None, *,
         raise ValueError(f"{name} must be {article} {kind}{rng}, got {value!r}")
 
 
+def check_layer_sizes(name, sizes):
+    """Return ``sizes`` (an int or a sequence of positive ints) as a tuple.
+
+    Raises a ValueError naming the parameter ``name`` otherwise.
+    """
+    original = sizes
+    if isinstance(sizes, numbers.Integral):
+        sizes = (sizes,)
+    try:
+        sizes = tuple(sizes)
+    except TypeError:
+        raise ValueError(f"{name} must be an int or a tuple of ints, got {original!r}") from None
+    for size in sizes:
+        if not isinstance(size, numbers.Integral) or isinstance(size, bool) or size < 1:
+            raise ValueError(f"{name} must contain positive ints, got {original!r}")
+    return sizes
+
+
 class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
     """Base class: the shared training loop. Not for direct use.
 

@@ -1,9 +1,7 @@
 """Multi-layer perceptron: dense hidden layers between pixels and classes."""
 
-import numbers
-
 from ._base import (FITTED_ATTRIBUTES_DOC, TRAINING_PARAMS_DOC, BaseDigitClassifier,
-                    DenseWeightsMixin, _check_param, store_params)
+                    DenseWeightsMixin, _check_param, check_layer_sizes, store_params)
 from .layers import Dense, Dropout, activation_code
 
 
@@ -73,20 +71,7 @@ class MLPDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
         store_params(self, locals())
 
     def _hidden_sizes(self):
-        sizes = self.hidden_layer_sizes
-        if isinstance(sizes, numbers.Integral):
-            sizes = (sizes,)
-        try:
-            sizes = tuple(sizes)
-        except TypeError:
-            raise ValueError(
-                f"hidden_layer_sizes must be an int or a tuple of ints, got {sizes!r}"
-            ) from None
-        for size in sizes:
-            if not isinstance(size, numbers.Integral) or isinstance(size, bool) or size < 1:
-                raise ValueError(
-                    f"hidden_layer_sizes must contain positive ints, got {self.hidden_layer_sizes!r}")
-        return sizes
+        return check_layer_sizes("hidden_layer_sizes", self.hidden_layer_sizes)
 
     def _validate_extra_params(self):
         self._hidden_sizes()
