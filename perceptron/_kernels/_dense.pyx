@@ -17,6 +17,7 @@ from cython.parallel cimport prange
 
 from ._openmp cimport threads_for
 from libc.math cimport exp, expf, tanh, tanhf
+from libc.string cimport memcpy
 
 from ._gemm cimport gemm_parallel
 
@@ -55,16 +56,17 @@ def matmul(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] 
 def take_rows(const floating[:, ::1] x, const Py_ssize_t[::1] rows,
               floating[:, ::1] out, int n_threads=1):
     """``out[k] = x[rows[k]]``: gather a shuffled mini-batch, rows in parallel."""
-    cdef Py_ssize_t k, j, n = rows.shape[0], d = x.shape[1], n_rows = x.shape[0]
+    cdef Py_ssize_t k, n = rows.shape[0], d = x.shape[1], n_rows = x.shape[0]
     if out.shape[0] != n or out.shape[1] != d:
         raise ValueError("take_rows: out must have shape (len(rows), x.shape[1])")
     for k in range(n):
         if rows[k] < 0 or rows[k] >= n_rows:
             raise IndexError(f"take_rows: row {rows[k]} out of range [0, {n_rows})")
+    if n == 0 or d == 0:
+        return
     for k in prange(n, nogil=True, schedule="static",
                     num_threads=threads_for(n * d, n_threads)):
-        for j in range(d):
-            out[k, j] = x[rows[k], j]
+        memcpy(&out[k, 0], &x[rows[k], 0], d * sizeof(floating))
 
 
 def scale(floating[:, ::1] x, double factor):
