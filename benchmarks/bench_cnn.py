@@ -59,6 +59,8 @@ import _common as C  # noqa: E402
 
 CONV = ((32, 3), (64, 3), (64, 3))
 DENSE = (64,)
+#: "same" (the estimator's default) or "valid"; set by --padding
+PADDING = "same"
 BATCH_SIZE = 128
 LR, RHO, EPSILON = 1e-3, 0.9, 1e-8
 N_CLASSES = 10
@@ -81,7 +83,7 @@ class Ours:
         self.n_threads = n_threads
         self.classes = np.arange(N_CLASSES)
         self.clf = perceptron.ConvDigitClassifier(
-            conv_layers=CONV, pool_size=2, padding="valid", dense_layers=DENSE,
+            conv_layers=CONV, pool_size=2, padding=PADDING, dense_layers=DENSE,
             activation="relu", solver="rmsprop", learning_rate_init=LR, rho=RHO,
             epsilon=EPSILON, batch_size=BATCH_SIZE, alpha=0.0, dtype="float32",
             n_threads=n_threads, random_state=seed)
@@ -109,12 +111,13 @@ class Torch:
         torch.manual_seed(seed)
         layers, channels, size = [], 1, 28
         for filters, k in CONV:
-            conv = nn.Conv2d(channels, filters, k)
+            conv = nn.Conv2d(channels, filters, k, padding="same" if PADDING == "same" else 0)
             # Keras' glorot_uniform for convolutions, as ours: fans include the kernel area
             nn.init.xavier_uniform_(conv.weight)
             nn.init.zeros_(conv.bias)
             layers += [conv, nn.ReLU(), nn.MaxPool2d(2)]
-            channels, size = filters, (size - k + 1) // 2
+            out = size if PADDING == "same" else size - k + 1
+            channels, size = filters, out // 2
         layers.append(nn.Flatten())
         fan_in = channels * size * size
         for units in DENSE + (N_CLASSES,):
@@ -199,7 +202,8 @@ def _status_mib(field):
 
 def measure_rss(lib, args):
     cmd = [sys.executable, str(Path(__file__).resolve()), "--rss-child", lib,
-           "--threads", str(args.threads), "--dataset", args.dataset, "--seed", str(args.seed)]
+           "--threads", str(args.threads), "--dataset", args.dataset, "--seed", str(args.seed),
+           "--padding", args.padding]
     if args.n_train is not None:
         cmd += ["--n-train", str(args.n_train)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
@@ -235,7 +239,11 @@ def parse_args(argv=None):
     w.add_argument("--write", dest="write", action="store_true", default=None,
                    help="write results/<name>.md and .json (default unless --quick)")
     w.add_argument("--no-write", dest="write", action="store_false", help="only print")
-    p.add_argument("--name", default="cnn", help="results file stem (default cnn)")
+    p.add_argument("--name", default=None,
+                   help="results file stem (default: cnn, or cnn-valid with --padding valid)")
+    p.add_argument("--padding", choices=("same", "valid"), default="same",
+                   help="padding of the three convolutions (default same, the estimator's "
+                        "default; valid shrinks the maps to 1x1 before the dense layer)")
     p.add_argument("--out-dir", default=None, help="results folder (default benchmarks/results)")
     p.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
                    help="before starting, wait up to SECONDS for other processes to use "
@@ -265,7 +273,11 @@ def fmt_cores(x):
 
 
 def main(argv=None):
+    global PADDING
     args = parse_args(argv)
+    PADDING = args.padding
+    if args.name is None:
+        args.name = "cnn" if PADDING == "same" else "cnn-valid"
     if args.rss_child:
         return rss_child(args.rss_child, args.threads, args.n_train, args.dataset, args.seed)
     N = args.threads
@@ -415,7 +427,7 @@ def build_results(args, contestants, main_keys, train_timings, predict_timings, 
         "command": C.command_line(),
         "settings": {
             "dataset": args.dataset, "train_shape": shapes[0], "test_shape": shapes[1],
-            "conv_layers": CONV, "pool_size": 2, "padding": "valid", "dense_layers": DENSE,
+            "conv_layers": CONV, "pool_size": 2, "padding": PADDING, "dense_layers": DENSE,
             "activation": "relu", "solver": "rmsprop", "learning_rate_init": LR, "rho": RHO,
             "epsilon": EPSILON, "batch_size": BATCH_SIZE, "dtype": "float32",
             "epochs": args.epochs, "scaling_epochs": args.scaling_epochs, "threads": N,

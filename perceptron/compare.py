@@ -12,10 +12,9 @@ def make_estimator(model, dataset="digits", *, epochs=None, random_state=0, n_th
                    verbose=False):
     """The project's standard configuration of ``model`` for ``dataset``.
 
-    These are the settings the command line, :func:`compare` and the
-    benchmarks use: 8x8 digits get "same" padding and two conv blocks (three
-    "valid" 3x3 convolutions with pooling do not fit in 8x8); 28x28 images get
-    the default networks.
+    These are the settings the command line and :func:`compare` use: on the
+    8x8 digits the CNN has two conv blocks (a third 2x2 pooling would leave
+    1x1 maps); 28x28 images get the default networks.
 
     Parameters
     ----------

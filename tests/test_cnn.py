@@ -75,13 +75,17 @@ def test_default_network_is_the_keras_tutorial():
     clf = ConvDigitClassifier(max_iter=1, random_state=0).fit(X, y)
     layers = clf._network.layers
     shapes = [layer.output_shape for layer in layers]
-    assert shapes == [(26, 26, 32), (13, 13, 32), (11, 11, 64), (5, 5, 64), (3, 3, 64),
-                      (1, 1, 64), (64,), (64,), (10,)]
+    # "same" padding: 28 -> 14 -> 7 -> 3, then 3x3x64 = 576 features
+    assert shapes == [(28, 28, 32), (14, 14, 32), (14, 14, 64), (7, 7, 64), (7, 7, 64),
+                      (3, 3, 64), (576,), (64,), (10,)]
     assert clf.image_shape_ == (1, 28, 28)
     assert [f.shape for f in clf.filters_] == [(32, 3, 3, 1), (64, 3, 3, 32), (64, 3, 3, 64)]
-    assert [w.shape for w in clf.coefs_] == [(64, 64), (64, 10)]
+    assert [w.shape for w in clf.coefs_] == [(576, 64), (64, 10)]
     assert [b.shape for b in clf.intercepts_] == [(64,), (10,)]
     assert [b.shape for b in clf.conv_intercepts_] == [(32,), (64,), (64,)]
+    valid = ConvDigitClassifier(padding="valid", max_iter=1, random_state=0).fit(X, y)
+    assert [layer.output_shape for layer in valid._network.layers][:6] == [
+        (26, 26, 32), (13, 13, 32), (11, 11, 64), (5, 5, 64), (3, 3, 64), (1, 1, 64)]
     assert clf._optimizer.__class__.__name__ == "RMSprop"
     # filters_ are views into the model, like coefs_
     clf.filters_[0][3, 1, 2, 0] = 7.0
@@ -123,11 +127,12 @@ def test_stack_that_does_not_fit_raises_naming_the_layer():
     X, y = np.zeros((4, 64)), np.arange(4) % 2
     # 8 -> 6 -> 3 -> 1 -> a 2x2 pool cannot fit the 1x1 map
     with pytest.raises(ValueError, match=r"the pooling after conv_layers\[1\].*1x1"):
-        ConvDigitClassifier(conv_layers=((2, 3), (2, 3)), max_iter=1).fit(X, y)
+        ConvDigitClassifier(conv_layers=((2, 3), (2, 3)), padding="valid",
+                            max_iter=1).fit(X, y)
     # 8 -> 6 -> 3 -> 1 -> a 3x3 'valid' kernel cannot fit the 1x1 map
     with pytest.raises(ValueError, match=r"conv_layers\[2\]: a 3x3 kernel .* 1x1 image"):
         ConvDigitClassifier(conv_layers=((2, 3), {"filters": 2, "pool": False}, (2, 3)),
-                            max_iter=1).fit(X, y)
+                            padding="valid", max_iter=1).fit(X, y)
 
 
 @pytest.mark.parametrize("params, match", [

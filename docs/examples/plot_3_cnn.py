@@ -48,8 +48,10 @@ print(f"test accuracy: {cnn.score(X_test, y_test):.3f}")
 
 # %%
 # The default, without ``conv_layers`` and ``padding``, is the network of
-# the Keras/TensorFlow tutorial for 28x28 images: three "valid" 3x3
-# convolutions with 32, 64 and 64 filters. Use it on MNIST or Fashion-MNIST.
+# the Keras/TensorFlow tutorial for 28x28 images: three 3x3 convolutions with
+# 32, 64 and 64 filters, each followed by 2x2 max-pooling, here with "same"
+# padding so that 3x3x64 features reach the dense layer. Use it on MNIST or
+# Fashion-MNIST.
 #
 # Learning curves, as for the MLP:
 plot_learning_curves(cnn)

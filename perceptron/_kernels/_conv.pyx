@@ -58,10 +58,10 @@ Everything is fused float32/float64 (``floating``).
 
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport exp, expf, tanh, tanhf
 from libc.string cimport memcpy, memset
 
 from ._gemm cimport gemm
+from ._activations cimport activate as _activate, derivative as _derivative
 from ._openmp cimport threads_for
 
 
@@ -189,33 +189,10 @@ def col2im(const floating[:, ::1] dcols, floating[:, :, :, ::1] dx,
 
 
 # ---------------------------------------------------------------- activations
-# The same functions as ``_dense.pyx`` (codes 0 identity, 1 relu, 2 sigmoid,
-# 3 tanh; derivatives written with the output ``a``), inlined here so they can
-# run inside a block of the fused loops below.
-cdef inline floating _activate(floating z, int activation) noexcept nogil:
-    if activation == 1:
-        return z if z > 0 else 0
-    if activation == 2:
-        if floating is float:
-            return 1 / (1 + expf(-z)) if z >= 0 else expf(z) / (1 + expf(z))
-        else:
-            return 1 / (1 + exp(-z)) if z >= 0 else exp(z) / (1 + exp(z))
-    if activation == 3:
-        if floating is float:
-            return tanhf(z)
-        else:
-            return tanh(z)
-    return z
+# ``_activate`` / ``_derivative`` come from ``_activations.pxd``, shared with
+# ``_dense.pyx``: inline functions, so they run inside the fused loops below.
 
 
-cdef inline floating _derivative(floating a, int activation) noexcept nogil:
-    if activation == 1:
-        return 1 if a > 0 else 0
-    if activation == 2:
-        return a * (1 - a)
-    if activation == 3:
-        return 1 - a * a
-    return 1
 
 
 cdef void _bias_activation(floating *Z, Py_ssize_t rows, Py_ssize_t F,

@@ -14,13 +14,11 @@ relu' = [A > 0], sigmoid' = A (1 - A), tanh' = 1 - A**2.
 
 from cython cimport floating
 from cython.parallel cimport prange
-
-from ._openmp cimport threads_for
-from libc.math cimport exp, expf, tanh, tanhf
 from libc.string cimport memcpy
 
+from ._activations cimport activate as _activate, derivative as _derivative
 from ._gemm cimport gemm_parallel
-
+from ._openmp cimport threads_for
 
 
 def matmul(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] c,
@@ -77,35 +75,8 @@ def scale(floating[:, ::1] x, double factor):
             x[i, j] = 0 if factor == 0 else <floating>(x[i, j] * factor)
 
 
-cdef inline floating _activate(floating z, int activation) noexcept nogil:
-    if activation == 1:  # relu
-        return z if z > 0 else 0
-    if activation == 2:  # sigmoid, written to never overflow exp()
-        if floating is float:
-            if z >= 0:
-                return 1 / (1 + expf(-z))
-            return expf(z) / (1 + expf(z))
-        else:
-            if z >= 0:
-                return 1 / (1 + exp(-z))
-            return exp(z) / (1 + exp(z))
-    if activation == 3:  # tanh
-        if floating is float:
-            return tanhf(z)
-        else:
-            return tanh(z)
-    return z  # identity
 
 
-cdef inline floating _derivative(floating a, int activation) noexcept nogil:
-    """f'(z) written with the output a = f(z)."""
-    if activation == 1:
-        return 1 if a > 0 else 0
-    if activation == 2:
-        return a * (1 - a)
-    if activation == 3:
-        return 1 - a * a
-    return 1
 
 
 # Each kernel below works row by row (or on a block of columns) through small
