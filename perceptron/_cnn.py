@@ -7,7 +7,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import (FITTED_ATTRIBUTES_DOC, TRAINING_PARAMS_DOC, BaseDigitClassifier,
-                    DenseWeightsMixin, _check_param, store_params)
+                    DenseWeightsMixin, _check_param, check_layer_sizes, store_params)
 from .layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D, activation_code
 
 _SPEC_KEYS = ("filters", "kernel_size", "stride", "padding", "pool")
@@ -165,19 +165,7 @@ class ConvDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
         return specs
 
     def _dense_sizes(self):
-        sizes = self.dense_layers
-        if isinstance(sizes, numbers.Integral):
-            sizes = (sizes,)
-        try:
-            sizes = tuple(sizes)
-        except TypeError:
-            raise ValueError(
-                f"dense_layers must be an int or a tuple of ints, got {sizes!r}") from None
-        for size in sizes:
-            if not isinstance(size, numbers.Integral) or isinstance(size, bool) or size < 1:
-                raise ValueError(
-                    f"dense_layers must contain positive ints, got {self.dense_layers!r}")
-        return sizes
+        return check_layer_sizes("dense_layers", self.dense_layers)
 
     def _validate_extra_params(self):
         # building the layers checks filters, kernel sizes, strides and paddings
