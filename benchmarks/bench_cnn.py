@@ -476,7 +476,7 @@ def render_markdown(res):
         f"scipy {v.get('scipy')}, torch {v.get('torch') or '—'}",
         f"- Data: {s['dataset']}, train {tuple(s['train_shape'])}, test {tuple(s['test_shape'])}, "
         "float32 in [0, 1]",
-        f"- Network: conv {s['conv_layers']} (3x3, valid, ReLU, 2x2 max-pool each) -> dense "
+        f"- Network: conv {s['conv_layers']} (3x3, {s['padding']} padding, ReLU, 2x2 max-pool each) -> dense "
         f"{s['dense_layers']} ReLU -> 10 softmax; RMSprop lr {s['learning_rate_init']} rho "
         f"{s['rho']} eps {s['epsilon']}; batch {s['batch_size']}; {s['epochs']} epochs",
         "",
