@@ -39,8 +39,8 @@ CONFIGS = {
         "random_state=0)", 0.89),
     "cnn-digits": (
         "digits",
-        "ConvDigitClassifier(conv_layers=((32, 3), (64, 3)), padding='same', max_iter=30, "
-        "random_state=0)", 0.98),
+        "ConvDigitClassifier(conv_layers=((32, 3), (64, 3)), dense_layers=(128,), "
+        "dropout=0.4, batch_size=32, max_iter=30, random_state=0)", 0.98),
     "cnn-fashion": ("fashion-mnist", "ConvDigitClassifier(max_iter=10, random_state=0)", 0.91),
 }
 

@@ -51,8 +51,8 @@ def make_estimator(model, dataset="digits", *, epochs=None, random_state=0, n_th
         return MLPDigitClassifier(hidden_layer_sizes=(100,) if small else (100, 100), **common)
     if model == "cnn":
         if small:
-            return ConvDigitClassifier(conv_layers=((32, 3), (64, 3)), padding="same",
-                                       **common)
+            return ConvDigitClassifier(conv_layers=((32, 3), (64, 3)), dense_layers=(128,),
+                                       dropout=0.4, batch_size=32, **common)
         return ConvDigitClassifier(**common)
     raise ValueError(f"unknown model {model!r}; expected one of {list(MODEL_NAMES)}")
 
