@@ -132,6 +132,9 @@ def save_model(estimator, path):
             np.savez(fh, **arrays)
             fh.flush()
             os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it private; use the usual mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
