@@ -654,3 +654,10 @@ def write_results(name, markdown, data, out_dir=None):
     _atomic_write(md_path, markdown if markdown.endswith("\n") else markdown + "\n")
     _atomic_write(json_path, json.dumps(_jsonable(data), indent=2) + "\n")
     return md_path, json_path
+
+
+def record_contestant(benchmark, contestant):
+    """Attach a contestant's library, thread count and the load to a pytest-benchmark run."""
+    benchmark.extra_info["threads"] = contestant.n_threads
+    benchmark.extra_info["library"] = contestant.library
+    benchmark.extra_info["load_average"] = load_average()

@@ -37,19 +37,13 @@ def make_contestant(case, request, threads, X_train, y_train):
     return Torch(torch, n, 0, X_train, y_train)
 
 
-def _extra(benchmark, contestant):
-    benchmark.extra_info["threads"] = contestant.n_threads
-    benchmark.extra_info["library"] = contestant.library
-    benchmark.extra_info["load_average"] = C.load_average()
-
-
 @pytest.mark.benchmark(group="cnn-epoch-10k")
 @pytest.mark.parametrize("case", EPOCH_CASES)
 def test_epoch(benchmark, request, case, bench_threads, fashion_10k):
     X_train, _, y_train, _ = fashion_10k
     contestant = make_contestant(case, request, bench_threads, X_train, y_train)
     contestant.epoch(X_train, y_train)  # warm-up: the first call also builds the model
-    _extra(benchmark, contestant)
+    C.record_contestant(benchmark, contestant)
     loss = benchmark.pedantic(contestant.epoch, args=(X_train, y_train), rounds=2, iterations=1)
     assert np.isfinite(loss) and loss < 1.5
 
@@ -61,7 +55,7 @@ def test_predict_proba(benchmark, request, case, bench_threads, fashion_10k):
     contestant = make_contestant(case, request, bench_threads, X_train, y_train)
     contestant.epoch(X_train, y_train)
     contestant.predict_proba(X_test)  # warm-up
-    _extra(benchmark, contestant)
+    C.record_contestant(benchmark, contestant)
     proba = benchmark(contestant.predict_proba, X_test)
     assert proba.shape == (X_test.shape[0], 10)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-4)
