@@ -389,7 +389,7 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         batch_y = np.empty(bs, dtype=np.intp)
         order = np.arange(n, dtype=np.intp)
         X2 = X.reshape(n, -1)  # the gather works on rows of any per-sample shape
-        progress = _EpochProgress(self.verbose, n_epochs, -(-n // bs))
+        progress = _EpochProgress(self.verbose, -(-n // bs))
         for _ in range(n_epochs):
             start_time = time.perf_counter()
             if self.shuffle:
@@ -476,7 +476,7 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
 class _EpochProgress:
     """Keras-style feedback: a tqdm bar per epoch and one line per epoch."""
 
-    def __init__(self, verbose, n_epochs, n_batches):
+    def __init__(self, verbose, n_batches):
         self.verbose = int(verbose)
         self.n_batches = n_batches
 

@@ -119,14 +119,18 @@ class Network:
             loss += 0.5 * alpha * penalty / n
         return loss, n_correct
 
-    def predict_proba(self, X, batch_size=1024):
-        """Class probabilities for ``X``, computed batch by batch."""
+    def decision_function(self, X, batch_size=1024):
+        """Raw logits for ``X``, computed batch by batch."""
         n = X.shape[0]
-        n_out = int(np.prod(self.output_shape))
-        proba = np.empty((n, n_out), dtype=self.dtype)
+        out = np.empty((n, int(np.prod(self.output_shape))), dtype=self.dtype)
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
-            proba[start:stop] = self.forward(X[start:stop], training=False)
+            out[start:stop] = self.forward(X[start:stop], training=False)
+        return out
+
+    def predict_proba(self, X, batch_size=1024):
+        """Class probabilities for ``X``: the output function of the logits."""
+        proba = self.decision_function(X, batch_size)
         if self.output == "softmax":
             _loss.softmax(proba, self.n_threads)
         else:
@@ -134,15 +138,6 @@ class Network:
             _dense.activation_forward(proba, 2, self.n_threads)
             proba /= proba.sum(axis=1, keepdims=True)
         return proba
-
-    def decision_function(self, X, batch_size=1024):
-        """Raw logits for ``X``."""
-        n = X.shape[0]
-        out = np.empty((n, int(np.prod(self.output_shape))), dtype=self.dtype)
-        for start in range(0, n, batch_size):
-            stop = min(start + batch_size, n)
-            out[start:stop] = self.forward(X[start:stop], training=False)
-        return out
 
     # -- pickling -----------------------------------------------------------
     def __getstate__(self):

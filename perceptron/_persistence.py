@@ -209,7 +209,6 @@ def load_model(path):
         cls = cls.astype(object)
     n_features = meta["attributes"]["n_features_in_"]
     # rebuild the network exactly as fit would, then pour the saved parameters in
-    est.random_state = params.get("random_state")
     est._label_encoder = _encoder_for(cls)
     est.classes_ = est._label_encoder.classes_
     est._initialize(n_features, len(cls))
