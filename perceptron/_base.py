@@ -8,6 +8,7 @@ layers to stack (``_make_layers``) and, for images, how to reshape ``X``
 (``_network_input``).
 """
 
+import contextlib
 import numbers
 import time
 import warnings
@@ -23,7 +24,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import ThreadpoolController
 
-from ._config import effective_n_threads
+from ._config import effective_n_threads, flush_denormals
 from ._kernels import _dense
 from ._network import Network
 from ._optimizers import make_optimizer
@@ -272,17 +273,22 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         return hasattr(self, "_network")
 
     # ------------------------------------------------------------ internals
+    @contextlib.contextmanager
     def _thread_limits(self):
-        """Resolve ``n_threads`` for the kernels; make BLAS single-threaded meanwhile.
+        """Resolve ``n_threads`` for the kernels and set the threads up meanwhile.
 
         The kernels share each GEMM among their own OpenMP threads (one BLAS
         call per thread, see ``_kernels/_gemm.pxd``), so BLAS must not start
-        threads of its own: that would oversubscribe the cores.
+        threads of its own: that would oversubscribe the cores. The kernels'
+        threads also flush subnormal floats to zero while inside (see
+        :func:`perceptron._config.flush_denormals`).
         """
         n_threads = effective_n_threads(self.n_threads)
         if hasattr(self, "_network"):
             self._network.set_n_threads(n_threads)
-        return _blas_controller().limit(limits=1, user_api="blas")
+        with _blas_controller().limit(limits=1, user_api="blas"), \
+                flush_denormals(n_threads):
+            yield
 
     def _fit(self, X, y, incremental, classes=None):
         self._validate_params()
