@@ -103,11 +103,12 @@ class Network:
         """
         n = X.shape[0]
         logits = self.forward(X, training=True)
-        n_correct = int(np.count_nonzero(logits.argmax(axis=1) == y))
-        # the loss kernel writes dL/dlogits over the logits (they are not needed again)
+        # the loss kernel writes dL/dlogits over the logits (they are not needed
+        # again) and counts the rows whose arg-max logit is the true class
         kernel = (_loss.softmax_cross_entropy if self.output == "softmax"
                   else _loss.sigmoid_binary_cross_entropy)
-        loss = kernel(logits, y, logits, 1.0 / n, self.n_threads) / n
+        loss, n_correct = kernel(logits, y, logits, 1.0 / n, self.n_threads)
+        loss /= n
         grad = logits
         for i in range(len(self.layers) - 1, -1, -1):
             grad = self.layers[i].backward(grad, need_input_grad=i > 0)

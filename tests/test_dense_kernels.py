@@ -139,9 +139,10 @@ def test_fused_losses_match_numpy_and_finite_differences(kernel, reference):
     z = rng.standard_normal((6, 4)) * 3
     y = rng.integers(0, 4, 6).astype(np.intp)
     grad = np.empty_like(z)
-    loss = kernel(z, y, grad, 1.0, 2)
+    loss, n_correct = kernel(z, y, grad, 1.0, 2)
     ref_loss, ref_grad = reference(z, y)
     assert loss == pytest.approx(ref_loss, rel=1e-12)
+    assert n_correct == np.count_nonzero(z.argmax(axis=1) == y)
     np.testing.assert_allclose(grad, ref_grad, atol=1e-12)
     # finite differences of the kernel's own loss
     eps = 1e-6
@@ -150,17 +151,37 @@ def test_fused_losses_match_numpy_and_finite_differences(kernel, reference):
         zp, zm = z.copy(), z.copy()
         zp[i, j] += eps
         zm[i, j] -= eps
-        numeric = (kernel(zp, y, scratch, 1.0, 1) - kernel(zm, y, scratch, 1.0, 1)) / (2 * eps)
+        numeric = (kernel(zp, y, scratch, 1.0, 1)[0]
+                   - kernel(zm, y, scratch, 1.0, 1)[0]) / (2 * eps)
         assert grad[i, j] == pytest.approx(numeric, rel=1e-6, abs=1e-8)
 
 
 def test_softmax_is_stable_for_huge_logits():
     z = np.array([[1000.0, 0.0, -1000.0], [5.0, 5.0, 5.0]])
     grad = np.empty_like(z)
-    loss = _loss.softmax_cross_entropy(z, np.array([0, 1], dtype=np.intp), grad)
+    loss, n_correct = _loss.softmax_cross_entropy(z, np.array([0, 1], dtype=np.intp), grad)
     assert np.isfinite(loss)
+    assert n_correct == 1  # the three-way tie goes to class 0, as argmax does, not to y=1
     _loss.softmax(z)
     np.testing.assert_allclose(z, [[1, 0, 0], [1 / 3, 1 / 3, 1 / 3]], atol=1e-12)
+
+
+@pytest.mark.parametrize("kernel,reference", [
+    (_loss.softmax_cross_entropy, _numpy_softmax_ce),
+    (_loss.sigmoid_binary_cross_entropy, _numpy_sigmoid_bce),
+])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_fused_losses_in_float32_in_place(kernel, reference, n_threads):
+    """float32 logits, gradient written over them, enough rows to use threads."""
+    rng = np.random.default_rng(7)
+    z = (rng.standard_normal((5000, 10)) * 4).astype(np.float32)
+    y = rng.integers(0, 10, 5000).astype(np.intp)
+    ref_loss, ref_grad = reference(z.astype(np.float64), y)
+    expected_correct = np.count_nonzero(z.argmax(axis=1) == y)
+    loss, n_correct = kernel(z, y, z, 0.5, n_threads)
+    assert loss == pytest.approx(ref_loss, rel=1e-5)
+    assert n_correct == expected_correct
+    np.testing.assert_allclose(z, 0.5 * ref_grad, atol=1e-6)
 
 
 def test_loss_rejects_out_of_range_labels():

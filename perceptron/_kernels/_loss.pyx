@@ -24,7 +24,7 @@ from cython cimport floating
 from cython.parallel cimport prange
 
 from ._openmp cimport threads_for
-from libc.math cimport exp, log, log1p, fabs
+from libc.math cimport exp, expf, log, log1p, fabs
 
 import numpy as np
 
@@ -32,7 +32,7 @@ import numpy as np
 def softmax_cross_entropy(const floating[:, ::1] z, const Py_ssize_t[::1] y,
                           floating[:, ::1] grad, double scale=1.0,
                           int n_threads=1):
-    """Return the summed cross-entropy of ``softmax(z)``; write its gradient.
+    """Summed cross-entropy of ``softmax(z)`` and its gradient, in one pass.
 
     Parameters
     ----------
@@ -42,52 +42,90 @@ def softmax_cross_entropy(const floating[:, ::1] z, const Py_ssize_t[::1] y,
         Class indices in ``[0, n_classes)``.
     grad : ndarray of shape (n_samples, n_classes)
         Receives ``scale * (softmax(z) - onehot(y))``. May be ``z`` itself.
+
+    Returns
+    -------
+    loss : float
+        The cross-entropy summed over the rows.
+    n_correct : int
+        Rows whose largest logit is at the true class (the first largest on
+        ties, as ``argmax``): the training accuracy comes for free.
     """
     cdef Py_ssize_t i, j, n = z.shape[0], d = z.shape[1]
-    cdef double zmax, total, lse
     cdef double[::1] row_loss = np.empty(n, dtype=np.float64)
+    cdef unsigned char[::1] hit = np.empty(n, dtype=np.uint8)
     _check(z, y, grad)
     for i in prange(n, nogil=True, schedule="static",
                     num_threads=threads_for(n * d, n_threads)):
-        zmax = z[i, 0]
-        for j in range(1, d):
-            if z[i, j] > zmax:
-                zmax = z[i, j]
-        total = 0
-        for j in range(d):
-            total = total + exp(z[i, j] - zmax)
-        lse = log(total) + zmax
-        row_loss[i] = lse - z[i, y[i]]
-        for j in range(d):
-            grad[i, j] = <floating>(exp(z[i, j] - lse) * scale)
-        grad[i, y[i]] = grad[i, y[i]] - <floating>scale
-    return _ordered_sum(row_loss)
+        row_loss[i] = _softmax_ce_row(&z[i, 0], y[i], &grad[i, 0], d, scale,
+                                      &hit[i])
+    return _ordered_sum(row_loss), _count(hit)
+
+
+cdef inline double _softmax_ce_row(const floating *z, Py_ssize_t y, floating *g,
+                                   Py_ssize_t d, double scale,
+                                   unsigned char *hit) noexcept nogil:
+    """One row: ``g = scale * (softmax(z) - onehot(y))``; return its loss.
+
+    One ``exp`` per class: ``e_j = exp(z_j - max)`` goes into ``g`` and is
+    rescaled by ``scale / sum(e)`` once the sum is known. ``g`` may be ``z``,
+    so ``z_y`` is read before anything is written.
+    """
+    cdef Py_ssize_t j, best = 0
+    cdef floating zmax = z[0], zy = z[y], total = 0, inv
+    for j in range(1, d):
+        if z[j] > zmax:
+            zmax = z[j]
+            best = j
+    hit[0] = best == y
+    for j in range(d):
+        g[j] = _exp(z[j] - zmax)
+        total += g[j]
+    inv = <floating>(scale / total)
+    for j in range(d):
+        g[j] *= inv
+    g[y] -= <floating>scale
+    return log(total) + zmax - zy
+
+
+cdef inline floating _exp(floating x) noexcept nogil:
+    if floating is float:
+        return expf(x)
+    else:
+        return exp(x)
 
 
 def sigmoid_binary_cross_entropy(const floating[:, ::1] z, const Py_ssize_t[::1] y,
                                  floating[:, ::1] grad, double scale=1.0,
                                  int n_threads=1):
-    """Return the summed one-vs-rest binary cross-entropy; write its gradient.
+    """Summed one-vs-rest binary cross-entropy and its gradient, in one pass.
 
-    Same arguments as :func:`softmax_cross_entropy`; ``grad`` receives
-    ``scale * (sigmoid(z) - onehot(y))``.
+    Same arguments and returns as :func:`softmax_cross_entropy`; ``grad``
+    receives ``scale * (sigmoid(z) - onehot(y))``.
     """
-    cdef Py_ssize_t i, j, n = z.shape[0], d = z.shape[1]
-    cdef double zij, t, s, acc, e
+    cdef Py_ssize_t i, j, best, n = z.shape[0], d = z.shape[1]
+    cdef double zij, zbest, t, s, acc, e
     cdef double[::1] row_loss = np.empty(n, dtype=np.float64)
+    cdef unsigned char[::1] hit = np.empty(n, dtype=np.uint8)
     _check(z, y, grad)
     for i in prange(n, nogil=True, schedule="static",
                     num_threads=threads_for(n * d, n_threads)):
         acc = 0
+        best = 0
+        zbest = z[i, 0]
         for j in range(d):
-            zij = z[i, j]
+            zij = z[i, j]  # read before grad (which may be z) is written
+            if zij > zbest:
+                zbest = zij
+                best = j
             t = 1.0 if j == y[i] else 0.0
             e = exp(-fabs(zij))
             acc = acc + (zij if zij > 0 else 0.0) - t * zij + log1p(e)
             s = 1 / (1 + e) if zij >= 0 else e / (1 + e)
             grad[i, j] = <floating>((s - t) * scale)
         row_loss[i] = acc
-    return _ordered_sum(row_loss)
+        hit[i] = best == y[i]
+    return _ordered_sum(row_loss), _count(hit)
 
 
 def softmax(floating[:, ::1] z, int n_threads=1):
@@ -118,6 +156,13 @@ cdef void _check(const floating[:, ::1] z, const Py_ssize_t[::1] y,
     for i in range(y.shape[0]):
         if y[i] < 0 or y[i] >= z.shape[1]:
             raise ValueError(f"loss: class index {y[i]} out of range [0, {z.shape[1]})")
+
+
+cdef Py_ssize_t _count(const unsigned char[::1] flags) noexcept:
+    cdef Py_ssize_t i, c = 0
+    for i in range(flags.shape[0]):
+        c += flags[i]
+    return c
 
 
 cdef double _ordered_sum(double[::1] values) noexcept:
