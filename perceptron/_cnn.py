@@ -4,7 +4,7 @@ import math
 import numbers
 
 import numpy as np
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ._base import (FITTED_ATTRIBUTES_DOC, TRAINING_PARAMS_DOC, BaseDigitClassifier,
                     DenseWeightsMixin, _check_param, check_layer_sizes, store_params)
@@ -269,7 +269,7 @@ class ConvDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
                 f"layer must be an int in [-{len(convs)}, {len(convs)}), got {layer!r}")
         target = convs[layer]
         stop = self._network.layers.index(target) + 1
-        X = validate_data(self, X, reset=False, dtype=self._network.dtype.type, order="C")
+        X = self._validate_input(X, reset=False, dtype=self._network.dtype.type)
         X_in = self._network_input(X)
         maps = np.empty((X.shape[0],) + target.output_shape, dtype=self._network.dtype)
         with self._thread_limits():

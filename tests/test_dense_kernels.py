@@ -298,3 +298,42 @@ def test_network_matches_numpy_reference_forward_backward():
     for layer, (dW, db) in zip(net.layers, [(dW1, db1), (dW2, db2)]):
         np.testing.assert_allclose(layer.grads["W"], dW, atol=1e-12)
         np.testing.assert_allclose(layer.grads["b"], db, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_all_finite_finds_one_bad_value_anywhere(dtype, n_threads, bad):
+    from perceptron._kernels._isfinite import all_finite
+
+    x = np.random.default_rng(0).standard_normal(100_003).astype(dtype) * 1e30
+    assert all_finite(x, n_threads)
+    for where in (0, 15, 16, 50_000, 100_002):  # chunk edges, SIMD tails
+        x_bad = x.copy()
+        x_bad[where] = bad
+        assert not all_finite(x_bad, n_threads)
+    assert all_finite(x[:0], n_threads)
+    assert all_finite(np.array([np.finfo(dtype).max, -np.finfo(dtype).max], dtype=dtype))
+
+
+@pytest.mark.parametrize("bad,message", [(np.nan, "Input X contains NaN"),
+                                         (np.inf, "Input X contains infinity")])
+def test_estimators_reject_nan_and_inf_like_sklearn(bad, message):
+    from perceptron import MLPDigitClassifier
+
+    rng = np.random.default_rng(0)
+    X, y = rng.random((40, 6)), rng.integers(0, 2, 40)
+    clf = MLPDigitClassifier(hidden_layer_sizes=(4,), max_iter=1).fit(X, y)
+    before = clf.coefs_[0].copy()
+    X_bad = X.copy()
+    X_bad[7, 3] = bad
+    with pytest.raises(ValueError, match=message):
+        clf.partial_fit(X_bad, y)
+    with pytest.raises(ValueError, match=message):
+        clf.predict(X_bad)
+    np.testing.assert_array_equal(clf.coefs_[0], before)  # the model is untouched
+    # a float64 value too large for float32 becomes inf on conversion: caught too
+    X_big = X.copy()
+    X_big[0, 0] = 1e300
+    with pytest.raises(ValueError, match="Input X contains infinity"):
+        clf.predict(X_big)

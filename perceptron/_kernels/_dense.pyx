@@ -13,11 +13,11 @@ relu' = [A > 0], sigmoid' = A (1 - A), tanh' = 1 - A**2.
 """
 
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport parallel, prange
 from libc.string cimport memcpy
 
 from ._activations cimport activate as _activate, derivative as _derivative
-from ._gemm cimport gemm_parallel
+from ._gemm cimport gemm, gemm_parallel, gemm_blocks
 from ._openmp cimport threads_for
 
 
@@ -100,6 +100,124 @@ cdef inline void _bias_activation_row(floating *z, const floating *b, Py_ssize_t
     else:
         for j in range(d):
             z[j] = _activate(z[j] + b[j], activation)
+
+
+cdef inline void _activation_backward_row(const floating *a, floating *g, Py_ssize_t d,
+                                         int activation) noexcept nogil:
+    """g[j] *= f'(z[j]) for one row, with f' computed from the output a."""
+    cdef Py_ssize_t j
+    if activation == 1:  # relu' is 0 or 1: a select, vectorised
+        for j in range(d):
+            g[j] = g[j] if a[j] > 0 else 0
+    elif activation != 0:
+        for j in range(d):
+            g[j] = g[j] * _derivative(a[j], activation)
+
+
+cdef inline void _column_sums(const floating *g, floating *out, Py_ssize_t n,
+                              Py_ssize_t width, Py_ssize_t ld) noexcept nogil:
+    """out[j] = sum_i g[i, j] over ``width`` columns, rows added in order."""
+    cdef Py_ssize_t i, j
+    for j in range(width):
+        out[j] = 0
+    for i in range(n):
+        for j in range(width):
+            out[j] += g[j]
+        g += ld
+
+
+def dense_forward(const floating[:, ::1] x, const floating[:, ::1] w,
+                  const floating[::1] b, floating[:, ::1] out, int activation,
+                  int n_threads=1):
+    """``out = f(x @ w + b)``: a dense layer's forward pass in one call.
+
+    Each thread takes a block of rows: one BLAS call computes its rows of
+    ``x @ w``, then the same thread adds the bias and applies ``f`` to those
+    rows while they are still in its cache. One parallel region per layer.
+    """
+    cdef Py_ssize_t m = x.shape[0], k = x.shape[1], n = w.shape[1]
+    cdef Py_ssize_t t, i, r0, r1
+    cdef int n_blocks
+    if w.shape[0] != k or b.shape[0] != n or out.shape[0] != m or out.shape[1] != n:
+        raise ValueError(
+            f"dense_forward shapes do not agree: x ({m}, {k}), w ({w.shape[0]}, "
+            f"{w.shape[1]}), b ({b.shape[0]},), out ({out.shape[0]}, {out.shape[1]})")
+    if m == 0 or n == 0:
+        return
+    if k == 0:
+        out[:, :] = 0
+        bias_activation_forward(out, b, activation, n_threads)
+        return
+    n_blocks = gemm_blocks(m, n, k, n_threads)
+    for t in prange(n_blocks, nogil=True, schedule="static", num_threads=n_blocks):
+        r0 = t * m // n_blocks
+        r1 = (t + 1) * m // n_blocks
+        gemm(False, False, r1 - r0, n, k, 1, &x[r0, 0], k, &w[0, 0], n,
+             0, &out[r0, 0], n)
+        for i in range(r0, r1):
+            _bias_activation_row(&out[i, 0], &b[0], n, activation)
+
+
+def dense_backward(const floating[:, ::1] x, const floating[:, ::1] a,
+                   floating[:, ::1] g, const floating[:, ::1] w,
+                   floating[:, ::1] dw, floating[::1] db, floating[:, ::1] dx=None,
+                   int activation=0, int n_threads=1):
+    """A dense layer's backward pass in one call, given ``g = dL/dA``.
+
+    With ``A = f(x @ w + b)`` the output of the forward pass::
+
+        g  *= f'(A)        dL/dZ, in place
+        dx  = g @ w.T      dL/dx (skipped when ``dx`` is None: first layer)
+        dw  = x.T @ g      dL/dw
+        db  = g.sum(0)     dL/db
+
+    Two phases inside one parallel region. First each thread takes a block
+    of rows of ``g``: it multiplies them by ``f'`` and, from those same rows,
+    computes its rows of ``dx`` with one BLAS call. Then (after the barrier
+    that ends a ``prange``: ``dw`` needs every row of ``g``) each thread takes
+    a block of rows of ``dw`` -- a block of columns of ``x`` -- with one BLAS
+    call, and a block of columns of ``db``, summed in row order so that
+    the result does not depend on the number of threads.
+    """
+    cdef Py_ssize_t m = x.shape[0], k = x.shape[1], n = g.shape[1]
+    cdef Py_ssize_t t, i, r0, r1, j0, j1
+    cdef bint need_dx = dx is not None
+    cdef floating *dx_ptr = NULL
+    cdef int n_blocks
+    if (a.shape[0] != m or a.shape[1] != n or g.shape[0] != m or w.shape[0] != k
+            or w.shape[1] != n or dw.shape[0] != k or dw.shape[1] != n
+            or db.shape[0] != n):
+        raise ValueError("dense_backward: x, a, g, w, dw and db do not agree")
+    if need_dx and (dx.shape[0] != m or dx.shape[1] != k):
+        raise ValueError(f"dense_backward: dx must have shape ({m}, {k})")
+    if n == 0 or k == 0 or m == 0:
+        dw[:, :] = 0
+        db[:] = 0
+        if need_dx:
+            dx[:, :] = 0
+        return
+    if need_dx:
+        dx_ptr = &dx[0, 0]
+    n_blocks = gemm_blocks(m, n, k, n_threads)
+    with nogil, parallel(num_threads=n_blocks):
+        # phase 1: rows of g -> dL/dZ, and the same rows of dx
+        for t in prange(n_blocks, schedule="static"):
+            r0 = t * m // n_blocks
+            r1 = (t + 1) * m // n_blocks
+            for i in range(r0, r1):
+                _activation_backward_row(&a[i, 0], &g[i, 0], n, activation)
+            if need_dx:
+                gemm(False, True, r1 - r0, k, n, 1, &g[r0, 0], n, &w[0, 0], n,
+                     0, dx_ptr + r0 * k, k)
+        # phase 2: rows of dw (columns of x), columns of db
+        for t in prange(n_blocks, schedule="static"):
+            r0 = t * k // n_blocks
+            r1 = (t + 1) * k // n_blocks
+            gemm(True, False, r1 - r0, n, m, 1, &x[0, r0], k, &g[0, 0], n,
+                 0, &dw[r0, 0], n)
+            j0 = t * n // n_blocks
+            j1 = (t + 1) * n // n_blocks
+            _column_sums(&g[0, j0], &db[j0], m, j1 - j0, n)
 
 
 def bias_activation_forward(floating[:, ::1] z, const floating[::1] bias,

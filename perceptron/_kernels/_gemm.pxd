@@ -32,6 +32,20 @@ cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k,
               &beta, c, &ldc)
 
 
+cdef inline int gemm_blocks(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                            int n_threads) noexcept nogil:
+    """How many row blocks (threads) an ``(m, k) @ (k, n)`` product is worth.
+
+    One below 262144 multiply-adds (waking a thread costs more than it saves),
+    and never fewer than 8 rows per block.
+    """
+    if m * n * k < 262144 or n_threads < 1:
+        return 1
+    if n_threads > m // 8:
+        return max(1, <int>(m // 8))
+    return n_threads
+
+
 cdef inline void gemm_parallel(bint trans_a, bint trans_b, int m, int n, int k,
                                floating alpha, const floating *a, int lda,
                                const floating *b, int ldb,
@@ -48,11 +62,7 @@ cdef inline void gemm_parallel(bint trans_a, bint trans_b, int m, int n, int k,
     Row ``r`` of ``op(A)`` starts at ``a + r * lda`` when A is not transposed
     and at ``a + r`` (a column of the stored A) when it is.
     """
-    cdef int t, r0, r1, n_blocks = n_threads
-    if <long long>m * n * k < 262144:
-        n_blocks = 1  # too small to be worth waking the other threads
-    if n_blocks > m // 8:
-        n_blocks = m // 8  # at least 8 rows per block
+    cdef int t, r0, r1, n_blocks = gemm_blocks(m, n, k, n_threads)
     if n_blocks <= 1:
         gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         return

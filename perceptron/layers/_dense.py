@@ -39,13 +39,14 @@ class Dense(Layer):
 
     Notes
     -----
-    Forward: one GEMM ``Z = X @ W`` then one fused pass ``A = f(Z + b)``.
-    Backward, given ``G = dL/dA``::
+    Forward, one kernel call (``_dense.dense_forward``): ``Z = X @ W`` by
+    BLAS, each thread then applying ``A = f(Z + b)`` to its own rows.
+    Backward, given ``G = dL/dA``, one kernel call (``_dense.dense_backward``)::
 
         G  <- G * f'(A)          (in place: now dL/dZ)
-        db  = G.sum(axis=0)      (fused with the line above: one pass over G)
-        dW  = X.T @ G            (GEMM with a transposed A operand, no copy)
         dX  = G @ W.T            (skipped for the first layer)
+        dW  = X.T @ G            (GEMM with a transposed A operand, no copy)
+        db  = G.sum(axis=0)
 
     Weights start Glorot-uniform (``sqrt(6 / (fan_in + fan_out))``, ``2``
     instead of ``6`` for sigmoid units, as scikit-learn does); biases at zero.
@@ -95,21 +96,18 @@ class Dense(Layer):
     def forward(self, X, training=False):
         X2 = X.reshape(X.shape[0], self.n_inputs)
         out = self._buffer("out", (X.shape[0], self.units))
-        _dense.matmul(X2, self.params["W"], out, n_threads=self.n_threads)
-        _dense.bias_activation_forward(out, self.params["b"], self._code, self.n_threads)
+        _dense.dense_forward(X2, self.params["W"], self.params["b"], out, self._code,
+                             self.n_threads)
         self._input, self._output = X2, out
         return out
 
     def backward(self, grad, need_input_grad=True):
-        # G <- G * f'(A) and db = G.sum(axis=0), fused in one pass
-        _dense.activation_bias_backward(self._output, grad, self.grads["b"], self._code,
-                                        self.n_threads)
-        _dense.matmul(self._input, grad, self.grads["W"], trans_a=True,
-                      n_threads=self.n_threads)
-        if not need_input_grad:
+        dX = self._buffer("dX", (grad.shape[0], self.n_inputs)) if need_input_grad else None
+        _dense.dense_backward(self._input, self._output, grad, self.params["W"],
+                              self.grads["W"], self.grads["b"], dX, self._code,
+                              self.n_threads)
+        if dX is None:
             return None
-        dX = self._buffer("dX", (grad.shape[0], self.n_inputs))
-        _dense.matmul(grad, self.params["W"], dX, trans_b=True, n_threads=self.n_threads)
         return dX.reshape((grad.shape[0],) + self.input_shape)
 
     def get_config(self):
