@@ -294,6 +294,31 @@ def measure(fn, *args, **kwargs):
     return {"wall": t1 - t0, "cpu": c1 - c0, "others": probe.others}, result
 
 
+def settle(max_wait=1.0, window=0.01, threshold=0.05):
+    """Sleep until no thread of this process is busy any more (at most ``max_wait`` s).
+
+    After a call returns, a library's worker threads may go on spinning,
+    waiting for more work: OpenBLAS's (scikit-learn's GEMMs, through NumPy)
+    burn a core for ~0.12 s, OpenMP teams for a few ms. A library timed in
+    that window shares its cores with them and loses up to half its speed.
+    Sleeping in windows of ``window`` s until the process uses less than
+    ``threshold`` of a core while the main thread sleeps starts every timed
+    step on idle cores, whoever ran before.
+
+    Returns
+    -------
+    waited : float
+        Seconds spent waiting.
+    """
+    start = time.perf_counter()
+    while time.perf_counter() - start < max_wait:
+        c0, t0 = time.process_time(), time.perf_counter()
+        time.sleep(window)
+        if (time.process_time() - c0) / (time.perf_counter() - t0) < threshold:
+            break
+    return time.perf_counter() - start
+
+
 def run_interleaved(steps, n_rounds, rotate=True, on_step=None):
     """Run each contestant's step in turn, ``n_rounds`` times; return their timings.
 
@@ -308,7 +333,8 @@ def run_interleaved(steps, n_rounds, rotate=True, on_step=None):
     rotate : bool
         Start each round with the next contestant (round ``r`` runs them in
         the order shifted by ``r``), so no library always runs right after
-        the same neighbour (e.g. after one that leaves spinning threads).
+        the same neighbour. Each step also starts after :func:`settle`, once
+        the previous library's threads have stopped spinning.
     on_step : callable(round, name, timing) or None
         Called after every step (progress printing).
 
@@ -322,6 +348,7 @@ def run_interleaved(steps, n_rounds, rotate=True, on_step=None):
     for r in range(n_rounds):
         shift = r % len(names) if rotate and names else 0
         for name in names[shift:] + names[:shift]:
+            settle()
             timing, result = measure(steps[name])
             timing["round"] = r
             if isinstance(result, (int, float)) or (

@@ -9,6 +9,7 @@ layers to stack (``_make_layers``) and, for images, how to reshape ``X``
 """
 
 import contextlib
+import math
 import numbers
 import time
 import warnings
@@ -430,7 +431,7 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
                 _dense.take_rows(X2, idx, xb.reshape(m, -1), net.n_threads)
                 np.take(y, idx, out=yb)
                 loss, n_correct = net.train_step(xb, yb, self.alpha)
-                if not np.isfinite(loss):
+                if not math.isfinite(loss):
                     raise ValueError(
                         f"training diverged: the loss became {loss} at epoch "
                         f"{self.n_iter_ + 1}; try a smaller learning_rate_init")

@@ -120,8 +120,28 @@ class Network:
             loss += 0.5 * alpha * penalty / n
         return loss, n_correct
 
-    def decision_function(self, X, batch_size=1024):
-        """Raw logits for ``X``, computed batch by batch."""
+    #: memory the layers' scratch buffers may take at predict time
+    PREDICT_SCRATCH_BYTES = 32 * 2**20
+
+    def predict_batch_size(self):
+        """Rows per forward pass at predict time.
+
+        As many as fit the widest layer's scratch (its output, plus the patch
+        matrix of a convolution) in :attr:`PREDICT_SCRATCH_BYTES`, between
+        1024 and 16384: an MLP takes 10,000 images in one pass, so each GEMM
+        is one large product; a CNN keeps to 1024 and its memory in check.
+        """
+        widest = max([layer.scratch_per_sample() for layer in self.layers] + [1])
+        rows = self.PREDICT_SCRATCH_BYTES // (widest * self.dtype.itemsize)
+        return int(min(max(rows, 1024), 16384))
+
+    def decision_function(self, X, batch_size=None):
+        """Raw logits for ``X``, computed batch by batch.
+
+        ``batch_size=None`` takes :meth:`predict_batch_size`.
+        """
+        if batch_size is None:
+            batch_size = self.predict_batch_size()
         n = X.shape[0]
         out = np.empty((n, int(np.prod(self.output_shape))), dtype=self.dtype)
         for start in range(0, n, batch_size):
@@ -129,7 +149,7 @@ class Network:
             out[start:stop] = self.forward(X[start:stop], training=False)
         return out
 
-    def predict_proba(self, X, batch_size=1024):
+    def predict_proba(self, X, batch_size=None):
         """Class probabilities for ``X``: the output function of the logits."""
         proba = self.decision_function(X, batch_size)
         if self.output == "softmax":

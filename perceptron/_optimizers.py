@@ -1,5 +1,7 @@
 """Optimizers: state vectors the size of the model, updated by one kernel call."""
 
+import math
+
 import numpy as np
 
 from ._kernels import _optim
@@ -29,7 +31,7 @@ class Adam:
 
     def step(self, params, grads, lr, n_threads=1):
         self.t += 1
-        lr_t = lr * np.sqrt(1 - self.beta_2 ** self.t) / (1 - self.beta_1 ** self.t)
+        lr_t = lr * math.sqrt(1 - self.beta_2 ** self.t) / (1 - self.beta_1 ** self.t)
         _optim.adam_update(params, grads, self.m, self.v, lr_t, self.beta_1,
                            self.beta_2, self.epsilon, n_threads)
 

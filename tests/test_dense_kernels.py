@@ -81,34 +81,69 @@ def test_activation_backward_is_derivative(activation):
 
 
 @pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh", "identity"])
-@pytest.mark.parametrize("shape", [(9, 5), (600, 130)])  # serial and shared
-def test_fused_activation_bias_backward(activation, shape):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m,k,n", [(9, 5, 3), (128, 784, 100), (3000, 40, 30), (1, 1, 1)])
+def test_dense_forward_matches_numpy(activation, dtype, m, k, n):
+    """One call = GEMM + bias + activation; serial, one block per thread, dynamic blocks."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((m, k)).astype(dtype)
+    w = (rng.standard_normal((k, n)) / np.sqrt(k)).astype(dtype)
+    b = rng.standard_normal(n).astype(dtype)
+    expected = NUMPY_ACT[activation](x.astype(np.float64) @ w + b)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for n_threads in (1, 2):
+        out = np.full((m, n), np.nan, dtype=dtype)
+        _dense.dense_forward(x, w, b, out, ACT[activation], n_threads)
+        np.testing.assert_allclose(out, expected, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh", "identity"])
+@pytest.mark.parametrize("m,k,n", [(9, 5, 3), (128, 784, 100), (600, 130, 40), (2, 300, 1)])
+@pytest.mark.parametrize("need_dx", [True, False])
+def test_dense_backward_matches_numpy(activation, m, k, n, need_dx):
     rng = np.random.default_rng(9)
-    a = NUMPY_ACT[activation](rng.standard_normal(shape))
-    grad = rng.standard_normal(shape)
-    expected = grad.copy()
-    _dense.activation_backward(a, expected, ACT[activation], 1)
-    db1, db2 = np.empty(shape[1]), np.empty(shape[1])
-    g1, g2 = grad.copy(), grad.copy()
-    _dense.activation_bias_backward(a, g1, db1, ACT[activation], 1)
-    _dense.activation_bias_backward(a, g2, db2, ACT[activation], 2)
-    np.testing.assert_allclose(g1, expected)
-    np.testing.assert_allclose(db1, expected.sum(axis=0))
-    np.testing.assert_array_equal(db1, db2)  # same sums whatever the thread count
-    np.testing.assert_array_equal(g1, g2)
+    x = rng.standard_normal((m, k))
+    w = rng.standard_normal((k, n)) / np.sqrt(k)
+    a = NUMPY_ACT[activation](x @ w)
+    grad = rng.standard_normal((m, n))
+    dz = grad.copy()
+    _dense.activation_backward(a, dz, ACT[activation], 1)  # the one-step kernel
+    bias_sums = []
+    for n_threads in (1, 2):
+        g = grad.copy()
+        dw, db = np.full((k, n), np.nan), np.full(n, np.nan)
+        dx = np.full((m, k), np.nan) if need_dx else None
+        _dense.dense_backward(x, a, g, w, dw, db, dx, ACT[activation], n_threads)
+        np.testing.assert_allclose(g, dz, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(dw, x.T @ dz, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(db, dz.sum(axis=0), rtol=1e-12, atol=1e-12)
+        if need_dx:
+            np.testing.assert_allclose(dx, dz @ w.T, rtol=1e-10, atol=1e-10)
+        bias_sums.append(db)
+    np.testing.assert_array_equal(bias_sums[0], bias_sums[1])  # same bits, any thread count
+
+
+def test_dense_kernels_reject_mismatched_shapes():
+    x, w, b = np.zeros((4, 3)), np.zeros((3, 2)), np.zeros(2)
+    with pytest.raises(ValueError, match="dense_forward shapes"):
+        _dense.dense_forward(x, w, np.zeros(3), np.empty((4, 2)), 0)
+    with pytest.raises(ValueError, match="dense_forward shapes"):
+        _dense.dense_forward(x, w, b, np.empty((4, 3)), 0)
+    a, g = np.zeros((4, 2)), np.zeros((4, 2))
+    with pytest.raises(ValueError, match="do not agree"):
+        _dense.dense_backward(x, a, g, w, np.empty((2, 2)), np.empty(2))
+    with pytest.raises(ValueError, match="dx must have shape"):
+        _dense.dense_backward(x, a, g, w, np.empty((3, 2)), np.empty(2), np.empty((4, 2)))
 
 
 @pytest.mark.parametrize("n_threads", [1, 2])
-def test_bias_grad_and_axpy(n_threads):
+def test_bias_grad_and_l2_penalty(n_threads):
     rng = np.random.default_rng(3)
     g = rng.standard_normal((500, 130))
     out = np.empty(130)
     _dense.bias_grad(g, out, n_threads)
     np.testing.assert_allclose(out, g.sum(axis=0))
-    x, y = rng.standard_normal(100_000), rng.standard_normal(100_000)
-    expected = y + 0.3 * x
-    _dense.axpy(0.3, x, y, n_threads)
-    np.testing.assert_allclose(y, expected)
+    x = rng.standard_normal(100_000)
     g = rng.standard_normal(100_000)
     expected = g + 0.01 * x
     assert _dense.l2_penalty(x, g, 0.01, n_threads) == pytest.approx(np.sum(x**2))

@@ -53,8 +53,8 @@ change); we call them directly here only to see them work.
 #
 # From equations to code
 # ----------------------
-# The :class:`~perceptron.layers.Dense` layer is these equations, one kernel
-# call per line:
+# The :class:`~perceptron.layers.Dense` layer hands each pass to one kernel
+# call:
 #
 # .. literalinclude:: /../perceptron/layers/_dense.py
 #    :pyobject: Dense.forward
@@ -67,47 +67,58 @@ change); we call them directly here only to see them work.
 # for column-major (Fortran) matrices while NumPy arrays are row-major; the
 # trick is that a row-major :math:`C = AB` has the same bytes as the
 # column-major :math:`C^\top = B^\top A^\top`, so we ask BLAS for the latter
-# and nothing is copied or transposed. The rows of :math:`C` are shared among
-# the OpenMP threads, each making one single-threaded BLAS call:
+# and nothing is copied or transposed:
 #
 # .. literalinclude:: /../perceptron/_kernels/_gemm.pxd
 #    :language: cython
-#    :start-at: cdef inline void gemm_parallel
+#    :start-at: cdef inline void gemm(
+#    :end-before: cdef inline int gemm_blocks
 #    :caption: perceptron/_kernels/_gemm.pxd
 #
-# The element-wise work is a ``prange`` loop: the iterations of the outer
-# loop (the rows, i.e. the samples) are split among the threads, with the
-# GIL released. Here is the fused bias + activation of the forward pass,
-# which makes one pass over :math:`Z` instead of two:
+# The forward kernel cuts the batch into blocks of rows and gives them to
+# the OpenMP threads (``prange``, with the GIL released). A thread computes
+# its rows of :math:`XW` with one single-threaded BLAS call, then adds the
+# bias and applies :math:`f` to *those rows*, while they are still in its
+# core's cache: one parallel region and one pass over memory per layer.
 #
 # .. literalinclude:: /../perceptron/_kernels/_dense.pyx
 #    :language: cython
-#    :start-at: def bias_activation_forward
-#    :end-before: def activation_forward
+#    :start-at: def dense_forward
+#    :end-before: def dense_backward
 #    :caption: perceptron/_kernels/_dense.pyx
 #
-# The bias gradient is a sum over the rows, and a parallel sum needs care:
-# if threads split the rows, each column is summed in pieces whose order
-# depends on the number of threads, and floating-point addition is not
-# associative. This kernel splits the *columns* instead, so each sum is
-# computed by one thread in row order, and the result is the same with 1 or
-# 16 threads:
+# The backward kernel has two phases. The first works on rows of :math:`G`:
+# multiply by :math:`f'`, then compute the same rows of
+# :math:`\partial L / \partial X`, which need nothing else. But every row
+# of :math:`\partial L / \partial W = X^\top G` needs *all* rows of
+# :math:`G`, so the second phase starts only when every thread has finished
+# the first: the end of a ``prange`` loop inside a ``parallel()`` block is
+# such a barrier. In the second phase each thread computes a block of rows of
+# :math:`\partial L / \partial W` and a block of columns of the bias
+# gradient. That split matters: a parallel sum over the *rows* would add
+# each column in pieces whose order depends on the number of threads, and
+# floating-point addition is not associative. Split by columns, each sum is
+# done by one thread in row order, and the bias gradient has the same bits
+# with 1 or 16 threads.
 #
 # .. literalinclude:: /../perceptron/_kernels/_dense.pyx
 #    :language: cython
-#    :start-at: def bias_grad
-#    :end-before: def axpy
+#    :start-at: def dense_backward
+#    :end-before: def bias_activation_forward
 #
-# ``threads_for`` (in ``_openmp.pxd``) runs loops with less than 32768
-# element operations on one thread: waking the others would cost more than
-# it saves.
+# A product too small to share (under 262,144 multiply-adds, like the last
+# layer's) runs on one thread: waking the others would cost more than it
+# saves (``gemm_blocks`` in ``_gemm.pxd``; ``threads_for`` in ``_openmp.pxd``
+# does the same for element-wise loops).
 
 # %%
 # Checking the kernels
 # --------------------
 # Now let us run the kernels on a small batch and compare them with the same
-# equations written in NumPy. ``matmul`` writes into a preallocated output
-# and the element-wise kernels work in place, as inside the layer.
+# equations written in NumPy. The module also has one-step kernels, one per
+# line of the equations (``matmul`` writes into a preallocated output; the
+# element-wise ones work in place); running them one after the other must
+# give what the fused kernels give in one call.
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -121,19 +132,21 @@ b = rng.normal(size=d_out)
 RELU = 1  # the kernels' activation code (see perceptron.layers.ACTIVATIONS)
 
 A = np.empty((n, d_out))
-_dense.matmul(X, W, A)                           # A = X @ W
-_dense.bias_activation_forward(A, b, RELU)       # A = relu(A + b), in place
+_dense.dense_forward(X, W, b, A, RELU)           # A = relu(X @ W + b), one call
 print("forward matches NumPy:", np.allclose(A, np.maximum(X @ W + b, 0)))
 
+A_steps = np.empty((n, d_out))
+_dense.matmul(X, W, A_steps)                     # A = X @ W
+_dense.bias_activation_forward(A_steps, b, RELU)  # A = relu(A + b), in place
+print("one step at a time, the same:", np.allclose(A, A_steps))
+
 G = rng.normal(size=(n, d_out))                  # pretend dL/dA from above
-dZ = G.copy()
-_dense.activation_backward(A, dZ, RELU)          # dZ = G * relu'(Z), from A
-dW = np.empty_like(W)
-_dense.matmul(X, dZ, dW, trans_a=True)           # dW = X.T @ dZ, no copy of X.T
-db = np.empty_like(b)
-_dense.bias_grad(dZ, db)                         # db = column sums of dZ
+dZ = G.copy()                                    # becomes dL/dZ, in place
+dW, db, dX = np.empty_like(W), np.empty_like(b), np.empty_like(X)
+_dense.dense_backward(X, A, dZ, W, dW, db, dX, RELU)
 print("backward matches NumPy:",
-      np.allclose(dW, X.T @ (G * (A > 0))), np.allclose(db, (G * (A > 0)).sum(0)))
+      np.allclose(dW, X.T @ (G * (A > 0))), np.allclose(db, (G * (A > 0)).sum(0)),
+      np.allclose(dX, (G * (A > 0)) @ W.T))
 
 # %%
 # Matching NumPy only proves that the kernels compute the equations above;

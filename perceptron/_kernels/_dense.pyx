@@ -1,9 +1,16 @@
 """Kernels of a dense (fully connected) layer.
 
-A dense layer computes ``A = f(X @ W + b)``. The product goes to BLAS
-(:func:`matmul`); the rest -- adding the bias, applying the activation ``f``,
-its derivative, and summing the bias gradient -- are cheap element-wise loops
-that we run in parallel with OpenMP ``prange``.
+A dense layer computes ``A = f(X @ W + b)``. :func:`dense_forward` and
+:func:`dense_backward` are what :class:`perceptron.layers.Dense` calls: each
+is one kernel call and one parallel region, the products going to BLAS and
+the rest -- adding the bias, applying the activation ``f``, its derivative,
+summing the bias gradient -- done by the same threads on the rows (or
+columns) they own, while those are in their cache.
+
+The one-step kernels below them (:func:`matmul`, :func:`bias_activation_forward`,
+:func:`activation_backward`, :func:`bias_grad`) do one of those steps each,
+over a whole array: the documentation's kernel tutorial runs them one by one,
+and the tests check the fused kernels against them.
 
 Activation codes (shared with :mod:`perceptron.layers`):
 ``0`` identity, ``1`` relu, ``2`` sigmoid, ``3`` tanh.
@@ -131,13 +138,18 @@ def dense_forward(const floating[:, ::1] x, const floating[:, ::1] w,
                   int n_threads=1):
     """``out = f(x @ w + b)``: a dense layer's forward pass in one call.
 
-    Each thread takes a block of rows: one BLAS call computes its rows of
+    The rows are cut into blocks: one BLAS call computes a block of
     ``x @ w``, then the same thread adds the bias and applies ``f`` to those
     rows while they are still in its cache. One parallel region per layer.
+
+    A training batch makes one block per thread. A large predict batch makes
+    blocks of 1024 rows that the threads take in turn (dynamic schedule), so
+    that a thread slowed down by another process on its core does less of
+    the work instead of holding the others up.
     """
     cdef Py_ssize_t m = x.shape[0], k = x.shape[1], n = w.shape[1]
-    cdef Py_ssize_t t, i, r0, r1
-    cdef int n_blocks
+    cdef Py_ssize_t t, i, r0, r1, rows, n_blocks
+    cdef int team
     if w.shape[0] != k or b.shape[0] != n or out.shape[0] != m or out.shape[1] != n:
         raise ValueError(
             f"dense_forward shapes do not agree: x ({m}, {k}), w ({w.shape[0]}, "
@@ -148,10 +160,12 @@ def dense_forward(const floating[:, ::1] x, const floating[:, ::1] w,
         out[:, :] = 0
         bias_activation_forward(out, b, activation, n_threads)
         return
-    n_blocks = gemm_blocks(m, n, k, n_threads)
-    for t in prange(n_blocks, nogil=True, schedule="static", num_threads=n_blocks):
-        r0 = t * m // n_blocks
-        r1 = (t + 1) * m // n_blocks
+    team = gemm_blocks(m, n, k, n_threads)
+    rows = min((m + team - 1) // team, 1024)
+    n_blocks = (m + rows - 1) // rows
+    for t in prange(n_blocks, nogil=True, schedule="dynamic", num_threads=team):
+        r0 = t * rows
+        r1 = min(r0 + rows, m)
         gemm(False, False, r1 - r0, n, k, 1, &x[r0, 0], k, &w[0, 0], n,
              0, &out[r0, 0], n)
         for i in range(r0, r1):
@@ -280,69 +294,6 @@ def bias_grad(const floating[:, ::1] grad, floating[::1] out, int n_threads=1):
         for i in range(n):
             s = s + grad[i, j]
         out[j] = s
-
-
-cdef inline void _activation_bias_backward_block(
-        const floating *a, floating *g, floating *db, Py_ssize_t n, Py_ssize_t width,
-        Py_ssize_t ld, int activation) noexcept nogil:
-    """For a block of ``width`` columns: g *= f'(a) and db += column sums of g."""
-    cdef Py_ssize_t i, j
-    cdef floating v
-    for j in range(width):
-        db[j] = 0
-    for i in range(n):
-        if activation == 1:  # relu' is 0 or 1: a select, vectorised
-            for j in range(width):
-                v = g[j] if a[j] > 0 else 0
-                g[j] = v
-                db[j] += v
-        elif activation == 0:
-            for j in range(width):
-                db[j] += g[j]
-        else:
-            for j in range(width):
-                v = g[j] * _derivative(a[j], activation)
-                g[j] = v
-                db[j] += v
-        a += ld
-        g += ld
-
-
-def activation_bias_backward(const floating[:, ::1] a, floating[:, ::1] grad,
-                             floating[::1] bias_grad, int activation, int n_threads=1):
-    """Both steps above in one pass: ``grad *= f'(a)``, then the bias gradient.
-
-    ``bias_grad[j] = sum_i grad[i, j]`` (after the multiplication). Each
-    thread owns a block of columns and walks the rows in order, so the sums
-    are the same for any number of threads, and every element of ``grad`` is
-    read and written once.
-    """
-    cdef Py_ssize_t j0, j1, blk, n = a.shape[0], d = a.shape[1]
-    cdef int n_blocks = threads_for(n * d, n_threads)
-    if grad.shape[0] != n or grad.shape[1] != d or bias_grad.shape[0] != d:
-        raise ValueError("activation_bias_backward: a, grad and bias_grad do not agree")
-    if d == 0:
-        return
-    if n == 0:
-        bias_grad[:] = 0
-        return
-    if n_blocks > d:
-        n_blocks = <int>d
-    for blk in prange(n_blocks, nogil=True, schedule="static", num_threads=n_blocks):
-        j0 = blk * d // n_blocks
-        j1 = (blk + 1) * d // n_blocks
-        _activation_bias_backward_block(&a[0, j0], &grad[0, j0], &bias_grad[j0], n,
-                                        j1 - j0, d, activation)
-
-
-def axpy(double alpha, const floating[::1] x, floating[::1] y, int n_threads=1):
-    """In place: ``y += alpha * x`` (used for the L2 penalty's gradient)."""
-    cdef Py_ssize_t i, n = x.shape[0]
-    if y.shape[0] != n:
-        raise ValueError("axpy: x and y differ in length")
-    for i in prange(n, nogil=True, schedule="static",
-                    num_threads=threads_for(n, n_threads)):
-        y[i] = y[i] + <floating>(alpha * x[i])
 
 
 cdef inline double _l2_chunk(const floating *w, floating *g, Py_ssize_t n,

@@ -87,6 +87,13 @@ class Layer:
     def backward(self, grad, need_input_grad=True):
         raise NotImplementedError
 
+    def scratch_per_sample(self):
+        """Values the forward pass keeps per sample (its output, by default).
+
+        The network sizes its predict batches with it.
+        """
+        return int(np.prod(self.output_shape))
+
     # -- helpers ------------------------------------------------------------
     def _buffer(self, name, shape):
         """A reusable C-contiguous array: allocated once per (name, shape)."""

@@ -155,6 +155,12 @@ class Conv2D(Layer):
         kh, kw = self.kernel_size
         return (kh, kw, self.stride, self.pad_top, self.pad_left)
 
+    def scratch_per_sample(self):
+        """The output and the patch matrix (im2col), per sample."""
+        Ho, Wo = self.out_hw
+        patches = 0 if self._pointwise else Ho * Wo * self.n_cols
+        return Ho * Wo * self.filters + patches
+
     def forward(self, X, training=False):
         n = X.shape[0]
         X = np.ascontiguousarray(X)
