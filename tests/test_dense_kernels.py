@@ -82,9 +82,15 @@ def test_activation_backward_is_derivative(activation):
 
 @pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh", "identity"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("m,k,n", [(9, 5, 3), (128, 784, 100), (3000, 40, 30), (1, 1, 1)])
+@pytest.mark.parametrize("m,k,n", [(9, 5, 3), (128, 784, 100), (64, 1000, 7), (100, 90, 80),
+                                   (3000, 40, 30), (1, 1, 1)])
 def test_dense_forward_matches_numpy(activation, dtype, m, k, n):
-    """One call = GEMM + bias + activation; serial, one block per thread, dynamic blocks."""
+    """One call = GEMM + bias + activation, every way of sharing it among threads.
+
+    Serial (small), split by input features (128x784 @ 784x100, 64x1000 @
+    1000x7), one block of rows per thread (100x90 @ 90x80), dynamic blocks of
+    rows (3000 rows).
+    """
     rng = np.random.default_rng(8)
     x = rng.standard_normal((m, k)).astype(dtype)
     w = (rng.standard_normal((k, n)) / np.sqrt(k)).astype(dtype)

@@ -32,6 +32,20 @@ cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k,
               &beta, c, &ldc)
 
 
+cdef inline Py_ssize_t feature_split(Py_ssize_t d, Py_ssize_t t, Py_ssize_t n_blocks) noexcept nogil:
+    """Start of block ``t`` when ``d`` input features are cut into ``n_blocks``.
+
+    Rounded down to a multiple of 16 values (one or two 64-byte cache
+    lines), so that two threads writing neighbouring blocks of the same row
+    never write into the same cache line. The gather, the forward product and
+    the weight gradient all cut the features here, so each thread finds its
+    block where it left it: in its own cache.
+    """
+    if t >= n_blocks:
+        return d
+    return (d * t // n_blocks) // 16 * 16
+
+
 cdef inline int gemm_blocks(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                             int n_threads) noexcept nogil:
     """How many row blocks (threads) an ``(m, k) @ (k, n)`` product is worth.
