@@ -104,7 +104,8 @@ def test_dense_forward_matches_numpy(activation, dtype, m, k, n):
 
 
 @pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh", "identity"])
-@pytest.mark.parametrize("m,k,n", [(9, 5, 3), (128, 784, 100), (600, 130, 40), (2, 300, 1)])
+@pytest.mark.parametrize("m,k,n", [(9, 5, 3), (128, 784, 100), (600, 130, 40), (2, 300, 1),
+                                   (4000, 20, 30)])  # 20 features: one thread gets no dw rows
 @pytest.mark.parametrize("need_dx", [True, False])
 def test_dense_backward_matches_numpy(activation, m, k, n, need_dx):
     rng = np.random.default_rng(9)

@@ -223,9 +223,11 @@ def dense_backward(const floating[:, ::1] x, const floating[:, ::1] a,
     of rows of ``g``: it multiplies them by ``f'`` and, from those same rows,
     computes its rows of ``dx`` with one BLAS call. Then (after the barrier
     that ends a ``prange``: ``dw`` needs every row of ``g``) each thread takes
-    a block of rows of ``dw`` -- a block of columns of ``x`` -- with one BLAS
-    call, and a block of columns of ``db``, summed in row order so that
-    the result does not depend on the number of threads.
+    a block of rows of ``dw`` -- a block of columns of ``x``, cut where
+    :func:`dense_forward` cuts the input features, so that a thread computes
+    the gradient of the rows of ``w`` it multiplies -- with one BLAS call,
+    and a block of columns of ``db``, summed in row order so that the result
+    does not depend on the number of threads.
     """
     cdef Py_ssize_t m = x.shape[0], k = x.shape[1], n = g.shape[1]
     cdef Py_ssize_t t, i, r0, r1, j0, j1
