@@ -283,8 +283,12 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         threads (~8 ms on two). The errors are scikit-learn's.
         """
         if isinstance(y, str) and y == "no_validation":  # X alone (predict)
+            # an ndarray that check_array would return unchanged skips it
+            # (~0.4 ms on a cold call); the feature count and names are still checked
+            ready = (type(X) is np.ndarray and X.ndim == 2 and X.dtype == dtype
+                     and X.flags.c_contiguous and X.shape[0] >= 1 and X.shape[1] >= 1)
             X = out = validate_data(self, X, reset=reset, dtype=dtype, order="C",
-                                    ensure_all_finite=False)
+                                    ensure_all_finite=False, skip_check_array=ready)
         else:
             out = validate_data(self, X, y, reset=reset, dtype=dtype, order="C",
                                 ensure_all_finite=False)
