@@ -260,6 +260,33 @@ def test_adam_and_rmsprop_updates():
     np.testing.assert_allclose(w, w_new)
 
 
+@pytest.mark.parametrize("solver", ["sgd", "adam", "rmsprop"])
+def test_optimizer_updates_shared_by_threads_touch_every_value_once(solver):
+    """Large enough to use both threads: each chunk updated once, by one thread.
+
+    (A chunk bound that the threads shared instead of each keeping its own
+    once let a thread update the other's chunk a second time, now and then.)
+    """
+    rng = np.random.default_rng(7)
+    n = 200_003
+    g = rng.standard_normal(n)
+    for _ in range(20):
+        w, state, state2 = rng.standard_normal(n), rng.random(n), rng.random(n)
+        w0, s0, s20 = w.copy(), state.copy(), state2.copy()
+        if solver == "sgd":
+            _optim.sgd_update(w, g, state, 0.1, 0.9, True, 2)
+            v_new = 0.9 * s0 - 0.1 * g
+            expected = w0 + 0.9 * v_new - 0.1 * g
+        elif solver == "adam":
+            _optim.adam_update(w, g, state, state2, 0.01, 0.9, 0.999, 1e-8, 2)
+            m_new, v_new = 0.9 * s0 + 0.1 * g, 0.999 * s20 + 0.001 * g**2
+            expected = w0 - 0.01 * m_new / (np.sqrt(v_new) + 1e-8)
+        else:
+            _optim.rmsprop_update(w, g, state, 0.01, 0.9, 1e-7, 2)
+            expected = w0 - 0.01 * g / (np.sqrt(0.9 * s0 + 0.1 * g**2) + 1e-7)
+        np.testing.assert_allclose(w, expected, rtol=1e-12, atol=1e-12)
+
+
 def test_dropout_mask_is_inverted_and_deterministic():
     x = np.ones((200, 50), dtype=np.float32)
     m1 = np.empty_like(x)

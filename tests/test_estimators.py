@@ -73,6 +73,29 @@ def test_same_seed_same_threads_gives_identical_model(digits, Est):
     assert a.loss_curve_ == b.loss_curve_
 
 
+def test_identical_models_when_every_kernel_shares_work():
+    """MNIST-sized layers, so that every kernel really runs on two threads.
+
+    784 inputs and 100 units put the first layer's product above the size at
+    which it is shared (by input features), and the 89,610 parameters above
+    the size at which the optimizer step is; the digits (64 pixels) stay
+    below both.
+    """
+    rng = np.random.default_rng(0)
+    X = rng.random((1500, 784), dtype=np.float32)
+    y = rng.integers(0, 10, 1500)
+    kw = dict(hidden_layer_sizes=(100, 100), max_iter=3, random_state=0, n_threads=2)
+    models = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for _ in range(3):
+            models.append(MLPDigitClassifier(**kw).fit(X, y))
+    for other in models[1:]:
+        for wa, wb in zip(models[0].coefs_, other.coefs_):
+            np.testing.assert_array_equal(wa, wb)
+        assert models[0].loss_curve_ == other.loss_curve_
+
+
 def test_thread_counts_agree(digits):
     X_train, X_test, y_train, _ = digits
     kw = dict(hidden_layer_sizes=(32,), max_iter=3, random_state=0, dtype="float64")

@@ -25,7 +25,7 @@ from libc.string cimport memcpy
 
 from ._activations cimport activate as _activate, derivative as _derivative
 from ._gemm cimport feature_split, gemm, gemm_parallel, gemm_blocks
-from ._openmp cimport threads_for
+from ._openmp cimport barrier, threads_for
 
 import numpy as np
 
@@ -186,6 +186,7 @@ def dense_forward(const floating[:, ::1] x, const floating[:, ::1] w,
                 r1 = feature_split(k, t + 1, team)
                 gemm(False, False, m, n, r1 - r0, 1, &x[0, r0], k, &w[r0, 0], n,
                      0, &partial[t, 0, 0], n)
+            barrier()  # every partial product is complete
             for t in prange(team, schedule="static"):
                 for i in range(t * m // team, (t + 1) * m // team):
                     for j in range(n):
@@ -221,8 +222,9 @@ def dense_backward(const floating[:, ::1] x, const floating[:, ::1] a,
 
     Two phases inside one parallel region. First each thread takes a block
     of rows of ``g``: it multiplies them by ``f'`` and, from those same rows,
-    computes its rows of ``dx`` with one BLAS call. Then (after the barrier
-    that ends a ``prange``: ``dw`` needs every row of ``g``) each thread takes
+    computes its rows of ``dx`` with one BLAS call. Then, after a barrier
+    (``dw`` needs every row of ``g``: no thread goes on before all have
+    finished the first phase), each thread takes
     a block of rows of ``dw`` -- a block of columns of ``x``, cut where
     :func:`dense_forward` cuts the input features, so that a thread computes
     the gradient of the rows of ``w`` it multiplies -- with one BLAS call,
@@ -259,6 +261,7 @@ def dense_backward(const floating[:, ::1] x, const floating[:, ::1] a,
             if need_dx:
                 gemm(False, True, r1 - r0, k, n, 1, &g[r0, 0], n, &w[0, 0], n,
                      0, dx_ptr + r0 * k, k)
+        barrier()  # every row of g is now dL/dZ
         # phase 2: rows of dw (columns of x), columns of db
         for t in prange(n_blocks, schedule="static"):
             r0 = feature_split(k, t, n_blocks)

@@ -6,8 +6,9 @@
 # column-major order -- exactly the bytes of row-major C. No copies, no
 # transposes in memory: only the roles of A and B and their lda/ldb swap.
 #
-# Call these only from the main thread (never inside a prange body), so the
-# BLAS library's own thread pool is the only one working on the product.
+# The kernels call ``gemm`` from inside their OpenMP threads, one
+# single-threaded BLAS call per thread and block: BLAS must then run with one
+# thread (the estimators set this with threadpoolctl while they work).
 
 from cython cimport floating
 from cython.parallel cimport prange
@@ -32,20 +33,6 @@ cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k,
               &beta, c, &ldc)
 
 
-cdef inline Py_ssize_t feature_split(Py_ssize_t d, Py_ssize_t t, Py_ssize_t n_blocks) noexcept nogil:
-    """Start of block ``t`` when ``d`` input features are cut into ``n_blocks``.
-
-    Rounded down to a multiple of 16 values (one or two 64-byte cache
-    lines), so that two threads writing neighbouring blocks of the same row
-    never write into the same cache line. The gather, the forward product and
-    the weight gradient all cut the features here, so each thread finds its
-    block where it left it: in its own cache.
-    """
-    if t >= n_blocks:
-        return d
-    return (d * t // n_blocks) // 16 * 16
-
-
 cdef inline int gemm_blocks(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
                             int n_threads) noexcept nogil:
     """How many row blocks (threads) an ``(m, k) @ (k, n)`` product is worth.
@@ -58,6 +45,20 @@ cdef inline int gemm_blocks(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
     if n_threads > m // 8:
         return max(1, <int>(m // 8))
     return n_threads
+
+
+cdef inline Py_ssize_t feature_split(Py_ssize_t d, Py_ssize_t t, Py_ssize_t n_blocks) noexcept nogil:
+    """Start of block ``t`` when ``d`` input features are cut into ``n_blocks``.
+
+    The forward product of a training batch (split by input features) and
+    the weight gradient (split by rows of ``dW``, i.e. by input features) cut
+    here, so a thread computes the gradient of the rows of ``W`` it
+    multiplied. Rounded down to a multiple of 16 so that two threads never
+    write into the same 64-byte cache line of ``dW``.
+    """
+    if t >= n_blocks:
+        return d
+    return (d * t // n_blocks) // 16 * 16
 
 
 cdef inline void gemm_parallel(bint trans_a, bint trans_b, int m, int n, int k,

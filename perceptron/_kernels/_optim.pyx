@@ -39,13 +39,10 @@ cdef inline floating _sqrt(floating x) noexcept nogil:
 
 # Each update is a plain loop over a contiguous chunk of the flat vectors
 # (``cdef inline`` functions over raw pointers, which the compiler
-# vectorises); ``prange`` hands one chunk to each thread.
-
-cdef inline void _chunk(Py_ssize_t n, int n_chunks, Py_ssize_t c,
-                        Py_ssize_t *start, Py_ssize_t *stop) noexcept nogil:
-    start[0] = c * n // n_chunks
-    stop[0] = (c + 1) * n // n_chunks
-
+# vectorises); ``prange`` hands one chunk to each thread. The chunk bounds
+# are assigned in the loop body itself: that is how Cython knows that each
+# thread needs its own copy of them (a variable only written through a
+# pointer would be shared by all threads).
 
 cdef inline void _sgd(floating *w, const floating *g, floating *vel, Py_ssize_t n,
                       floating mu, floating eta, bint nesterov) noexcept nogil:
@@ -72,7 +69,8 @@ def sgd_update(floating[::1] w, const floating[::1] g, floating[::1] velocity,
     if n == 0:
         return
     for c in prange(n_chunks, nogil=True, schedule="static", num_threads=n_chunks):
-        _chunk(n, n_chunks, c, &i0, &i1)
+        i0 = c * n // n_chunks
+        i1 = (c + 1) * n // n_chunks
         _sgd(&w[i0], &g[i0], &velocity[i0], i1 - i0, <floating>momentum,
              <floating>lr, nesterov)
 
@@ -102,7 +100,8 @@ def adam_update(floating[::1] w, const floating[::1] g, floating[::1] m,
     if n == 0:
         return
     for c in prange(n_chunks, nogil=True, schedule="static", num_threads=n_chunks):
-        _chunk(n, n_chunks, c, &i0, &i1)
+        i0 = c * n // n_chunks
+        i1 = (c + 1) * n // n_chunks
         _adam(&w[i0], &g[i0], &m[i0], &v[i0], i1 - i0, <floating>beta1,
               <floating>beta2, <floating>lr_t, <floating>eps)
 
@@ -127,7 +126,8 @@ def rmsprop_update(floating[::1] w, const floating[::1] g, floating[::1] sq,
     if n == 0:
         return
     for c in prange(n_chunks, nogil=True, schedule="static", num_threads=n_chunks):
-        _chunk(n, n_chunks, c, &i0, &i1)
+        i0 = c * n // n_chunks
+        i1 = (c + 1) * n // n_chunks
         _rmsprop(&w[i0], &g[i0], &sq[i0], i1 - i0, <floating>rho, <floating>lr,
                  <floating>eps)
 
