@@ -92,8 +92,13 @@ change); we call them directly here only to see them work.
 # :math:`\partial L / \partial X`, which need nothing else. But every row
 # of :math:`\partial L / \partial W = X^\top G` needs *all* rows of
 # :math:`G`, so the second phase starts only when every thread has finished
-# the first: the end of a ``prange`` loop inside a ``parallel()`` block is
-# such a barrier. In the second phase each thread computes a block of rows of
+# the first: that is the ``barrier()`` between the two loops. It must be
+# written out. Cython turns each ``prange`` inside a ``parallel()`` block into
+# an OpenMP loop that does *not* wait for the other threads at its end, and
+# without the barrier a fast thread would read rows of :math:`G` that a slow
+# one has not finished -- a race that gives slightly different weights from
+# run to run, the kind of bug only a test of bit-identical results catches.
+# In the second phase each thread computes a block of rows of
 # :math:`\partial L / \partial W` and a block of columns of the bias
 # gradient. That split matters: a parallel sum over the *rows* would add
 # each column in pieces whose order depends on the number of threads, and
