@@ -8,6 +8,12 @@ from ._kernels import _dense, _loss
 OUTPUTS = ("softmax", "sigmoid", "logistic")
 
 
+def raise_not_finite(X):
+    """Raise scikit-learn's ValueError for an ``X`` known to hold NaN or inf."""
+    what = "NaN" if np.isnan(X).any() else f"infinity or a value too large for {X.dtype!r}"
+    raise ValueError(f"Input X contains {what}.")
+
+
 class Network:
     """Layers + fused output loss; owns the flat parameter and gradient vectors.
 
@@ -135,23 +141,35 @@ class Network:
         rows = self.PREDICT_SCRATCH_BYTES // (widest * self.dtype.itemsize)
         return int(min(max(rows, 1024), 16384))
 
-    def decision_function(self, X, batch_size=None):
+    def decision_function(self, X, batch_size=None, check_finite=False):
         """Raw logits for ``X``, computed batch by batch.
 
-        ``batch_size=None`` takes :meth:`predict_batch_size`.
+        ``batch_size=None`` takes :meth:`predict_batch_size`. With
+        ``check_finite``, a ValueError is raised if ``X`` holds NaN or
+        infinity: the first layer checks each batch as it reads it
+        (:meth:`~perceptron.layers.Layer.forward_checked`).
         """
         if batch_size is None:
             batch_size = self.predict_batch_size()
         n = X.shape[0]
         out = np.empty((n, int(np.prod(self.output_shape))), dtype=self.dtype)
+        first, rest = self.layers[0], self.layers[1:]
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
-            out[start:stop] = self.forward(X[start:stop], training=False)
+            if check_finite:
+                h = first.forward_checked(X[start:stop])
+                if h is None:
+                    raise_not_finite(X[start:stop])
+            else:
+                h = first.forward(X[start:stop], training=False)
+            for layer in rest:
+                h = layer.forward(h, training=False)
+            out[start:stop] = h
         return out
 
-    def predict_proba(self, X, batch_size=None):
+    def predict_proba(self, X, batch_size=None, check_finite=False):
         """Class probabilities for ``X``: the output function of the logits."""
-        proba = self.decision_function(X, batch_size)
+        proba = self.decision_function(X, batch_size, check_finite)
         if self.output == "softmax":
             _loss.softmax(proba, self.n_threads)
         else:

@@ -406,3 +406,39 @@ def test_estimators_reject_nan_and_inf_like_sklearn(bad, message):
     X_big[0, 0] = 1e300
     with pytest.raises(ValueError, match="Input X contains infinity"):
         clf.predict(X_big)
+
+
+@pytest.mark.parametrize("m,k,n", [(9, 5, 3), (128, 784, 100), (3000, 40, 30)])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_dense_forward_checks_its_input_when_asked(m, k, n, bad, n_threads):
+    """Every way of sharing the product finds one bad value anywhere in x."""
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((m, k)).astype(np.float32)
+    w = rng.standard_normal((k, n)).astype(np.float32)
+    b = np.zeros(n, dtype=np.float32)
+    out = np.empty((m, n), dtype=np.float32)
+    assert _dense.dense_forward(x, w, b, out, 1, n_threads, True)
+    np.testing.assert_allclose(out, np.maximum(x @ w, 0), rtol=1e-4, atol=1e-4)
+    for i, j in [(0, 0), (m - 1, k - 1), (m // 2, k // 3)]:
+        x_bad = x.copy()
+        x_bad[i, j] = bad
+        assert not _dense.dense_forward(x_bad, w, b, out, 1, n_threads, True)
+        assert _dense.dense_forward(x_bad, w, b, out, 1, n_threads)  # not asked: no check
+
+
+def test_layers_check_their_input_at_predict_time():
+    from perceptron.layers import Conv2D, Dense
+
+    rng = np.random.default_rng(11)
+    dense, conv = Dense(3, "relu"), Conv2D(2, 3)
+    for layer, shape in [(dense, (5,)), (conv, (6, 6, 1))]:
+        layer.build(shape, np.float64)
+        layer.bind({k: np.empty(s) for k, s in layer.param_shapes.items()},
+                   {k: np.empty(s) for k, s in layer.param_shapes.items()})
+        layer.init_params(rng)
+        X = rng.standard_normal((4,) + shape)
+        checked = layer.forward_checked(X).copy()  # (layers reuse their output buffer)
+        np.testing.assert_allclose(checked, layer.forward(X), rtol=1e-12, atol=1e-12)
+        X.reshape(-1)[7] = np.nan
+        assert layer.forward_checked(X) is None

@@ -24,6 +24,7 @@ from cython.parallel cimport parallel, prange
 from libc.string cimport memcpy
 
 from ._activations cimport activate as _activate, derivative as _derivative
+from ._finite cimport chunk_finite
 from ._gemm cimport feature_split, gemm, gemm_parallel, gemm_blocks
 from ._openmp cimport barrier, threads_for
 
@@ -139,9 +140,18 @@ cdef inline void _column_sums(const floating *g, floating *out, Py_ssize_t n,
         g += ld
 
 
+cdef bint _none_set(const unsigned char[::1] flags) noexcept:
+    """True when no flag is set (no thread found a NaN or an infinity)."""
+    cdef Py_ssize_t i
+    for i in range(flags.shape[0]):
+        if flags[i]:
+            return False
+    return True
+
+
 def dense_forward(const floating[:, ::1] x, const floating[:, ::1] w,
                   const floating[::1] b, floating[:, ::1] out, int activation,
-                  int n_threads=1):
+                  int n_threads=1, bint check_finite=False):
     """``out = f(x @ w + b)``: a dense layer's forward pass in one call.
 
     How the threads share the product depends on its shape:
@@ -162,26 +172,42 @@ def dense_forward(const floating[:, ::1] x, const floating[:, ::1] w,
       and (mostly) updates in the optimizer step -- instead of fetching all
       of ``w`` from the other cores' caches at every step: 14 ms less per
       Fashion-MNIST epoch of the 784-100-100-10 network on two threads.
+
+    With ``check_finite``, each thread also checks that its rows of ``x``
+    hold no NaN or infinity just before it multiplies them (blocks of 256
+    rows, which fit in its cache, so BLAS then reads them from there): the
+    input validation of a prediction costs almost no extra pass over memory.
+
+    Returns
+    -------
+    finite : bool
+        False when ``check_finite`` found a NaN or an infinity in ``x`` (then
+        ``out`` is garbage); True otherwise.
     """
     cdef Py_ssize_t m = x.shape[0], k = x.shape[1], n = w.shape[1]
     cdef Py_ssize_t t, s, i, j, r0, r1, rows, n_blocks
     cdef int team
     cdef floating[:, :, ::1] partial
+    cdef unsigned char[::1] bad
     if w.shape[0] != k or b.shape[0] != n or out.shape[0] != m or out.shape[1] != n:
         raise ValueError(
             f"dense_forward shapes do not agree: x ({m}, {k}), w ({w.shape[0]}, "
             f"{w.shape[1]}), b ({b.shape[0]},), out ({out.shape[0]}, {out.shape[1]})")
-    if m == 0 or n == 0:
-        return
-    if k == 0:
+    if m == 0 or n == 0 or k == 0:
         out[:, :] = 0
-        bias_activation_forward(out, b, activation, n_threads)
-        return
+        if m and n:
+            bias_activation_forward(out, b, activation, n_threads)
+        return True
     team = gemm_blocks(m, n, k, n_threads)
     if team > 1 and m <= SPLIT_INPUTS_MAX_ROWS and k >= 2 * n and k >= 8 * team:
         partial = np.empty((team, m, n), dtype=np.float32 if floating is float else np.float64)
+        bad = np.zeros(team, dtype=np.uint8)
         with nogil, parallel(num_threads=team):
             for t in prange(team, schedule="static"):
+                r0 = t * m // team
+                r1 = (t + 1) * m // team
+                if check_finite and not chunk_finite(&x[r0, 0], (r1 - r0) * k):
+                    bad[t] = 1
                 r0 = feature_split(k, t, team)  # this thread's block of input features
                 r1 = feature_split(k, t + 1, team)
                 gemm(False, False, m, n, r1 - r0, 1, &x[0, r0], k, &w[r0, 0], n,
@@ -195,16 +221,20 @@ def dense_forward(const floating[:, ::1] x, const floating[:, ::1] w,
                         for j in range(n):
                             out[i, j] += partial[s, i, j]
                     _bias_activation_row(&out[i, 0], &b[0], n, activation)
-        return
-    rows = min((m + team - 1) // team, 1024)
+        return _none_set(bad)
+    rows = min((m + team - 1) // team, 256 if check_finite else 1024)
     n_blocks = (m + rows - 1) // rows
+    bad = np.zeros(n_blocks, dtype=np.uint8)
     for t in prange(n_blocks, nogil=True, schedule="dynamic", num_threads=team):
         r0 = t * rows
         r1 = min(r0 + rows, m)
+        if check_finite and not chunk_finite(&x[r0, 0], (r1 - r0) * k):
+            bad[t] = 1
         gemm(False, False, r1 - r0, n, k, 1, &x[r0, 0], k, &w[0, 0], n,
              0, &out[r0, 0], n)
         for i in range(r0, r1):
             _bias_activation_row(&out[i, 0], &b[0], n, activation)
+    return _none_set(bad)
 
 
 def dense_backward(const floating[:, ::1] x, const floating[:, ::1] a,

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from .._kernels import _isfinite
+
 
 class Layer:
     """Base class of a layer: parameters, buffers, forward and backward.
@@ -86,6 +88,21 @@ class Layer:
 
     def backward(self, grad, need_input_grad=True):
         raise NotImplementedError
+
+    def forward_checked(self, X):
+        """Predict-time ``forward``, after checking that ``X`` holds no NaN or inf.
+
+        Returns
+        -------
+        out : ndarray or None
+            ``forward(X)``; None when ``X`` is not finite.
+
+        A layer may fuse the check into its own pass over ``X`` (``Dense``
+        does); this default makes one parallel pass before ``forward``.
+        """
+        if not _isfinite.all_finite(X.reshape(-1), self.n_threads):
+            return None
+        return self.forward(X, training=False)
 
     def scratch_per_sample(self):
         """Values the forward pass keeps per sample (its output, by default).

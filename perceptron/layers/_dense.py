@@ -101,6 +101,16 @@ class Dense(Layer):
         self._input, self._output = X2, out
         return out
 
+    def forward_checked(self, X):
+        # the NaN/inf check runs inside the kernel, on each block of rows just
+        # before its product (see _dense.dense_forward)
+        X2 = X.reshape(X.shape[0], self.n_inputs)
+        out = self._buffer("out", (X.shape[0], self.units))
+        finite = _dense.dense_forward(X2, self.params["W"], self.params["b"], out,
+                                      self._code, self.n_threads, True)
+        self._input, self._output = X2, out
+        return out if finite else None
+
     def backward(self, grad, need_input_grad=True):
         dX = self._buffer("dX", (grad.shape[0], self.n_inputs)) if need_input_grad else None
         _dense.dense_backward(self._input, self._output, grad, self.params["W"],
