@@ -32,7 +32,8 @@ import numpy as np
 
 # A batch of at most this many rows may be shared by input features (see
 # dense_forward); larger ones (predict) are shared by rows.
-DEF SPLIT_INPUTS_MAX_ROWS = 2048
+cdef enum:
+    SPLIT_INPUTS_MAX_ROWS = 2048
 
 
 def matmul(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] c,
