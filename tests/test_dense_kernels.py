@@ -385,6 +385,8 @@ def test_all_finite_finds_one_bad_value_anywhere(dtype, n_threads, bad):
     assert all_finite(np.array([np.finfo(dtype).max, -np.finfo(dtype).max], dtype=dtype))
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
 @pytest.mark.parametrize("bad,message", [(np.nan, "Input X contains NaN"),
                                          (np.inf, "Input X contains infinity")])
 def test_estimators_reject_nan_and_inf_like_sklearn(bad, message):
