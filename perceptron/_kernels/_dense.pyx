@@ -189,7 +189,7 @@ def dense_forward(const floating[:, ::1] x, const floating[:, ::1] w,
     cdef Py_ssize_t t, s, i, j, r0, r1, rows, n_blocks
     cdef int team
     cdef floating[:, :, ::1] partial
-    cdef unsigned char[::1] bad
+    cdef unsigned char[::1] bad = None  # one flag per block, made only with check_finite
     if w.shape[0] != k or b.shape[0] != n or out.shape[0] != m or out.shape[1] != n:
         raise ValueError(
             f"dense_forward shapes do not agree: x ({m}, {k}), w ({w.shape[0]}, "
@@ -202,7 +202,8 @@ def dense_forward(const floating[:, ::1] x, const floating[:, ::1] w,
     team = gemm_blocks(m, n, k, n_threads)
     if team > 1 and m <= SPLIT_INPUTS_MAX_ROWS and k >= 2 * n and k >= 8 * team:
         partial = np.empty((team, m, n), dtype=np.float32 if floating is float else np.float64)
-        bad = np.zeros(team, dtype=np.uint8)
+        if check_finite:
+            bad = np.zeros(team, dtype=np.uint8)
         with nogil, parallel(num_threads=team):
             for t in prange(team, schedule="static"):
                 r0 = t * m // team
@@ -222,10 +223,11 @@ def dense_forward(const floating[:, ::1] x, const floating[:, ::1] w,
                         for j in range(n):
                             out[i, j] += partial[s, i, j]
                     _bias_activation_row(&out[i, 0], &b[0], n, activation)
-        return _none_set(bad)
+        return not check_finite or _none_set(bad)
     rows = min((m + team - 1) // team, 256 if check_finite else 1024)
     n_blocks = (m + rows - 1) // rows
-    bad = np.zeros(n_blocks, dtype=np.uint8)
+    if check_finite:
+        bad = np.zeros(n_blocks, dtype=np.uint8)
     for t in prange(n_blocks, nogil=True, schedule="dynamic", num_threads=team):
         r0 = t * rows
         r1 = min(r0 + rows, m)
@@ -235,7 +237,7 @@ def dense_forward(const floating[:, ::1] x, const floating[:, ::1] w,
              0, &out[r0, 0], n)
         for i in range(r0, r1):
             _bias_activation_row(&out[i, 0], &b[0], n, activation)
-    return _none_set(bad)
+    return not check_finite or _none_set(bad)
 
 
 def dense_backward(const floating[:, ::1] x, const floating[:, ::1] a,
@@ -337,15 +339,14 @@ def activation_backward(const floating[:, ::1] a, floating[:, ::1] grad,
 
     Turns dLoss/dA into dLoss/dZ (the chain rule through the activation).
     """
-    cdef Py_ssize_t i, j, n = a.shape[0], d = a.shape[1]
+    cdef Py_ssize_t i, n = a.shape[0], d = a.shape[1]
     if grad.shape[0] != n or grad.shape[1] != d:
         raise ValueError("activation_backward: a and grad differ in shape")
-    if activation == 0:
+    if activation == 0 or n == 0 or d == 0:
         return
     for i in prange(n, nogil=True, schedule="static",
                     num_threads=threads_for(n * d, n_threads)):
-        for j in range(d):
-            grad[i, j] = grad[i, j] * _derivative(a[i, j], activation)
+        _activation_backward_row(&a[i, 0], &grad[i, 0], d, activation)
 
 
 def bias_grad(const floating[:, ::1] grad, floating[::1] out, int n_threads=1):
@@ -354,16 +355,21 @@ def bias_grad(const floating[:, ::1] grad, floating[::1] out, int n_threads=1):
     Each thread owns a block of columns and sums its rows in order, so the
     result does not depend on the number of threads.
     """
-    cdef Py_ssize_t i, j, n = grad.shape[0], d = grad.shape[1]
-    cdef floating s
+    cdef Py_ssize_t t, j0, j1, n = grad.shape[0], d = grad.shape[1]
+    cdef int n_blocks = threads_for(n * d, n_threads)
     if out.shape[0] != d:
         raise ValueError(f"bias_grad: out has {out.shape[0]} entries, expected {d}")
-    for j in prange(d, nogil=True, schedule="static",
-                    num_threads=threads_for(n * d, n_threads)):
-        s = 0
-        for i in range(n):
-            s = s + grad[i, j]
-        out[j] = s
+    if d == 0:
+        return
+    if n == 0:
+        out[:] = 0
+        return
+    if n_blocks > d:
+        n_blocks = <int>d
+    for t in prange(n_blocks, nogil=True, schedule="static", num_threads=n_blocks):
+        j0 = t * d // n_blocks
+        j1 = (t + 1) * d // n_blocks
+        _column_sums(&grad[0, j0], &out[j0], n, j1 - j0, d)
 
 
 cdef inline double _l2_chunk(const floating *w, floating *g, Py_ssize_t n,

@@ -94,20 +94,18 @@ class Dense(Layer):
         self.params["b"][...] = 0
 
     def forward(self, X, training=False):
-        X2 = X.reshape(X.shape[0], self.n_inputs)
-        out = self._buffer("out", (X.shape[0], self.units))
-        _dense.dense_forward(X2, self.params["W"], self.params["b"], out, self._code,
-                             self.n_threads)
-        self._input, self._output = X2, out
-        return out
+        return self._forward(X, check_finite=False)
 
     def forward_checked(self, X):
         # the NaN/inf check runs inside the kernel, on each block of rows just
         # before its product (see _dense.dense_forward)
+        return self._forward(X, check_finite=True)
+
+    def _forward(self, X, check_finite):
         X2 = X.reshape(X.shape[0], self.n_inputs)
         out = self._buffer("out", (X.shape[0], self.units))
         finite = _dense.dense_forward(X2, self.params["W"], self.params["b"], out,
-                                      self._code, self.n_threads, True)
+                                      self._code, self.n_threads, check_finite)
         self._input, self._output = X2, out
         return out if finite else None
 
