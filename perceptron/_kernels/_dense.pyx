@@ -23,10 +23,11 @@ from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.string cimport memcpy
 
-from ._activations cimport activate as _activate, derivative as _derivative
+from ._activations cimport activate
 from ._finite cimport chunk_finite
 from ._gemm cimport feature_split, gemm, gemm_parallel, gemm_blocks
 from ._openmp cimport barrier, threads_for
+from ._rows cimport activation_backward_row, bias_activation_row, column_sums, l2_chunk
 
 import numpy as np
 
@@ -94,52 +95,9 @@ def scale(floating[:, ::1] x, double factor):
 
 
 
-# Each kernel below works row by row (or on a block of columns) through small
-# ``cdef inline`` functions over raw pointers. Their inner loops are plain
-# ``for j in range(d)`` loops with one branch-free body per activation, which
-# the C compiler turns into SIMD instructions; ``prange`` shares the rows (or
-# column blocks) among threads.
-
-cdef inline void _bias_activation_row(floating *z, const floating *b, Py_ssize_t d,
-                                      int activation) noexcept nogil:
-    """z[j] = f(z[j] + b[j]) for one row."""
-    cdef Py_ssize_t j
-    cdef floating v
-    if activation == 1:  # relu: the common case, vectorised
-        for j in range(d):
-            v = z[j] + b[j]
-            z[j] = v if v > 0 else 0
-    elif activation == 0:
-        for j in range(d):
-            z[j] = z[j] + b[j]
-    else:
-        for j in range(d):
-            z[j] = _activate(z[j] + b[j], activation)
-
-
-cdef inline void _activation_backward_row(const floating *a, floating *g, Py_ssize_t d,
-                                         int activation) noexcept nogil:
-    """g[j] *= f'(z[j]) for one row, with f' computed from the output a."""
-    cdef Py_ssize_t j
-    if activation == 1:  # relu' is 0 or 1: a select, vectorised
-        for j in range(d):
-            g[j] = g[j] if a[j] > 0 else 0
-    elif activation != 0:
-        for j in range(d):
-            g[j] = g[j] * _derivative(a[j], activation)
-
-
-cdef inline void _column_sums(const floating *g, floating *out, Py_ssize_t n,
-                              Py_ssize_t width, Py_ssize_t ld) noexcept nogil:
-    """out[j] = sum_i g[i, j] over ``width`` columns, rows added in order."""
-    cdef Py_ssize_t i, j
-    for j in range(width):
-        out[j] = 0
-    for i in range(n):
-        for j in range(width):
-            out[j] += g[j]
-        g += ld
-
+# Each kernel below works row by row (or on a block of columns) through the
+# small ``cdef inline`` functions of ``_rows.pxd``; ``prange`` shares the rows
+# (or column blocks) among threads.
 
 cdef bint _none_set(const unsigned char[::1] flags) noexcept:
     """True when no flag is set (no thread found a NaN or an infinity)."""
@@ -222,7 +180,7 @@ def dense_forward(const floating[:, ::1] x, const floating[:, ::1] w,
                     for s in range(1, team):
                         for j in range(n):
                             out[i, j] += partial[s, i, j]
-                    _bias_activation_row(&out[i, 0], &b[0], n, activation)
+                    bias_activation_row(&out[i, 0], &b[0], n, activation)
         return not check_finite or _none_set(bad)
     rows = min((m + team - 1) // team, 256 if check_finite else 1024)
     n_blocks = (m + rows - 1) // rows
@@ -236,7 +194,7 @@ def dense_forward(const floating[:, ::1] x, const floating[:, ::1] w,
         gemm(False, False, r1 - r0, n, k, 1, &x[r0, 0], k, &w[0, 0], n,
              0, &out[r0, 0], n)
         for i in range(r0, r1):
-            _bias_activation_row(&out[i, 0], &b[0], n, activation)
+            bias_activation_row(&out[i, 0], &b[0], n, activation)
     return not check_finite or _none_set(bad)
 
 
@@ -290,7 +248,7 @@ def dense_backward(const floating[:, ::1] x, const floating[:, ::1] a,
             r0 = t * m // n_blocks
             r1 = (t + 1) * m // n_blocks
             for i in range(r0, r1):
-                _activation_backward_row(&a[i, 0], &g[i, 0], n, activation)
+                activation_backward_row(&a[i, 0], &g[i, 0], n, activation)
             if need_dx:
                 gemm(False, True, r1 - r0, k, n, 1, &g[r0, 0], n, &w[0, 0], n,
                      0, dx_ptr + r0 * k, k)
@@ -303,7 +261,7 @@ def dense_backward(const floating[:, ::1] x, const floating[:, ::1] a,
                  0, &dw[r0, 0], n)
             j0 = t * n // n_blocks
             j1 = (t + 1) * n // n_blocks
-            _column_sums(&g[0, j0], &db[j0], m, j1 - j0, n)
+            column_sums(&g[0, j0], &db[j0], m, j1 - j0, n)
 
 
 def bias_activation_forward(floating[:, ::1] z, const floating[::1] bias,
@@ -319,7 +277,7 @@ def bias_activation_forward(floating[:, ::1] z, const floating[::1] bias,
         return
     for i in prange(n, nogil=True, schedule="static",
                     num_threads=threads_for(n * d, n_threads)):
-        _bias_activation_row(&z[i, 0], &bias[0], d, activation)
+        bias_activation_row(&z[i, 0], &bias[0], d, activation)
 
 
 def activation_forward(floating[:, ::1] z, int activation, int n_threads=1):
@@ -330,7 +288,7 @@ def activation_forward(floating[:, ::1] z, int activation, int n_threads=1):
     for i in prange(n, nogil=True, schedule="static",
                     num_threads=threads_for(n * d, n_threads)):
         for j in range(d):
-            z[i, j] = _activate(z[i, j], activation)
+            z[i, j] = activate(z[i, j], activation)
 
 
 def activation_backward(const floating[:, ::1] a, floating[:, ::1] grad,
@@ -346,7 +304,7 @@ def activation_backward(const floating[:, ::1] a, floating[:, ::1] grad,
         return
     for i in prange(n, nogil=True, schedule="static",
                     num_threads=threads_for(n * d, n_threads)):
-        _activation_backward_row(&a[i, 0], &grad[i, 0], d, activation)
+        activation_backward_row(&a[i, 0], &grad[i, 0], d, activation)
 
 
 def bias_grad(const floating[:, ::1] grad, floating[::1] out, int n_threads=1):
@@ -369,31 +327,7 @@ def bias_grad(const floating[:, ::1] grad, floating[::1] out, int n_threads=1):
     for t in prange(n_blocks, nogil=True, schedule="static", num_threads=n_blocks):
         j0 = t * d // n_blocks
         j1 = (t + 1) * d // n_blocks
-        _column_sums(&grad[0, j0], &out[j0], n, j1 - j0, d)
-
-
-cdef inline double _l2_chunk(const floating *w, floating *g, Py_ssize_t n,
-                             floating c) noexcept nogil:
-    """g += c * w over the chunk; return sum(w**2).
-
-    Eight running sums, one per SIMD lane: a single running sum would force
-    the additions into one serial chain that the compiler may not reorder.
-    """
-    cdef Py_ssize_t i, k, n8 = n - n % 8
-    cdef floating acc[8]
-    cdef double total = 0
-    for k in range(8):
-        acc[k] = 0
-    for i in range(0, n8, 8):
-        for k in range(8):
-            acc[k] += w[i + k] * w[i + k]
-            g[i + k] += c * w[i + k]
-    for i in range(n8, n):
-        total += w[i] * w[i]
-        g[i] += c * w[i]
-    for k in range(8):
-        total += acc[k]
-    return total
+        column_sums(&grad[0, j0], &out[j0], n, j1 - j0, d)
 
 
 def l2_penalty(const floating[::1] w, floating[::1] grad, double scale,
@@ -419,7 +353,7 @@ def l2_penalty(const floating[::1] w, floating[::1] grad, double scale,
     for c in prange(n_chunks, nogil=True, schedule="static", num_threads=n_chunks):
         i0 = c * n // n_chunks
         i1 = (c + 1) * n // n_chunks
-        partial[c] = _l2_chunk(&w[i0], &grad[i0], i1 - i0, <floating>scale)
+        partial[c] = l2_chunk(&w[i0], &grad[i0], i1 - i0, <floating>scale)
     for c in range(n_chunks):
         total += partial[c]
     return total

@@ -12,31 +12,24 @@ from cython.parallel cimport prange
 from ._openmp cimport threads_for
 from libc.stdint cimport uint64_t
 
-
-cdef inline uint64_t _splitmix64(uint64_t x) noexcept nogil:
-    x = x + <uint64_t>0x9E3779B97F4A7C15
-    x = (x ^ (x >> 30)) * <uint64_t>0xBF58476D1CE4E5B9
-    x = (x ^ (x >> 27)) * <uint64_t>0x94D049BB133111EB
-    return x ^ (x >> 31)
+from ._rows cimport dropout_keeps, dropout_threshold
 
 
 def dropout_forward(floating[:, ::1] x, floating[:, ::1] mask, double rate,
                     unsigned long long seed, int n_threads=1):
     """In place: ``x *= mask`` with a fresh ``mask`` of 0 and ``1/(1-rate)``."""
     cdef Py_ssize_t i, j, n = x.shape[0], d = x.shape[1]
-    cdef uint64_t threshold, h
+    cdef uint64_t threshold
     cdef floating keep_scale = <floating>(1.0 / (1.0 - rate))
     if mask.shape[0] != n or mask.shape[1] != d:
         raise ValueError("dropout: x and mask differ in shape")
     if not 0 <= rate < 1:
         raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
-    # keep when the top 53 bits, read as a fraction of 1, are >= rate
-    threshold = <uint64_t>(rate * 9007199254740992.0)
+    threshold = dropout_threshold(rate)
     for i in prange(n, nogil=True, schedule="static",
                     num_threads=threads_for(n * d, n_threads)):
         for j in range(d):
-            h = _splitmix64(seed ^ <uint64_t>(i * d + j) * <uint64_t>0xD1B54A32D192ED03)
-            if (h >> 11) >= threshold:
+            if dropout_keeps(seed, <uint64_t>(i * d + j), threshold):
                 mask[i, j] = keep_scale
             else:
                 mask[i, j] = 0

@@ -24,7 +24,8 @@ from cython cimport floating
 from cython.parallel cimport prange
 
 from ._openmp cimport threads_for
-from libc.math cimport exp, expf, log, log1p, fabs
+from libc.math cimport exp
+from ._rows cimport sigmoid_bce_row, softmax_ce_row
 
 import numpy as np
 
@@ -57,42 +58,9 @@ def softmax_cross_entropy(const floating[:, ::1] z, const Py_ssize_t[::1] y,
     _check(z, y, grad)
     for i in prange(n, nogil=True, schedule="static",
                     num_threads=threads_for(n * d, n_threads)):
-        row_loss[i] = _softmax_ce_row(&z[i, 0], y[i], &grad[i, 0], d, scale,
+        row_loss[i] = softmax_ce_row(&z[i, 0], y[i], &grad[i, 0], d, scale,
                                       &hit[i])
     return _ordered_sum(row_loss), _count(hit)
-
-
-cdef inline double _softmax_ce_row(const floating *z, Py_ssize_t y, floating *g,
-                                   Py_ssize_t d, double scale,
-                                   unsigned char *hit) noexcept nogil:
-    """One row: ``g = scale * (softmax(z) - onehot(y))``; return its loss.
-
-    One ``exp`` per class: ``e_j = exp(z_j - max)`` goes into ``g`` and is
-    rescaled by ``scale / sum(e)`` once the sum is known. ``g`` may be ``z``,
-    so ``z_y`` is read before anything is written.
-    """
-    cdef Py_ssize_t j, best = 0
-    cdef floating zmax = z[0], zy = z[y], total = 0, inv
-    for j in range(1, d):
-        if z[j] > zmax:
-            zmax = z[j]
-            best = j
-    hit[0] = best == y
-    for j in range(d):
-        g[j] = _exp(z[j] - zmax)
-        total += g[j]
-    inv = <floating>(scale / total)
-    for j in range(d):
-        g[j] *= inv
-    g[y] -= <floating>scale
-    return log(total) + zmax - zy
-
-
-cdef inline floating _exp(floating x) noexcept nogil:
-    if floating is float:
-        return expf(x)
-    else:
-        return exp(x)
 
 
 def sigmoid_binary_cross_entropy(const floating[:, ::1] z, const Py_ssize_t[::1] y,
@@ -103,28 +71,14 @@ def sigmoid_binary_cross_entropy(const floating[:, ::1] z, const Py_ssize_t[::1]
     Same arguments and returns as :func:`softmax_cross_entropy`; ``grad``
     receives ``scale * (sigmoid(z) - onehot(y))``.
     """
-    cdef Py_ssize_t i, j, best, n = z.shape[0], d = z.shape[1]
-    cdef double zij, zbest, t, s, acc, e
+    cdef Py_ssize_t i, n = z.shape[0], d = z.shape[1]
     cdef double[::1] row_loss = np.empty(n, dtype=np.float64)
     cdef unsigned char[::1] hit = np.empty(n, dtype=np.uint8)
     _check(z, y, grad)
     for i in prange(n, nogil=True, schedule="static",
                     num_threads=threads_for(n * d, n_threads)):
-        acc = 0
-        best = 0
-        zbest = z[i, 0]
-        for j in range(d):
-            zij = z[i, j]  # read before grad (which may be z) is written
-            if zij > zbest:
-                zbest = zij
-                best = j
-            t = 1.0 if j == y[i] else 0.0
-            e = exp(-fabs(zij))
-            acc = acc + (zij if zij > 0 else 0.0) - t * zij + log1p(e)
-            s = 1 / (1 + e) if zij >= 0 else e / (1 + e)
-            grad[i, j] = <floating>((s - t) * scale)
-        row_loss[i] = acc
-        hit[i] = best == y[i]
+        row_loss[i] = sigmoid_bce_row(&z[i, 0], y[i], &grad[i, 0], d, scale,
+                                      &hit[i])
     return _ordered_sum(row_loss), _count(hit)
 
 
