@@ -26,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import ThreadpoolController
 
 from ._config import effective_n_threads, flush_denormals
-from ._kernels import _dense, _isfinite
+from ._kernels import _isfinite
 from ._network import Network, raise_not_finite
 from ._optimizers import make_optimizer
 from .layers import Dense
@@ -419,10 +419,7 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         net = self._network
         n = X.shape[0]
         bs = self._batch_size(n)
-        batch_X = np.empty((bs,) + X.shape[1:], dtype=X.dtype)
-        batch_y = np.empty(bs, dtype=np.intp)
         order = np.arange(n, dtype=np.intp)
-        X2 = X.reshape(n, -1)  # the gather works on rows of any per-sample shape
         progress = _EpochProgress(self.verbose, -(-n // bs))
         for _ in range(n_epochs):
             start_time = time.perf_counter()
@@ -433,15 +430,13 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
             for start in range(0, n, bs):
                 idx = order[start:start + bs]
                 m = idx.shape[0]
-                xb, yb = batch_X[:m], batch_y[:m]
-                _dense.take_rows(X2, idx, xb.reshape(m, -1), net.n_threads)
-                np.take(y, idx, out=yb)
-                loss, n_correct = net.train_step(xb, yb, self.alpha)
+                # gradient and optimizer step (skipped if the loss is not finite)
+                loss, n_correct = net.train_batch(X, y, idx, self.alpha, self._optimizer,
+                                                  self._learning_rate)
                 if not math.isfinite(loss):
                     raise ValueError(
                         f"training diverged: the loss became {loss} at epoch "
                         f"{self.n_iter_ + 1}; try a smaller learning_rate_init")
-                self._optimizer.step(net.params, net.grads, self._learning_rate, net.n_threads)
                 self.t_ += m
                 if self.learning_rate == "invscaling":
                     self._learning_rate = self.learning_rate_init / (self.t_ + 1) ** self.power_t

@@ -1,8 +1,11 @@
 """A stack of layers with one flat parameter vector, a fused loss, and batching."""
 
+import math
+
 import numpy as np
 
-from ._kernels import _dense, _loss
+from ._kernels import _dense, _loss, _stack
+from .layers import Dense, Dropout
 
 #: output activation name -> (fused loss kernel, probability kernel)
 OUTPUTS = ("softmax", "sigmoid", "logistic")
@@ -40,6 +43,7 @@ class Network:
         self.output = output
         self.dtype = np.dtype(dtype)
         self.n_threads = 1
+        self._scratch = {}
 
     # -- construction -------------------------------------------------------
     def build(self, input_shape, rng):
@@ -126,6 +130,118 @@ class Network:
             loss += 0.5 * alpha * penalty / n
         return loss, n_correct
 
+    def train_batch(self, X, y, rows, alpha=0.0, optimizer=None, learning_rate=None):
+        """One training step on the mini-batch ``X[rows]``, ``y[rows]``.
+
+        :meth:`train_step` on the gathered batch, then, given an
+        ``optimizer``, its step -- unless the loss is not finite, to leave
+        the parameters as they were. A plain stack of dense layers (with
+        dropout between them) runs all of it in one kernel call
+        (``_kernels/_stack.pyx``), which shares the work among the threads
+        with two meetings per step instead of several per layer; the
+        gradients are :meth:`train_step`'s, summed in another order.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, *input_shape)
+            The whole training set, C-contiguous.
+        y : ndarray of shape (n_samples,), dtype intp
+        rows : ndarray of shape (m,), dtype intp
+            The batch: indices into ``X`` and ``y``.
+        alpha : float
+        optimizer : SGD, Adam or RMSprop, optional
+        learning_rate : float
+            The optimizer's step size; required with ``optimizer``.
+
+        Returns
+        -------
+        loss, n_correct
+            As :meth:`train_step`.
+        """
+        m = rows.shape[0]
+        plan = self._stack_plan(m)
+        if plan is None:
+            xb = self._batch_buffer((m,) + X.shape[1:])
+            _dense.take_rows(X.reshape(X.shape[0], -1), rows, xb.reshape(m, -1),
+                             self.n_threads)
+            loss, n_correct = self.train_step(xb, y[rows], alpha)
+            if optimizer is not None and math.isfinite(loss):
+                optimizer.step(self.params, self.grads, learning_rate, self.n_threads)
+            return loss, n_correct
+        for i, layer in plan["dropouts"]:  # the masks' seeds, drawn as Dropout.forward does
+            plan["seeds"][i] = layer.rng.integers(2**63)
+        update = {} if optimizer is None else optimizer.fused_step_args(learning_rate)
+        loss, n_correct, penalty, updated = _stack.dense_stack_step(
+            X.reshape(X.shape[0], -1), rows, y, self.params, self.grads, plan["private"],
+            plan["work"], plan["shared"], plan["widths"], plan["activations"], plan["drop"],
+            plan["seeds"], self.output == "softmax", alpha, plan["row_loss"], plan["hit"],
+            plan["team"], **update)
+        if updated:
+            optimizer.step_taken()
+        loss /= m
+        if alpha:
+            loss += 0.5 * alpha * penalty / m
+        return loss, n_correct
+
+    def _stack_plan(self, m):
+        """What :func:`_stack.dense_stack_step` needs for batches of ``m`` rows:
+        the layers' widths, activations and dropout rates, the threads sharing
+        the step, and the scratch arrays (made once per batch size). None
+        when the network is not a plain dense stack."""
+        key = (m, self.n_threads)
+        plan = self._scratch.get(("stack", key))
+        if plan is not None:
+            return plan
+        stack = self._dense_stack()
+        if stack is None:
+            return None
+        widths, activations, dropouts = stack
+        team = _stack.stack_team(m, widths, self.n_threads)
+        drop = np.zeros(len(activations))
+        for i, layer in dropouts:
+            drop[i] = layer.rate
+        plan = dict(
+            widths=widths, activations=activations, dropouts=dropouts, drop=drop,
+            seeds=np.zeros(len(activations), dtype=np.uint64), team=team,
+            work=np.empty((team, _stack.work_size(m, team, widths, drop)), self.dtype),
+            shared=np.empty(_stack.shared_size(m, widths, drop), self.dtype),
+            private=np.empty((team - 1, -(-self.params.shape[0] // 16) * 16), self.dtype),
+            row_loss=np.empty(m), hit=np.empty(m, dtype=np.uint8))
+        # keep two batch sizes: the full batches' and the last one's
+        stale = [k for k in self._scratch if isinstance(k, tuple)]
+        if len(stale) >= 2:
+            del self._scratch[stale[0]]
+        self._scratch[("stack", key)] = plan
+        return plan
+
+    def _dense_stack(self):
+        """``(widths, activation codes, [(index, Dropout)])`` of a plain dense
+        stack, or None when the network is anything else (see :meth:`train_batch`)."""
+        widths, codes, dropouts = [int(np.prod(self.input_shape))], [], []
+        after_dense = False
+        for layer in self.layers:
+            if type(layer) is Dense:
+                widths.append(layer.units)
+                codes.append(layer._code)
+                after_dense = True
+            elif type(layer) is Dropout and after_dense:
+                if layer.rate > 0:
+                    dropouts.append((len(codes) - 1, layer))
+                after_dense = False
+            else:
+                return None
+        if (type(self.layers[-1]) is not Dense or codes[-1] != 0
+                or len(codes) > _stack.MAX_DENSE_LAYERS):
+            return None
+        return (np.array(widths, dtype=np.intp), np.array(codes, dtype=np.int32), dropouts)
+
+    def _batch_buffer(self, shape):
+        """The gathered mini-batch of the layer-by-layer path (kept while its shape is)."""
+        buf = self._scratch.get("batch")
+        if buf is None or buf.shape != tuple(shape):
+            buf = self._scratch["batch"] = np.empty(shape, dtype=self.dtype)
+        return buf
+
     #: memory the layers' scratch buffers may take at predict time
     PREDICT_SCRATCH_BYTES = 32 * 2**20
 
@@ -182,11 +298,13 @@ class Network:
     def __getstate__(self):
         state = self.__dict__.copy()
         state["grads"] = None  # scratch space: re-made on load
+        state["_scratch"] = {}
         state.pop("_decay_slices", None)
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        self.__dict__.setdefault("_scratch", {})
         if getattr(self, "params", None) is not None:
             self.grads = np.zeros_like(self.params)
             self._bind()

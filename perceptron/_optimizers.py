@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from ._kernels import _optim
+from ._kernels import _optim, _stack
 
 
 class SGD:
@@ -19,6 +19,14 @@ class SGD:
         _optim.sgd_update(params, grads, self.velocity, lr, self.momentum,
                           self.nesterov and self.momentum > 0, n_threads)
 
+    def fused_step_args(self, lr):
+        """This step's arguments for a kernel that applies it itself (``_stack.pyx``)."""
+        return dict(solver=_stack.SOLVERS["sgd"], state1=self.velocity, lr=lr,
+                    h1=self.momentum, nesterov=self.nesterov)
+
+    def step_taken(self):
+        """SGD keeps no step count."""
+
 
 class Adam:
     """Adam with bias correction (Kingma & Ba, 2015)."""
@@ -30,10 +38,23 @@ class Adam:
         self.t = 0
 
     def step(self, params, grads, lr, n_threads=1):
-        self.t += 1
-        lr_t = lr * math.sqrt(1 - self.beta_2 ** self.t) / (1 - self.beta_1 ** self.t)
-        _optim.adam_update(params, grads, self.m, self.v, lr_t, self.beta_1,
+        _optim.adam_update(params, grads, self.m, self.v, self._corrected(lr), self.beta_1,
                            self.beta_2, self.epsilon, n_threads)
+        self.step_taken()
+
+    def fused_step_args(self, lr):
+        """This step's arguments for a kernel that applies it itself (``_stack.pyx``)."""
+        return dict(solver=_stack.SOLVERS["adam"], state1=self.m, state2=self.v,
+                    lr=self._corrected(lr), h1=self.beta_1, h2=self.beta_2, eps=self.epsilon)
+
+    def step_taken(self):
+        """Count a step (the kernel of ``fused_step_args`` calls back after one)."""
+        self.t += 1
+
+    def _corrected(self, lr):
+        """``lr`` with both bias corrections of the next step folded in."""
+        t = self.t + 1
+        return lr * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
 
 
 class RMSprop:
@@ -45,6 +66,14 @@ class RMSprop:
 
     def step(self, params, grads, lr, n_threads=1):
         _optim.rmsprop_update(params, grads, self.sq, lr, self.rho, self.epsilon, n_threads)
+
+    def fused_step_args(self, lr):
+        """This step's arguments for a kernel that applies it itself (``_stack.pyx``)."""
+        return dict(solver=_stack.SOLVERS["rmsprop"], state1=self.sq, lr=lr, h1=self.rho,
+                    eps=self.epsilon)
+
+    def step_taken(self):
+        """RMSprop keeps no step count."""
 
 
 def make_optimizer(solver, params, est):

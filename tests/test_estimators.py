@@ -11,8 +11,12 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from threadpoolctl import threadpool_limits
 
 from perceptron import MLPDigitClassifier, PerceptronClassifier
+from perceptron._network import Network
+from perceptron._optimizers import Adam
+from perceptron.layers import Dense
 from perceptron.datasets import load_digits
 
 
@@ -74,12 +78,11 @@ def test_same_seed_same_threads_gives_identical_model(digits, Est):
 
 
 def test_identical_models_when_every_kernel_shares_work():
-    """MNIST-sized layers, so that every kernel really runs on two threads.
+    """MNIST-sized layers, so that the work really is shared by two threads.
 
-    784 inputs and 100 units put the first layer's product above the size at
-    which it is shared (by input features), and the 89,610 parameters above
-    the size at which the optimizer step is; the digits (64 pixels) stay
-    below both.
+    The training step of a dense stack (``_kernels/_stack.pyx``) shares
+    itself among threads from 262,144 multiply-adds per step; the
+    layer-by-layer kernels are checked the same way below.
     """
     rng = np.random.default_rng(0)
     X = rng.random((1500, 784), dtype=np.float32)
@@ -94,6 +97,29 @@ def test_identical_models_when_every_kernel_shares_work():
         for wa, wb in zip(models[0].coefs_, other.coefs_):
             np.testing.assert_array_equal(wa, wb)
         assert models[0].loss_curve_ == other.loss_curve_
+
+
+def test_layer_by_layer_steps_are_identical_on_two_threads():
+    """``Network.train_step`` (the path of CNNs and of any non-dense stack)
+    with the first layer's product above the size at which it is shared (by
+    input features), and the 89,610 parameters above the size at which the
+    optimizer step is."""
+    rng = np.random.default_rng(0)
+    X = rng.random((128, 784), dtype=np.float32)
+    y = rng.integers(0, 10, 128).astype(np.intp)
+    results = []
+    with threadpool_limits(1, "blas"):
+        for _ in range(3):
+            net = Network([Dense(100, "relu"), Dense(100, "relu"), Dense(10)],
+                          dtype=np.float32).build((784,), np.random.default_rng(0))
+            net.set_n_threads(2)
+            opt = Adam(net.params)
+            for _ in range(4):
+                net.train_step(X, y, 1e-4)
+                opt.step(net.params, net.grads, 1e-3, 2)
+            results.append(net.params.copy())
+    for other in results[1:]:
+        np.testing.assert_array_equal(results[0], other)
 
 
 def test_thread_counts_agree(digits):

@@ -27,38 +27,15 @@ from cython cimport floating
 from cython.parallel cimport prange
 
 from ._openmp cimport threads_for
-from libc.math cimport sqrt, sqrtf
-
-
-cdef inline floating _sqrt(floating x) noexcept nogil:
-    if floating is float:
-        return sqrtf(x)
-    else:
-        return sqrt(x)
+from ._rows cimport adam_chunk, rmsprop_chunk, sgd_chunk
 
 
 # Each update is a plain loop over a contiguous chunk of the flat vectors
-# (``cdef inline`` functions over raw pointers, which the compiler
+# (the ``cdef inline`` functions of ``_rows.pxd``, which the compiler
 # vectorises); ``prange`` hands one chunk to each thread. The chunk bounds
 # are assigned in the loop body itself: that is how Cython knows that each
 # thread needs its own copy of them (a variable only written through a
 # pointer would be shared by all threads).
-
-cdef inline void _sgd(floating *w, const floating *g, floating *vel, Py_ssize_t n,
-                      floating mu, floating eta, bint nesterov) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef floating v
-    if nesterov:
-        for i in range(n):
-            v = mu * vel[i] - eta * g[i]
-            vel[i] = v
-            w[i] += mu * v - eta * g[i]
-    else:
-        for i in range(n):
-            v = mu * vel[i] - eta * g[i]
-            vel[i] = v
-            w[i] += v
-
 
 def sgd_update(floating[::1] w, const floating[::1] g, floating[::1] velocity,
                double lr, double momentum, bint nesterov, int n_threads=1):
@@ -71,22 +48,8 @@ def sgd_update(floating[::1] w, const floating[::1] g, floating[::1] velocity,
     for c in prange(n_chunks, nogil=True, schedule="static", num_threads=n_chunks):
         i0 = c * n // n_chunks
         i1 = (c + 1) * n // n_chunks
-        _sgd(&w[i0], &g[i0], &velocity[i0], i1 - i0, <floating>momentum,
+        sgd_chunk(&w[i0], &g[i0], &velocity[i0], i1 - i0, <floating>momentum,
              <floating>lr, nesterov)
-
-
-cdef inline void _adam(floating *w, const floating *g, floating *m, floating *v,
-                       Py_ssize_t n, floating b1, floating b2, floating eta,
-                       floating eps) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef floating gi, mi, vi
-    for i in range(n):
-        gi = g[i]
-        mi = b1 * m[i] + (1 - b1) * gi
-        vi = b2 * v[i] + (1 - b2) * gi * gi
-        m[i] = mi
-        v[i] = vi
-        w[i] -= eta * mi / (_sqrt(vi) + eps)
 
 
 def adam_update(floating[::1] w, const floating[::1] g, floating[::1] m,
@@ -102,19 +65,8 @@ def adam_update(floating[::1] w, const floating[::1] g, floating[::1] m,
     for c in prange(n_chunks, nogil=True, schedule="static", num_threads=n_chunks):
         i0 = c * n // n_chunks
         i1 = (c + 1) * n // n_chunks
-        _adam(&w[i0], &g[i0], &m[i0], &v[i0], i1 - i0, <floating>beta1,
+        adam_chunk(&w[i0], &g[i0], &m[i0], &v[i0], i1 - i0, <floating>beta1,
               <floating>beta2, <floating>lr_t, <floating>eps)
-
-
-cdef inline void _rmsprop(floating *w, const floating *g, floating *sq, Py_ssize_t n,
-                          floating rho, floating eta, floating eps) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef floating gi, si
-    for i in range(n):
-        gi = g[i]
-        si = rho * sq[i] + (1 - rho) * gi * gi
-        sq[i] = si
-        w[i] -= eta * gi / (_sqrt(si) + eps)
 
 
 def rmsprop_update(floating[::1] w, const floating[::1] g, floating[::1] sq,
@@ -128,7 +80,7 @@ def rmsprop_update(floating[::1] w, const floating[::1] g, floating[::1] sq,
     for c in prange(n_chunks, nogil=True, schedule="static", num_threads=n_chunks):
         i0 = c * n // n_chunks
         i1 = (c + 1) * n // n_chunks
-        _rmsprop(&w[i0], &g[i0], &sq[i0], i1 - i0, <floating>rho, <floating>lr,
+        rmsprop_chunk(&w[i0], &g[i0], &sq[i0], i1 - i0, <floating>rho, <floating>lr,
                  <floating>eps)
 
 

@@ -1,6 +1,6 @@
-# The per-row loops the kernels are made of, shared by the one-layer kernels
-# (``_dense.pyx``, ``_loss.pyx``, ``_dropout.pyx``) and the whole-network
-# training step (``_stack.pyx``).
+# The per-row (and per-chunk) loops the kernels are made of, shared by the
+# one-step kernels (``_dense.pyx``, ``_loss.pyx``, ``_dropout.pyx``,
+# ``_optim.pyx``) and the whole-network training step (``_stack.pyx``).
 #
 # Each is a ``cdef inline`` function over raw pointers: a plain
 # ``for j in range(d)`` loop with one branch-free body per case, which the C
@@ -8,7 +8,7 @@
 # which rows (``prange``); these functions only say what happens to one row.
 
 from cython cimport floating
-from libc.math cimport exp, expf, log, log1p, fabs
+from libc.math cimport exp, expf, log, log1p, fabs, sqrt, sqrtf
 from libc.stdint cimport uint64_t
 
 from ._activations cimport activate, derivative
@@ -161,3 +161,53 @@ cdef inline bint dropout_keeps(uint64_t seed, uint64_t i, uint64_t threshold) no
     mask is the same whichever thread draws which element, in any order.
     """
     return (splitmix64(seed ^ i * <uint64_t>0xD1B54A32D192ED03) >> 11) >= threshold
+
+
+# -- optimizer updates over a chunk of the flat vectors (see _optim.pyx) ----
+
+cdef inline floating sqrt_(floating x) noexcept nogil:
+    if floating is float:
+        return sqrtf(x)
+    else:
+        return sqrt(x)
+
+
+cdef inline void sgd_chunk(floating *w, const floating *g, floating *vel, Py_ssize_t n,
+                           floating mu, floating eta, bint nesterov) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating v
+    if nesterov:
+        for i in range(n):
+            v = mu * vel[i] - eta * g[i]
+            vel[i] = v
+            w[i] += mu * v - eta * g[i]
+    else:
+        for i in range(n):
+            v = mu * vel[i] - eta * g[i]
+            vel[i] = v
+            w[i] += v
+
+
+cdef inline void adam_chunk(floating *w, const floating *g, floating *m, floating *v,
+                            Py_ssize_t n, floating b1, floating b2, floating eta,
+                            floating eps) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating gi, mi, vi
+    for i in range(n):
+        gi = g[i]
+        mi = b1 * m[i] + (1 - b1) * gi
+        vi = b2 * v[i] + (1 - b2) * gi * gi
+        m[i] = mi
+        v[i] = vi
+        w[i] -= eta * mi / (sqrt_(vi) + eps)
+
+
+cdef inline void rmsprop_chunk(floating *w, const floating *g, floating *sq, Py_ssize_t n,
+                               floating rho, floating eta, floating eps) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating gi, si
+    for i in range(n):
+        gi = g[i]
+        si = rho * sq[i] + (1 - rho) * gi * gi
+        sq[i] = si
+        w[i] -= eta * gi / (sqrt_(si) + eps)

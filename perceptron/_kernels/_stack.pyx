@@ -1,0 +1,483 @@
+"""A whole training step of a stack of dense layers in one parallel region.
+
+The layer kernels (``_dense.pyx``) share each product of a step among the
+threads, so the threads meet at every layer, forward and back -- eight
+times per step for a 784-100-100-10 network -- while the small last layer,
+the loss and the Python between the calls run on one thread. This kernel
+runs the whole step, optimizer update included, in one parallel region with
+two meetings (barriers). Each part is shared the way that keeps a thread's
+data in its own cache:
+
+Phase A, by input features (the first layer, the widest product)
+    Thread ``t`` takes a block ``F_t`` of the input features (pixels): it
+    gathers those columns of the batch's rows from ``X``, and multiplies them
+    by the same rows ``W1[F_t]`` of the first weight matrix into a partial
+    product of its own (``Z1 = sum over t of X[:, F_t] @ W1[F_t]``).
+Phase B, by rows of the batch (data parallelism: every other layer)
+    Thread ``t`` takes a block of rows: adds up the partial products of those
+    rows, then bias and activation (and dropout), and runs the rows forward
+    through the other layers, the loss, and back down to ``dL/dZ1``. The
+    weight gradients of layers 2.. are summed over its rows only, into a
+    gradient vector of its own (thread 0's is the network's ``grads``).
+Phase C, by blocks of the parameter vector
+    Thread ``t`` computes ``dW1[F_t] = X[:, F_t].T @ dL/dZ1`` (the block it
+    gathered in phase A, still in its cache), a block of columns of ``db1``,
+    adds the threads' gradients of layers 2.. over its block of them in
+    thread order, adds the L2 term, and applies the optimizer to exactly
+    those parameters.
+
+A thread so reads and writes only its own rows of ``W1`` (most of the
+model), step after step, and its own share of the optimizer's state. The
+arithmetic is the layers' (see :class:`perceptron.layers.Dense`)::
+
+    forward   A = f(X @ W + b)            (then the dropout mask, if any)
+    backward  G <- G * mask * f'(A);  dW = X.T @ G;  db = G.sum(0);  G_below = G @ W.T
+
+Scratch: ``work[t]`` is thread ``t``'s (its block of input columns for all
+rows, its partial product, then for its rows each layer's output from layer
+2 on -- and the dropped output after a dropout -- and two buffers for the
+gradient flowing down); ``shared`` holds the first layer's output (and its
+dropped output) and ``dL/dZ1``, each thread writing its own rows.
+"""
+
+from cython cimport floating
+from cython.parallel cimport parallel, prange
+from libc.math cimport isfinite
+from libc.stdint cimport uint64_t
+from libc.string cimport memcpy, memset
+
+from ._gemm cimport feature_split, gemm
+from ._openmp cimport barrier
+from ._rows cimport (activation_backward_row, adam_chunk, bias_activation_row,
+                     column_sums, dropout_keeps, dropout_threshold, l2_chunk,
+                     rmsprop_chunk, sgd_chunk, sigmoid_bce_row, softmax_ce_row)
+
+cdef enum:
+    # deepest stack handled (pointer arrays on each thread's stack); deeper
+    # networks train layer by layer
+    MAX_LAYERS = 32
+    # most threads (one slot each for the L2 penalty's partial sums)
+    MAX_TEAM = 64
+    # below this many multiply-adds per step one thread does it all
+    MIN_PARALLEL_MACS = 262144
+    # and no thread takes fewer rows than this
+    MIN_ROWS_PER_THREAD = 8
+
+#: the deepest stack :func:`dense_stack_step` takes
+MAX_DENSE_LAYERS = MAX_LAYERS
+
+#: ``solver`` codes of :func:`dense_stack_step`
+SOLVERS = {"none": 0, "sgd": 1, "adam": 2, "rmsprop": 3}
+
+
+def stack_team(Py_ssize_t m, const Py_ssize_t[::1] widths, int n_threads):
+    """How many threads share a step of ``m`` rows through layers ``widths``.
+
+    ``widths`` holds the input width, then each layer's number of units.
+    """
+    cdef Py_ssize_t l, macs = 0
+    for l in range(widths.shape[0] - 1):
+        macs += m * widths[l] * widths[l + 1]
+    if macs < MIN_PARALLEL_MACS or n_threads < 1:
+        return 1
+    return <int>max(1, min(n_threads, MAX_TEAM, m // MIN_ROWS_PER_THREAD))
+
+
+cdef Py_ssize_t _widest_feature_block(Py_ssize_t d, int team) noexcept nogil:
+    cdef Py_ssize_t t, widest = 0
+    for t in range(team):
+        widest = max(widest, feature_split(d, t + 1, team) - feature_split(d, t, team))
+    return widest
+
+
+cdef Py_ssize_t _widest_hidden(const Py_ssize_t *widths, Py_ssize_t n_layers) noexcept nogil:
+    """Widest layer below the last: the gradient buffers' width."""
+    cdef Py_ssize_t l, widest = 0
+    for l in range(1, n_layers):
+        widest = max(widest, widths[l])
+    return widest
+
+
+def work_size(Py_ssize_t m, int team, const Py_ssize_t[::1] widths,
+              const double[::1] drop):
+    """Length of one thread's scratch (``work[t]``) for a batch of ``m`` rows."""
+    return _work_size(m, team, &widths[0], widths.shape[0] - 1, &drop[0])
+
+
+def shared_size(Py_ssize_t m, const Py_ssize_t[::1] widths, const double[::1] drop):
+    """Length of the scratch all threads share (``shared``)."""
+    return m * widths[1] * (3 if drop[0] > 0 else 2)
+
+
+cdef Py_ssize_t _work_size(Py_ssize_t m, int team, const Py_ssize_t *widths,
+                           Py_ssize_t n_layers, const double *drop) noexcept nogil:
+    cdef Py_ssize_t l, rows = (m + team - 1) // team
+    cdef Py_ssize_t size = m * _widest_feature_block(widths[0], team)
+    if team > 1:
+        size += m * widths[1]
+    for l in range(2, n_layers + 1):
+        size += rows * widths[l] * (2 if drop[l - 1] > 0 else 1)
+    size += 2 * rows * _widest_hidden(widths, n_layers)
+    return (size + 15) // 16 * 16  # whole cache lines: threads never share one
+
+
+def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
+                     const Py_ssize_t[::1] y, floating[::1] params,
+                     floating[::1] grads, floating[:, ::1] private,
+                     floating[:, ::1] work, floating[::1] shared,
+                     const Py_ssize_t[::1] widths, const int[::1] activations,
+                     const double[::1] drop, const unsigned long long[::1] seeds,
+                     bint softmax, double alpha, double[::1] row_loss,
+                     unsigned char[::1] hit, int team, int solver=0,
+                     floating[::1] state1=None, floating[::1] state2=None,
+                     double lr=0, double h1=0, double h2=0, double eps=0,
+                     bint nesterov=False):
+    """Forward, loss, backward (and update) for ``X[rows]`` through a dense stack.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        The whole training set; the step gathers its rows itself.
+    rows : ndarray of shape (m,), dtype intp
+        The mini-batch: indices into ``X`` and ``y``.
+    y : ndarray of shape (n_samples,), dtype intp
+        Class indices.
+    params, grads : ndarray of shape (n_params,)
+        The network's flat vectors: for each layer ``W`` (``(k, n)``,
+        row-major) then ``b`` (``(n,)``). ``grads`` receives the gradient of
+        the mean loss plus ``0.5 * alpha * ||W||^2 / m``.
+    private : ndarray of shape (team - 1, >= n_params)
+        The other threads' gradient vectors.
+    work : ndarray of shape (team, >= work_size(m, team, widths, drop))
+    shared : ndarray of shape (>= shared_size(m, widths, drop),)
+        Scratch (see the module's documentation).
+    widths : ndarray of shape (n_layers + 1,), dtype intp
+        Input width, then each layer's units.
+    activations : ndarray of shape (n_layers,), dtype int32
+        Activation code of each layer; the last must be 0 (identity: the
+        loss takes the logits).
+    drop, seeds : ndarray of shape (n_layers,)
+        Dropout rate after each layer (0: none; the last must be 0) and the
+        seed of its mask. Element ``(i, j)`` of the batch is kept exactly as
+        :func:`perceptron._kernels._dropout.dropout_forward` keeps it.
+    softmax : bool
+        Softmax + cross-entropy; otherwise one sigmoid per class + binary
+        cross-entropy.
+    alpha : float
+        L2 penalty.
+    row_loss, hit : ndarray of shape (>= m,)
+        Receive each row's loss and whether its arg-max logit is its class.
+    team : int
+        Threads (see :func:`stack_team`).
+    solver : int
+        Optimizer to apply after the gradient (:data:`SOLVERS`); 0: none.
+        It is skipped when the loss is not finite.
+    state1, state2 : ndarray of shape (n_params,)
+        The optimizer's state: SGD's velocity; Adam's two moments; RMSprop's
+        mean square.
+    lr, h1, h2, eps, nesterov
+        Learning rate (Adam: with its bias corrections folded in), then SGD:
+        ``h1`` momentum and ``nesterov``; Adam: ``h1, h2`` beta_1, beta_2 and
+        ``eps``; RMSprop: ``h1`` rho and ``eps``.
+
+    Returns
+    -------
+    loss : float
+        The loss summed over the rows (in row order), without the penalty.
+    n_correct : int
+        Rows whose largest logit is at their class.
+    penalty : float
+        ``sum(W**2)`` over every layer's weights (0 when ``alpha`` is 0).
+    updated : bool
+        Whether the optimizer step was applied.
+    """
+    cdef Py_ssize_t m = rows.shape[0], n_layers = widths.shape[0] - 1
+    cdef Py_ssize_t n_params = 0, l, t, i
+    cdef double penalty_parts[MAX_TEAM]
+    cdef double penalty = 0, loss
+    cdef Py_ssize_t n_correct = 0
+    cdef floating *priv = NULL
+    cdef floating *s1 = NULL
+    cdef floating *s2 = NULL
+    cdef Py_ssize_t ld_private = private.shape[1] if private is not None else 0
+    for l in range(n_layers):
+        n_params += widths[l] * widths[l + 1] + widths[l + 1]
+    _check(X, rows, y, params, grads, private, work, shared, widths, activations, drop,
+           seeds, row_loss, hit, team, n_params, m)
+    if solver:
+        if (solver not in (1, 2, 3) or state1 is None or state1.shape[0] != n_params
+                or (solver == 2 and (state2 is None or state2.shape[0] != n_params))):
+            raise ValueError("dense_stack_step: solver state does not match the parameters")
+        s1 = &state1[0]
+        if solver == 2:
+            s2 = &state2[0]
+    if m == 0:
+        grads[:] = 0
+        return 0.0, 0, 0.0, False
+    if team > 1:
+        priv = &private[0, 0]
+    with nogil, parallel(num_threads=team):
+        for t in prange(team, schedule="static"):
+            _phase_a(&X[0, 0], &rows[0], m, t, team, &params[0], &work[t, 0], &shared[0],
+                     &widths[0], &drop[0])
+        barrier()  # every partial product of the first layer is complete
+        for t in prange(team, schedule="static"):
+            _phase_b(&rows[0], &y[0], m, t, team, &params[0],
+                     &grads[0] if t == 0 else priv + (t - 1) * ld_private,
+                     work, &shared[0], n_layers, &widths[0], &activations[0],
+                     &drop[0], &seeds[0], softmax, &row_loss[0], &hit[0])
+        barrier()  # every row of dL/dZ1 and every thread's gradients are complete
+        for t in prange(team, schedule="static"):
+            penalty_parts[t] = _phase_c(m, t, team, &params[0], &grads[0], priv,
+                                        ld_private, work, &shared[0], n_layers,
+                                        &widths[0], &drop[0], alpha, &row_loss[0],
+                                        solver, s1, s2, lr, h1, h2, eps, nesterov)
+    for t in range(team):
+        penalty += penalty_parts[t]
+    for i in range(m):
+        n_correct += hit[i]
+    loss = _loss_sum(&row_loss[0], m)
+    return loss, n_correct, penalty, solver != 0 and isfinite(loss)
+
+
+cdef void _check(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
+                 const Py_ssize_t[::1] y, floating[::1] params, floating[::1] grads,
+                 floating[:, ::1] private, floating[:, ::1] work, floating[::1] shared,
+                 const Py_ssize_t[::1] widths, const int[::1] activations,
+                 const double[::1] drop, const unsigned long long[::1] seeds,
+                 double[::1] row_loss, unsigned char[::1] hit, int team,
+                 Py_ssize_t n_params, Py_ssize_t m) except *:
+    cdef Py_ssize_t i, n_layers = widths.shape[0] - 1
+    if not 1 <= n_layers <= MAX_LAYERS:
+        raise ValueError(f"dense_stack_step: 1 to {MAX_LAYERS} layers, got {n_layers}")
+    if not 1 <= team <= MAX_TEAM or team > max(m, 1):
+        raise ValueError(f"dense_stack_step: team must be in [1, min({MAX_TEAM}, m)], "
+                         f"got {team}")
+    if (params.shape[0] != n_params or grads.shape[0] != n_params
+            or X.shape[1] != widths[0] or y.shape[0] != X.shape[0]
+            or activations.shape[0] != n_layers or drop.shape[0] != n_layers
+            or seeds.shape[0] != n_layers or activations[n_layers - 1] != 0
+            or drop[n_layers - 1] != 0 or row_loss.shape[0] < m or hit.shape[0] < m
+            or work.shape[0] < team
+            or work.shape[1] < _work_size(m, team, &widths[0], n_layers, &drop[0])
+            or shared.shape[0] < m * widths[1] * (3 if drop[0] > 0 else 2)
+            or (team > 1 and (private is None or private.shape[0] < team - 1
+                              or private.shape[1] < n_params))):
+        raise ValueError("dense_stack_step: arrays do not agree with the layer widths")
+    for i in range(m):
+        if rows[i] < 0 or rows[i] >= X.shape[0]:
+            raise IndexError(f"dense_stack_step: row {rows[i]} out of range [0, {X.shape[0]})")
+        if y[rows[i]] < 0 or y[rows[i]] >= widths[n_layers]:
+            raise ValueError(f"dense_stack_step: class index {y[rows[i]]} out of range "
+                             f"[0, {widths[n_layers]})")
+
+
+cdef double _loss_sum(const double *row_loss, Py_ssize_t m) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef double total = 0
+    for i in range(m):
+        total += row_loss[i]
+    return total
+
+
+cdef void _phase_a(const floating *X, const Py_ssize_t *rows, Py_ssize_t m, Py_ssize_t t,
+                   int team, const floating *params, floating *work, floating *shared,
+                   const Py_ssize_t *widths, const double *drop) noexcept nogil:
+    """Thread ``t``: gather columns ``F_t`` of the batch, multiply by ``W1[F_t]``."""
+    cdef Py_ssize_t i, d = widths[0], n = widths[1]
+    cdef Py_ssize_t f0 = feature_split(d, t, team), f1 = feature_split(d, t + 1, team)
+    cdef Py_ssize_t width = f1 - f0
+    cdef floating *xb = work
+    # one thread: the product is the first layer's output itself
+    cdef floating *z = shared if team == 1 else work + m * _widest_feature_block(d, team)
+    for i in range(m):
+        memcpy(xb + i * width, X + rows[i] * d + f0, width * sizeof(floating))
+    if width > 0:
+        gemm(False, False, m, n, width, 1, xb, width, params + f0 * n, n, 0, z, n)
+    else:
+        memset(z, 0, m * n * sizeof(floating))
+
+
+cdef inline void _apply_dropout(floating *out, const floating *a, Py_ssize_t m,
+                                Py_ssize_t n, Py_ssize_t first_row, double rate,
+                                uint64_t seed) noexcept nogil:
+    """``out = a * mask`` for rows ``first_row ...`` of the batch (``a`` may be ``out``)."""
+    cdef Py_ssize_t i, j
+    cdef uint64_t threshold = dropout_threshold(rate)
+    cdef floating keep_scale = <floating>(1.0 / (1.0 - rate))
+    for i in range(m):
+        for j in range(n):
+            if dropout_keeps(seed, <uint64_t>((first_row + i) * n + j), threshold):
+                out[i * n + j] = a[i * n + j] * keep_scale
+            else:
+                out[i * n + j] = 0
+
+
+cdef void _phase_b(const Py_ssize_t *rows, const Py_ssize_t *y, Py_ssize_t m_total,
+                   Py_ssize_t t, int team, const floating *params, floating *grads,
+                   floating[:, ::1] work, floating *shared, Py_ssize_t n_layers,
+                   const Py_ssize_t *widths, const int *activations, const double *drop,
+                   const unsigned long long *seeds, bint softmax, double *row_loss,
+                   unsigned char *hit) noexcept nogil:
+    """Thread ``t``: its rows forward from ``Z1``, loss, and back to ``dL/dZ1``."""
+    cdef Py_ssize_t r0 = t * m_total // team, r1 = (t + 1) * m_total // team
+    cdef Py_ssize_t m = r1 - r0, capacity = (m_total + team - 1) // team
+    cdef Py_ssize_t i, j, s, l, k, n, o, n1 = widths[1]
+    cdef Py_ssize_t widest = _widest_hidden(widths, n_layers)
+    cdef Py_ssize_t partial_offset = m_total * _widest_feature_block(widths[0], team)
+    # outs[l]: output of layer l (this thread's rows); ins[l]: the input of
+    # layer l + 1, which is outs[l] times the dropout mask after a dropout
+    cdef floating *outs[MAX_LAYERS + 1]
+    cdef floating *ins[MAX_LAYERS + 1]
+    cdef Py_ssize_t offset[MAX_LAYERS]
+    cdef floating *p = &work[t, 0] + partial_offset + (m_total * n1 if team > 1 else 0)
+    cdef floating *a1 = shared
+    cdef floating *g1 = shared + m_total * n1 * (2 if drop[0] > 0 else 1)
+    cdef floating *below
+    cdef floating *g
+    cdef floating *nxt
+    cdef const floating *w
+
+    # where each layer's W starts in the flat vector; this thread's buffers
+    o = 0
+    for l in range(n_layers):
+        offset[l] = o
+        o += widths[l] * widths[l + 1] + widths[l + 1]
+    outs[1] = a1 + r0 * n1
+    ins[1] = outs[1] if drop[0] == 0 else a1 + (m_total + r0) * n1
+    for l in range(2, n_layers + 1):
+        outs[l] = ins[l] = p
+        p += capacity * widths[l]
+        if drop[l - 1] > 0:
+            ins[l] = p
+            p += capacity * widths[l]
+    below = p  # two buffers of capacity * widest: the gradient flowing down
+
+    # first layer, these rows: add up the threads' partial products, then b1, f, dropout
+    if team > 1:
+        for i in range(r0, r1):
+            memcpy(a1 + i * n1, &work[0, partial_offset + i * n1], n1 * sizeof(floating))
+            for s in range(1, team):
+                _add(a1 + i * n1, &work[s, partial_offset + i * n1], n1)
+    for i in range(m):
+        bias_activation_row(outs[1] + i * n1, params + widths[0] * n1, n1, activations[0])
+    if drop[0] > 0:
+        _apply_dropout(ins[1], outs[1], m, n1, r0, drop[0], seeds[0])
+
+    # the other layers forward
+    for l in range(2, n_layers + 1):
+        k = widths[l - 1]
+        n = widths[l]
+        w = params + offset[l - 1]
+        gemm(False, False, m, n, k, 1, ins[l - 1], k, w, n, 0, outs[l], n)
+        for i in range(m):
+            bias_activation_row(outs[l] + i * n, w + k * n, n, activations[l - 1])
+        if drop[l - 1] > 0:
+            _apply_dropout(ins[l], outs[l], m, n, r0, drop[l - 1], seeds[l - 1])
+
+    # loss: dL/dlogits (mean over the whole batch) in place of the logits,
+    # or into dL/dZ1 when the first layer is the only one
+    n = widths[n_layers]
+    g = g1 + r0 * n1 if n_layers == 1 else outs[n_layers]
+    for i in range(m):
+        if softmax:
+            row_loss[r0 + i] = softmax_ce_row(outs[n_layers] + i * n, y[rows[r0 + i]],
+                                              g + i * n, n, 1.0 / m_total, &hit[r0 + i])
+        else:
+            row_loss[r0 + i] = sigmoid_bce_row(outs[n_layers] + i * n, y[rows[r0 + i]],
+                                               g + i * n, n, 1.0 / m_total, &hit[r0 + i])
+
+    # backward through layers n_layers .. 2; g is dL/d(output of layer l) on entry
+    for l in range(n_layers, 1, -1):
+        k = widths[l - 1]
+        n = widths[l]
+        w = params + offset[l - 1]
+        if l < n_layers:
+            if drop[l - 1] > 0:
+                _apply_dropout(g, g, m, n, r0, drop[l - 1], seeds[l - 1])
+            for i in range(m):
+                activation_backward_row(outs[l] + i * n, g + i * n, n, activations[l - 1])
+        # dW = X.T @ G and db = G.sum(0) over these rows
+        gemm(True, False, k, n, m, 1, ins[l - 1], k, g, n, 0, grads + offset[l - 1], n)
+        column_sums(g, grads + offset[l - 1] + k * n, m, n, n)
+        # G of the layer below, G @ W.T: into dL/dZ1's rows for the first layer
+        nxt = g1 + r0 * n1 if l == 2 else below + ((n_layers - l) % 2) * capacity * widest
+        gemm(False, True, m, k, n, 1, g, n, w, n, 0, nxt, k)
+        g = nxt
+    if n_layers > 1:  # first layer: dL/dA1 -> dL/dZ1 on these rows
+        if drop[0] > 0:
+            _apply_dropout(g, g, m, n1, r0, drop[0], seeds[0])
+        for i in range(m):
+            activation_backward_row(outs[1] + i * n1, g + i * n1, n1, activations[0])
+
+
+cdef double _phase_c(Py_ssize_t m, Py_ssize_t t, int team, floating *params,
+                     floating *grads, const floating *priv, Py_ssize_t ld_private,
+                     floating[:, ::1] work, const floating *shared, Py_ssize_t n_layers,
+                     const Py_ssize_t *widths, const double *drop, double alpha,
+                     const double *row_loss, int solver, floating *s1, floating *s2,
+                     double lr, double h1, double h2, double eps,
+                     bint nesterov) noexcept nogil:
+    """Thread ``t``: gradient of ``W1[F_t]``, of a block of ``b1`` and of the
+    other layers' parameters, then L2 and the optimizer on exactly those.
+    Returns this thread's part of ``sum(W**2)``."""
+    cdef Py_ssize_t d = widths[0], n1 = widths[1], l, o, lo, hi, s
+    cdef Py_ssize_t f0 = feature_split(d, t, team), f1 = feature_split(d, t + 1, team)
+    cdef Py_ssize_t j0 = t * n1 // team, j1 = (t + 1) * n1 // team
+    cdef Py_ssize_t rest = d * n1 + n1, n_params = rest
+    cdef Py_ssize_t c0, c1
+    cdef const floating *g1 = shared + m * n1 * (2 if drop[0] > 0 else 1)
+    cdef floating decay = <floating>(alpha / m)
+    cdef double penalty = 0
+    cdef bint update = solver != 0 and isfinite(_loss_sum(row_loss, m))
+    for l in range(1, n_layers):
+        n_params += widths[l] * widths[l + 1] + widths[l + 1]
+    # dW1[F_t] = X[:, F_t].T @ dL/dZ1, from the columns gathered in phase A
+    if f1 > f0:
+        gemm(True, False, f1 - f0, n1, m, 1, &work[t, 0], f1 - f0, g1, n1, 0,
+             grads + f0 * n1, n1)
+    column_sums(g1 + j0, grads + d * n1 + j0, m, j1 - j0, n1)
+    # layers 2..: this thread's block of their parameters, every thread's
+    # gradient added in thread order
+    c0 = rest + ((n_params - rest) * t // team) // 16 * 16
+    c1 = n_params if t == team - 1 else rest + ((n_params - rest) * (t + 1) // team) // 16 * 16
+    for s in range(1, team):
+        _add(grads + c0, priv + (s - 1) * ld_private + c0, c1 - c0)
+    if alpha != 0:
+        penalty += l2_chunk(params + f0 * n1, grads + f0 * n1, (f1 - f0) * n1, decay)
+        o = rest
+        for l in range(1, n_layers):  # the weights of layer l + 1: [o, o + k n)
+            lo = max(o, c0)
+            hi = min(o + widths[l] * widths[l + 1], c1)
+            if lo < hi:
+                penalty += l2_chunk(params + lo, grads + lo, hi - lo, decay)
+            o += widths[l] * widths[l + 1] + widths[l + 1]
+    if update:
+        _update(solver, params, grads, s1, s2, f0 * n1, f1 * n1, lr, h1, h2, eps, nesterov)
+        _update(solver, params, grads, s1, s2, d * n1 + j0, d * n1 + j1, lr, h1, h2, eps,
+                nesterov)
+        _update(solver, params, grads, s1, s2, c0, c1, lr, h1, h2, eps, nesterov)
+    return penalty
+
+
+cdef inline void _update(int solver, floating *w, const floating *g, floating *s1,
+                         floating *s2, Py_ssize_t lo, Py_ssize_t hi, double lr, double h1,
+                         double h2, double eps, bint nesterov) noexcept nogil:
+    """The optimizer's step on parameters ``[lo, hi)`` (see ``_optim.pyx``)."""
+    if hi <= lo:
+        return
+    if solver == 1:
+        sgd_chunk(w + lo, g + lo, s1 + lo, hi - lo, <floating>h1, <floating>lr,
+                  nesterov and h1 > 0)
+    elif solver == 2:
+        adam_chunk(w + lo, g + lo, s1 + lo, s2 + lo, hi - lo, <floating>h1, <floating>h2,
+                   <floating>lr, <floating>eps)
+    elif solver == 3:
+        rmsprop_chunk(w + lo, g + lo, s1 + lo, hi - lo, <floating>h1, <floating>lr,
+                      <floating>eps)
+
+
+cdef inline void _add(floating *a, const floating *b, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        a[i] += b[i]

@@ -1,0 +1,205 @@
+"""The whole-step kernel of dense stacks (``_kernels/_stack.pyx``).
+
+Each test runs the same network twice from the same seed: once through
+``Network.train_batch`` (which takes the one-kernel path for a dense stack)
+and once layer by layer (``Network.train_step`` on the gathered batch, then
+the optimizer's own kernel), and compares. The number of threads sharing a
+step is forced, so that 2 and 3 threads are checked whatever the size.
+"""
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+from perceptron._kernels import _stack
+from perceptron._network import Network
+from perceptron._optimizers import SGD, Adam, RMSprop
+from perceptron.layers import Conv2D, Dense, Dropout, Flatten
+
+
+def make_net(widths, activation="relu", output="softmax", dropout=0.0,
+             dtype=np.float64, seed=0):
+    layers = []
+    for units in widths[1:-1]:
+        layers.append(Dense(units, activation))
+        if dropout:
+            layers.append(Dropout(dropout))
+    layers.append(Dense(widths[-1]))
+    net = Network(layers, output=output, dtype=dtype)
+    return net.build((widths[0],), np.random.default_rng(seed))
+
+
+def make_data(widths, n=90, dtype=np.float64, seed=1):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, widths[0])).astype(dtype)
+    y = rng.integers(0, widths[-1], n).astype(np.intp)
+    rows = rng.permutation(n)[:37].astype(np.intp)  # 37: no team divides it
+    return X, y, rows
+
+
+@pytest.fixture
+def team(request, monkeypatch):
+    """Force the number of threads sharing a step."""
+    monkeypatch.setattr(_stack, "stack_team", lambda m, widths, n_threads: request.param)
+    return request.param
+
+
+def layered_step(net, X, y, rows, alpha):
+    return net.train_step(np.ascontiguousarray(X[rows]), y[rows], alpha)
+
+
+@pytest.mark.parametrize("team", [1, 2, 3], indirect=True)
+@pytest.mark.parametrize("widths", [(40, 24, 16, 5), (40, 5), (10, 7, 3)],
+                         ids=["three-layers", "one-layer", "few-inputs"])
+@pytest.mark.parametrize("activation, output", [
+    ("relu", "softmax"), ("tanh", "sigmoid"), ("logistic", "softmax"),
+    ("identity", "softmax")])
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_step_matches_layer_by_layer(team, widths, activation, output, dropout):
+    X, y, rows = make_data(widths)
+    fused = make_net(widths, activation, output, dropout)
+    fused.set_n_threads(team)
+    layered = make_net(widths, activation, output, dropout)
+    alpha = 0.01
+    for _ in range(2):  # a second step: fresh dropout masks, reused buffers
+        loss, correct = fused.train_batch(X, y, rows, alpha)
+        ref_loss, ref_correct = layered_step(layered, X, y, rows, alpha)
+        assert loss == pytest.approx(ref_loss, rel=1e-12)
+        assert correct == ref_correct
+        np.testing.assert_allclose(fused.grads, layered.grads, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("team", [1, 2], indirect=True)
+def test_float32_step_matches_layer_by_layer(team):
+    widths = (50, 20, 4)
+    X, y, rows = make_data(widths, dtype=np.float32)
+    fused = make_net(widths, dtype=np.float32, dropout=0.2)
+    layered = make_net(widths, dtype=np.float32, dropout=0.2)
+    loss, _ = fused.train_batch(X, y, rows, 0.001)
+    ref_loss, _ = layered_step(layered, X, y, rows, 0.001)
+    assert loss == pytest.approx(ref_loss, rel=1e-5)
+    np.testing.assert_allclose(fused.grads, layered.grads, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("team", [1, 2, 3], indirect=True)
+@pytest.mark.parametrize("make_optimizer", [
+    lambda p: SGD(p, momentum=0.9, nesterov=True), lambda p: SGD(p, momentum=0.5, nesterov=False),
+    lambda p: SGD(p, momentum=0.0), lambda p: Adam(p), lambda p: RMSprop(p)],
+    ids=["nesterov", "momentum", "plain-sgd", "adam", "rmsprop"])
+def test_fused_update_matches_the_optimizer(team, make_optimizer):
+    widths = (30, 12, 12, 4)
+    X, y, rows = make_data(widths)
+    fused, layered = make_net(widths, dropout=0.1), make_net(widths, dropout=0.1)
+    opt_fused, opt_layered = make_optimizer(fused.params), make_optimizer(layered.params)
+    for _ in range(4):
+        fused.train_batch(X, y, rows, 1e-3, opt_fused, 0.01)
+        loss, _ = layered_step(layered, X, y, rows, 1e-3)
+        opt_layered.step(layered.params, layered.grads, 0.01)
+    np.testing.assert_allclose(fused.params, layered.params, rtol=1e-9, atol=1e-12)
+    assert getattr(opt_fused, "t", None) == getattr(opt_layered, "t", None)
+
+
+@pytest.mark.parametrize("team", [1, 2], indirect=True)
+def test_no_update_when_the_loss_is_not_finite(team):
+    widths = (20, 8, 3)
+    X, y, rows = make_data(widths)
+    X[rows[-1], 0] = np.inf
+    net = make_net(widths)
+    opt = Adam(net.params)
+    before = net.params.copy()
+    loss, _ = net.train_batch(X, y, rows, 0.0, opt, 0.1)
+    assert not np.isfinite(loss)
+    np.testing.assert_array_equal(net.params, before)
+    assert opt.t == 0 and not opt.m.any()
+
+
+def test_repeated_steps_are_identical_on_two_threads():
+    """Large enough that the real team is 2: no race between the phases."""
+    widths = (784, 100, 100, 10)
+    rng = np.random.default_rng(0)
+    X = rng.random((512, 784), dtype=np.float32)
+    y = rng.integers(0, 10, 512).astype(np.intp)
+    rows = rng.permutation(512)[:128].astype(np.intp)
+    assert _stack.stack_team(128, np.array(widths, dtype=np.intp), 2) == 2
+    grads = []
+    with threadpool_limits(1, "blas"):  # as the estimators run (see _gemm.pxd)
+        for _ in range(5):
+            net = make_net(widths, dtype=np.float32)
+            net.set_n_threads(2)
+            opt = Adam(net.params)
+            for _ in range(3):
+                net.train_batch(X, y, rows, 1e-4, opt, 1e-3)
+            grads.append((net.grads.copy(), net.params.copy()))
+    for g, p in grads[1:]:
+        np.testing.assert_array_equal(g, grads[0][0])
+        np.testing.assert_array_equal(p, grads[0][1])
+
+
+def test_team_size():
+    widths = np.array([784, 100, 100, 10], dtype=np.intp)
+    assert _stack.stack_team(128, widths, 2) == 2
+    assert _stack.stack_team(128, widths, 1) == 1
+    assert _stack.stack_team(12, widths, 4) == 1  # at least 8 rows per thread
+    assert _stack.stack_team(128, np.array([8, 4, 2], dtype=np.intp), 4) == 1  # too small
+
+
+def test_other_networks_train_layer_by_layer():
+    conv = Network([Conv2D(2, 3, activation="relu"), Flatten(), Dense(3)])
+    conv.build((6, 6, 1), np.random.default_rng(0))
+    assert conv._dense_stack() is None
+    trailing_dropout = Network([Dense(4, "relu"), Dense(3), Dropout(0.5)])
+    trailing_dropout.build((5,), np.random.default_rng(0))
+    assert trailing_dropout._dense_stack() is None
+    # and they still train: the batch is gathered and the optimizer stepped
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 6, 6, 1)).astype(np.float32)
+    y = rng.integers(0, 3, 20).astype(np.intp)
+    opt = SGD(conv.params)
+    before = conv.params.copy()
+    loss, _ = conv.train_batch(X, y, np.arange(0, 20, 2, dtype=np.intp), 0.0, opt, 0.1)
+    assert np.isfinite(loss) and not np.array_equal(conv.params, before)
+
+
+def test_bad_arguments_raise():
+    widths = (10, 6, 3)
+    X, y, rows = make_data(widths)
+    net = make_net(widths)
+    with pytest.raises(IndexError, match="out of range"):
+        net.train_batch(X, y, np.array([0, 90], dtype=np.intp))
+    y_bad = y.copy()
+    y_bad[rows[0]] = 3
+    with pytest.raises(ValueError, match="class index 3 out of range"):
+        net.train_batch(X, y_bad, rows)
+    w = np.array(widths, dtype=np.intp)
+    drop = np.zeros(2)
+    args = dict(private=np.zeros((0, 64)), work=np.zeros((1, 4096)), shared=np.zeros(4096),
+                widths=w, activations=np.array([1, 0], dtype=np.int32), drop=drop,
+                seeds=np.zeros(2, dtype=np.uint64), softmax=True, alpha=0.0,
+                row_loss=np.zeros(37), hit=np.zeros(37, dtype=np.uint8))
+    with pytest.raises(ValueError, match="team"):
+        _stack.dense_stack_step(X, rows, y, net.params, net.grads, team=40, **args)
+    with pytest.raises(ValueError, match="do not agree"):
+        _stack.dense_stack_step(X, rows, y, net.params[:-1], net.grads, team=1, **args)
+    with pytest.raises(ValueError, match="do not agree"):  # the last layer must be identity
+        _stack.dense_stack_step(X, rows, y, net.params, net.grads, team=1,
+                                **{**args, "activations": np.array([1, 1], dtype=np.int32)})
+    with pytest.raises(ValueError, match="solver state"):
+        _stack.dense_stack_step(X, rows, y, net.params, net.grads, team=1, solver=2,
+                                state1=np.zeros_like(net.params), **args)
+
+
+def test_mnist_sized_steps_match_layer_by_layer_on_two_threads():
+    """Each phase reads what the other thread wrote in the one before."""
+    widths = (784, 100, 100, 10)
+    rng = np.random.default_rng(0)
+    X = rng.random((2048, 784))
+    y = rng.integers(0, 10, 2048).astype(np.intp)
+    fused, layered = make_net(widths, dropout=0.2), make_net(widths, dropout=0.2)
+    fused.set_n_threads(2)
+    assert _stack.stack_team(128, np.array(widths, dtype=np.intp), 2) == 2
+    with threadpool_limits(1, "blas"):
+        for start in range(0, 2048, 128):
+            rows = np.arange(start, start + 128, dtype=np.intp)
+            fused.train_batch(X, y, rows, 1e-4)
+            layered_step(layered, X, y, rows, 1e-4)
+            np.testing.assert_allclose(fused.grads, layered.grads, rtol=1e-9, atol=1e-13)
