@@ -1,9 +1,10 @@
 """A whole training step of a stack of dense layers in one parallel region.
 
 The layer kernels (``_dense.pyx``) share each product of a step among the
-threads, so the threads meet at every layer, forward and back -- eight
-times per step for a 784-100-100-10 network -- while the small last layer,
-the loss and the Python between the calls run on one thread. This kernel
+threads, so the threads meet at every layer, forward and back -- nine
+times per step for a 784-100-100-10 network, optimizer included -- while
+the small last layer, the loss and the Python between the calls run on one
+thread. This kernel
 runs the whole step, optimizer update included, in one parallel region with
 two meetings (barriers). Each part is shared the way that keeps a thread's
 data in its own cache:
