@@ -105,8 +105,8 @@ def test_layer_by_layer_steps_are_identical_on_two_threads():
     input features), and the 89,610 parameters above the size at which the
     optimizer step is."""
     rng = np.random.default_rng(0)
-    X = rng.random((128, 784), dtype=np.float32)
-    y = rng.integers(0, 10, 128).astype(np.intp)
+    X = rng.random((1536, 784), dtype=np.float32)
+    y = rng.integers(0, 10, 1536).astype(np.intp)
     results = []
     with threadpool_limits(1, "blas"):
         for _ in range(3):
@@ -114,9 +114,10 @@ def test_layer_by_layer_steps_are_identical_on_two_threads():
                           dtype=np.float32).build((784,), np.random.default_rng(0))
             net.set_n_threads(2)
             opt = Adam(net.params)
-            for _ in range(4):
-                net.train_step(X, y, 1e-4)
-                opt.step(net.params, net.grads, 1e-3, 2)
+            for _ in range(3):
+                for start in range(0, 1536, 128):
+                    net.train_step(X[start:start + 128], y[start:start + 128], 1e-4)
+                    opt.step(net.params, net.grads, 1e-3, 2)
             results.append(net.params.copy())
     for other in results[1:]:
         np.testing.assert_array_equal(results[0], other)

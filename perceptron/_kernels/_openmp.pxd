@@ -2,6 +2,8 @@ cdef extern from "_omp_compat.h":
     int perc_omp_enabled() nogil
     int perc_omp_get_max_threads() nogil
     int perc_omp_get_thread_num() nogil
+    # threads of the current team (inside a parallel region)
+    int perc_omp_get_num_threads() nogil
     # every thread of the team waits here for the others (see _omp_compat.h)
     void barrier "perc_omp_barrier"() nogil
 

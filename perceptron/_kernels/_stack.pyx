@@ -42,13 +42,13 @@ dropped output) and ``dL/dZ1``, each thread writing its own rows.
 """
 
 from cython cimport floating
-from cython.parallel cimport parallel, prange
+from cython.parallel cimport parallel
 from libc.math cimport isfinite
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy, memset
 
 from ._gemm cimport feature_split, gemm
-from ._openmp cimport barrier
+from ._openmp cimport barrier, perc_omp_get_num_threads, perc_omp_get_thread_num
 from ._rows cimport (activation_backward_row, adam_chunk, bias_activation_row,
                      column_sums, dropout_keeps, dropout_threshold, l2_chunk,
                      rmsprop_chunk, sgd_chunk, sigmoid_bce_row, softmax_ce_row)
@@ -194,6 +194,7 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
     """
     cdef Py_ssize_t m = rows.shape[0], n_layers = widths.shape[0] - 1
     cdef Py_ssize_t n_params = 0, l, t, i
+    cdef int me, running
     cdef double penalty_parts[MAX_TEAM]
     cdef double penalty = 0, loss
     cdef Py_ssize_t n_correct = 0
@@ -218,21 +219,35 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
     if team > 1:
         priv = &private[0, 0]
     with nogil, parallel(num_threads=team):
-        for t in prange(team, schedule="static"):
+        # Thread ``me`` does part ``t = me`` of each phase (and ``me + running``,
+        # ... should the runtime start fewer threads than asked for). Plain
+        # loops, not prange: Cython makes a prange's index both firstprivate
+        # and lastprivate, and GCC then makes the threads wait for each other
+        # at the start of the loop -- three more meetings per step than the
+        # two barriers below, which are all the phases need.
+        me = perc_omp_get_thread_num()
+        running = perc_omp_get_num_threads()
+        t = me
+        while t < team:
             _phase_a(&X[0, 0], &rows[0], m, t, team, &params[0], &work[t, 0], &shared[0],
                      &widths[0], &drop[0])
+            t = t + running
         barrier()  # every partial product of the first layer is complete
-        for t in prange(team, schedule="static"):
+        t = me
+        while t < team:
             _phase_b(&rows[0], &y[0], m, t, team, &params[0],
                      &grads[0] if t == 0 else priv + (t - 1) * ld_private,
                      work, &shared[0], n_layers, &widths[0], &activations[0],
                      &drop[0], &seeds[0], softmax, &row_loss[0], &hit[0])
+            t = t + running
         barrier()  # every row of dL/dZ1 and every thread's gradients are complete
-        for t in prange(team, schedule="static"):
+        t = me
+        while t < team:
             penalty_parts[t] = _phase_c(m, t, team, &params[0], &grads[0], priv,
                                         ld_private, work, &shared[0], n_layers,
                                         &widths[0], &drop[0], alpha, &row_loss[0],
                                         solver, s1, s2, lr, h1, h2, eps, nesterov)
+            t = t + running
     for t in range(team):
         penalty += penalty_parts[t]
     for i in range(m):
