@@ -48,7 +48,7 @@ class Adam:
                     lr=self._corrected(lr), h1=self.beta_1, h2=self.beta_2, eps=self.epsilon)
 
     def step_taken(self):
-        """Count a step (the kernel of ``fused_step_args`` calls back after one)."""
+        """Count a step that a kernel applied with :meth:`fused_step_args`."""
         self.t += 1
 
     def _corrected(self, lr):
