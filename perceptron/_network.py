@@ -217,6 +217,11 @@ class Network:
     def _dense_stack(self):
         """``(widths, activation codes, [(index, Dropout)])`` of a plain dense
         stack, or None when the network is anything else (see :meth:`train_batch`)."""
+        if "stack" not in self._scratch:
+            self._scratch["stack"] = self._find_dense_stack()
+        return self._scratch["stack"]
+
+    def _find_dense_stack(self):
         widths, codes, dropouts = [int(np.prod(self.input_shape))], [], []
         after_dense = False
         for layer in self.layers:
@@ -264,11 +269,36 @@ class Network:
         ``check_finite``, a ValueError is raised if ``X`` holds NaN or
         infinity: the first layer checks each batch as it reads it
         (:meth:`~perceptron.layers.Layer.forward_checked`).
+
+        A plain dense stack (see :meth:`train_batch`) runs in one kernel
+        call instead, which takes blocks of 256 rows through every layer
+        (``_stack.dense_stack_predict``); ``batch_size`` is then unused.
         """
-        if batch_size is None:
-            batch_size = self.predict_batch_size()
+        return self._outputs(X, batch_size, check_finite, output=0)
+
+    def predict_proba(self, X, batch_size=None, check_finite=False):
+        """Class probabilities for ``X``: the output function of the logits."""
+        return self._outputs(X, batch_size, check_finite,
+                             output=1 if self.output == "softmax" else 2)
+
+    def _outputs(self, X, batch_size, check_finite, output):
+        """Logits (``output=0``), softmax (1) or normalised sigmoids (2) of ``X``."""
         n = X.shape[0]
         out = np.empty((n, int(np.prod(self.output_shape))), dtype=self.dtype)
+        stack = self._dense_stack()
+        if stack is not None:
+            widths, activations, _ = stack
+            work = self._scratch.get("predict")
+            if work is None or work.shape[0] < self.n_threads:
+                work = self._scratch["predict"] = np.empty(
+                    (self.n_threads, _stack.predict_work_size(widths)), dtype=self.dtype)
+            if not _stack.dense_stack_predict(X.reshape(n, widths[0]), self.params, out, work,
+                                              widths, activations, output, check_finite,
+                                              self.n_threads):
+                raise_not_finite(X)
+            return out
+        if batch_size is None:
+            batch_size = self.predict_batch_size()
         first, rest = self.layers[0], self.layers[1:]
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
@@ -281,18 +311,13 @@ class Network:
             for layer in rest:
                 h = layer.forward(h, training=False)
             out[start:stop] = h
-        return out
-
-    def predict_proba(self, X, batch_size=None, check_finite=False):
-        """Class probabilities for ``X``: the output function of the logits."""
-        proba = self.decision_function(X, batch_size, check_finite)
-        if self.output == "softmax":
-            _loss.softmax(proba, self.n_threads)
-        else:
+        if output == 1:
+            _loss.softmax(out, self.n_threads)
+        elif output == 2:
             # one-vs-rest sigmoids, normalised so rows sum to one
-            _dense.activation_forward(proba, 2, self.n_threads)
-            proba /= proba.sum(axis=1, keepdims=True)
-        return proba
+            _dense.activation_forward(out, 2, self.n_threads)
+            out /= out.sum(axis=1, keepdims=True)
+        return out
 
     # -- pickling -----------------------------------------------------------
     def __getstate__(self):

@@ -203,3 +203,69 @@ def test_mnist_sized_steps_match_layer_by_layer_on_two_threads():
             fused.train_batch(X, y, rows, 1e-4)
             layered_step(layered, X, y, rows, 1e-4)
             np.testing.assert_allclose(fused.grads, layered.grads, rtol=1e-9, atol=1e-13)
+
+
+def numpy_outputs(net, X, output):
+    """The network's outputs, written out in NumPy."""
+    h = X
+    for layer in net.layers:
+        if isinstance(layer, Dense):
+            z = h @ layer.params["W"] + layer.params["b"]
+            h = {"relu": lambda v: np.maximum(v, 0), "tanh": np.tanh,
+                 "logistic": lambda v: 1 / (1 + np.exp(-v)),
+                 "identity": lambda v: v}[layer.activation](z)
+    if output == "softmax":
+        e = np.exp(h - h.max(axis=1, keepdims=True))
+        return h, e / e.sum(axis=1, keepdims=True)
+    s = 1 / (1 + np.exp(-h))
+    return h, s / s.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("widths", [(40, 24, 16, 5), (40, 5), (300, 64, 10)])
+@pytest.mark.parametrize("activation, output", [
+    ("relu", "softmax"), ("tanh", "sigmoid"), ("logistic", "softmax")])
+@pytest.mark.parametrize("n", [0, 1, 1300])  # 1300: two whole blocks of 512 and a part
+def test_predict_matches_numpy(n_threads, widths, activation, output, n):
+    net = make_net(widths, activation, output, dropout=0.5)  # no dropout at predict time
+    net.set_n_threads(n_threads)
+    X = np.random.default_rng(2).normal(size=(n, widths[0]))
+    logits, proba = numpy_outputs(net, X, output)
+    with threadpool_limits(1, "blas"):
+        np.testing.assert_allclose(net.decision_function(X), logits, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(net.predict_proba(X, check_finite=True), proba,
+                                   rtol=1e-10, atol=1e-14)
+
+
+def test_float32_predict_matches_numpy():
+    net = make_net((50, 30, 4), dtype=np.float32)
+    net.set_n_threads(2)
+    X = np.random.default_rng(3).normal(size=(2000, 50)).astype(np.float32)
+    _, proba = numpy_outputs(net, X.astype(np.float64), "softmax")
+    got = net.predict_proba(X)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, proba, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_predict_checks_every_block(bad):
+    net = make_net((20, 8, 3))
+    net.set_n_threads(2)
+    X = np.random.default_rng(4).normal(size=(1500, 20))
+    X[1499, 19] = bad  # the last value of the last block
+    with pytest.raises(ValueError, match="NaN" if np.isnan(bad) else "infinity"):
+        net.predict_proba(X, check_finite=True)
+    net.predict_proba(X)  # unchecked: no error, garbage in the last row only
+
+
+def test_predict_bad_arguments_raise():
+    net = make_net((10, 6, 3))
+    w, acts = np.array([10, 6, 3], dtype=np.intp), np.array([1, 0], dtype=np.int32)
+    X, out = np.zeros((5, 10)), np.zeros((5, 3))
+    work = np.zeros((1, _stack.predict_work_size(w)))
+    with pytest.raises(ValueError, match="do not agree"):
+        _stack.dense_stack_predict(X, net.params, np.zeros((5, 4)), work, w, acts, 1, False, 1)
+    with pytest.raises(ValueError, match="do not agree"):
+        _stack.dense_stack_predict(X, net.params, out, work, w, acts, 3, False, 1)
+    with pytest.raises(ValueError, match="work is too small"):
+        _stack.dense_stack_predict(X, net.params, out, work[:, :10], w, acts, 1, False, 1)

@@ -24,8 +24,7 @@ from cython cimport floating
 from cython.parallel cimport prange
 
 from ._openmp cimport threads_for
-from libc.math cimport exp
-from ._rows cimport sigmoid_bce_row, softmax_ce_row
+from ._rows cimport sigmoid_bce_row, softmax_ce_row, softmax_row
 
 import numpy as np
 
@@ -84,20 +83,12 @@ def sigmoid_binary_cross_entropy(const floating[:, ::1] z, const Py_ssize_t[::1]
 
 def softmax(floating[:, ::1] z, int n_threads=1):
     """In place: each row of ``z`` becomes its softmax."""
-    cdef Py_ssize_t i, j, n = z.shape[0], d = z.shape[1]
-    cdef double zmax, total
+    cdef Py_ssize_t i, n = z.shape[0], d = z.shape[1]
+    if d == 0:
+        return
     for i in prange(n, nogil=True, schedule="static",
                     num_threads=threads_for(n * d, n_threads)):
-        zmax = z[i, 0]
-        for j in range(1, d):
-            if z[i, j] > zmax:
-                zmax = z[i, j]
-        total = 0
-        for j in range(d):
-            z[i, j] = <floating>exp(z[i, j] - zmax)
-            total = total + z[i, j]
-        for j in range(d):
-            z[i, j] = <floating>(z[i, j] / total)
+        softmax_row(&z[i, 0], d)
 
 
 cdef void _check(const floating[:, ::1] z, const Py_ssize_t[::1] y,

@@ -140,6 +140,33 @@ cdef inline double sigmoid_bce_row(const floating *z, Py_ssize_t y, floating *g,
     return acc
 
 
+cdef inline void softmax_row(floating *z, Py_ssize_t d) noexcept nogil:
+    """In place: ``z = softmax(z)`` for one row (``exp`` in the data's precision)."""
+    cdef Py_ssize_t j
+    cdef floating zmax = z[0], total = 0, inv
+    for j in range(1, d):
+        if z[j] > zmax:
+            zmax = z[j]
+    for j in range(d):
+        z[j] = exp_(z[j] - zmax)
+        total += z[j]
+    inv = 1 / total
+    for j in range(d):
+        z[j] *= inv
+
+
+cdef inline void sigmoid_proba_row(floating *z, Py_ssize_t d) noexcept nogil:
+    """In place: one sigmoid per class, normalised to sum to one (one-vs-rest)."""
+    cdef Py_ssize_t j
+    cdef floating total = 0, e
+    for j in range(d):
+        e = exp_(-z[j] if z[j] >= 0 else z[j])  # exp(-|z|) never overflows
+        z[j] = 1 / (1 + e) if z[j] >= 0 else e / (1 + e)
+        total += z[j]
+    for j in range(d):
+        z[j] /= total
+
+
 # -- dropout ------------------------------------------------------------------
 
 cdef inline uint64_t splitmix64(uint64_t x) noexcept nogil:

@@ -42,16 +42,20 @@ dropped output) and ``dL/dZ1``, each thread writing its own rows.
 """
 
 from cython cimport floating
-from cython.parallel cimport parallel
+from cython.parallel cimport parallel, prange
 from libc.math cimport isfinite
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy, memset
 
+from ._finite cimport chunk_finite
 from ._gemm cimport feature_split, gemm
 from ._openmp cimport barrier, perc_omp_get_num_threads, perc_omp_get_thread_num
 from ._rows cimport (activation_backward_row, adam_chunk, bias_activation_row,
                      column_sums, dropout_keeps, dropout_threshold, l2_chunk,
-                     rmsprop_chunk, sgd_chunk, sigmoid_bce_row, softmax_ce_row)
+                     rmsprop_chunk, sgd_chunk, sigmoid_bce_row, sigmoid_proba_row,
+                     softmax_ce_row, softmax_row)
+
+import numpy as np
 
 cdef enum:
     # deepest stack handled (pointer arrays on each thread's stack); deeper
@@ -63,6 +67,8 @@ cdef enum:
     MIN_PARALLEL_MACS = 262144
     # and no thread takes fewer rows than this
     MIN_ROWS_PER_THREAD = 8
+    # rows per block at predict time: a block's activations stay in cache
+    PREDICT_ROWS = 512
 
 #: the deepest stack :func:`dense_stack_step` takes
 MAX_DENSE_LAYERS = MAX_LAYERS
@@ -497,3 +503,105 @@ cdef inline void _add(floating *a, const floating *b, Py_ssize_t n) noexcept nog
     cdef Py_ssize_t i
     for i in range(n):
         a[i] += b[i]
+
+
+def predict_work_size(const Py_ssize_t[::1] widths):
+    """Length of one thread's scratch (``work[t]``) for :func:`dense_stack_predict`."""
+    return 2 * PREDICT_ROWS * max(1, _widest_hidden(&widths[0], widths.shape[0] - 1))
+
+
+def dense_stack_predict(const floating[:, ::1] X, const floating[::1] params,
+                        floating[:, ::1] out, floating[:, ::1] work,
+                        const Py_ssize_t[::1] widths, const int[::1] activations,
+                        int output, bint check_finite, int n_threads):
+    """The network's output for every row of ``X``, block of rows by block.
+
+    Each thread takes blocks of :data:`PREDICT_ROWS` rows in turn (dynamic
+    schedule, so that a thread slowed down by another program does fewer)
+    and runs each block through every layer and the output function, its
+    activations in its own scratch ``work[t]``, while they are in its cache:
+    no layer's output for the whole of ``X`` is ever written out.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, widths[0])
+    params : ndarray
+        The flat parameter vector (see :func:`dense_stack_step`).
+    out : ndarray of shape (n_samples, widths[-1])
+    work : ndarray of shape (n_threads, >= predict_work_size(widths))
+    widths, activations
+        As :func:`dense_stack_step` (dropout does nothing at predict time).
+    output : int
+        0: the logits; 1: softmax; 2: one sigmoid per class, normalised.
+    check_finite : bool
+        Check each block of ``X`` for NaN and infinity just before its
+        product.
+
+    Returns
+    -------
+    finite : bool
+        False when ``check_finite`` found a NaN or an infinity (``out`` is
+        then garbage).
+    """
+    cdef Py_ssize_t m = X.shape[0], n_layers = widths.shape[0] - 1
+    cdef Py_ssize_t n_blocks = (m + PREDICT_ROWS - 1) // PREDICT_ROWS
+    cdef Py_ssize_t n_params = 0, l, blk, macs = 0
+    cdef int team = n_threads
+    cdef unsigned char[::1] bad = np.zeros(max(n_blocks, 1), dtype=np.uint8)
+    for l in range(n_layers):
+        n_params += widths[l] * widths[l + 1] + widths[l + 1]
+        macs += widths[l] * widths[l + 1]
+    if (not 1 <= n_layers <= MAX_LAYERS or params.shape[0] != n_params
+            or X.shape[1] != widths[0] or out.shape[0] != m
+            or out.shape[1] != widths[n_layers] or activations.shape[0] != n_layers
+            or activations[n_layers - 1] != 0 or not 0 <= output <= 2):
+        raise ValueError("dense_stack_predict: arrays do not agree with the layer widths")
+    if m * macs < MIN_PARALLEL_MACS or team < 1:
+        team = 1
+    team = <int>min(team, n_blocks)
+    if m == 0:
+        return True
+    if (work.shape[0] < team
+            or work.shape[1] < 2 * PREDICT_ROWS * max(1, _widest_hidden(&widths[0], n_layers))):
+        raise ValueError("dense_stack_predict: work is too small")
+    for blk in prange(n_blocks, nogil=True, schedule="dynamic", num_threads=team):
+        bad[blk] = not _predict_block(&X[0, 0], &params[0], &out[0, 0],
+                                      &work[perc_omp_get_thread_num(), 0], blk * PREDICT_ROWS,
+                                      min((blk + 1) * PREDICT_ROWS, m), n_layers, &widths[0],
+                                      &activations[0], output, check_finite)
+    for blk in range(n_blocks):
+        if bad[blk]:
+            return False
+    return True
+
+
+cdef bint _predict_block(const floating *X, const floating *params, floating *out,
+                         floating *work, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n_layers,
+                         const Py_ssize_t *widths, const int *activations, int output,
+                         bint check_finite) noexcept nogil:
+    """Rows ``[r0, r1)`` through every layer; False if they hold a NaN or inf."""
+    cdef Py_ssize_t m = r1 - r0, i, l, k, n, o = 0
+    cdef Py_ssize_t half = PREDICT_ROWS * max(1, _widest_hidden(widths, n_layers))
+    cdef const floating *inp = X + r0 * widths[0]
+    cdef floating *dst
+    if check_finite and not chunk_finite(inp, m * widths[0]):
+        return False
+    for l in range(n_layers):
+        k = widths[l]
+        n = widths[l + 1]
+        # the last layer writes straight into out; the others into the two
+        # halves of this thread's scratch in turn
+        dst = out + r0 * n if l == n_layers - 1 else work + (l % 2) * half
+        gemm(False, False, m, n, k, 1, inp, k, params + o, n, 0, dst, n)
+        for i in range(m):
+            bias_activation_row(dst + i * n, params + o + k * n, n, activations[l])
+        inp = dst
+        o += k * n + n
+    n = widths[n_layers]
+    if output == 1:
+        for i in range(m):
+            softmax_row(out + (r0 + i) * n, n)
+    elif output == 2:
+        for i in range(m):
+            sigmoid_proba_row(out + (r0 + i) * n, n)
+    return True
