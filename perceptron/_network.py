@@ -251,12 +251,14 @@ class Network:
     PREDICT_SCRATCH_BYTES = 32 * 2**20
 
     def predict_batch_size(self):
-        """Rows per forward pass at predict time.
+        """Rows per forward pass at predict time, layer by layer.
 
         As many as fit the widest layer's scratch (its output, plus the patch
         matrix of a convolution) in :attr:`PREDICT_SCRATCH_BYTES`, between
-        1024 and 16384: an MLP takes 10,000 images in one pass, so each GEMM
-        is one large product; a CNN keeps to 1024 and its memory in check.
+        1024 and 16384: narrow layers take 10,000 images in one pass, so each
+        GEMM is one large product; a CNN keeps to 1024 and its memory in
+        check. (A plain dense stack does not pass layer by layer: see
+        :meth:`decision_function`.)
         """
         widest = max([layer.scratch_per_sample() for layer in self.layers] + [1])
         rows = self.PREDICT_SCRATCH_BYTES // (widest * self.dtype.itemsize)
