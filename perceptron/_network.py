@@ -188,8 +188,9 @@ class Network:
         the layers' widths, activations and dropout rates, the threads sharing
         the step, and the scratch arrays (made once per batch size). None
         when the network is not a plain dense stack."""
+        plans = self._scratch.setdefault("plans", {})
         key = (m, self.n_threads)
-        plan = self._scratch.get(("stack", key))
+        plan = plans.get(key)
         if plan is not None:
             return plan
         stack = self._dense_stack()
@@ -208,10 +209,9 @@ class Network:
             private=np.empty((team - 1, -(-self.params.shape[0] // 16) * 16), self.dtype),
             row_loss=np.empty(m), hit=np.empty(m, dtype=np.uint8))
         # keep two batch sizes: the full batches' and the last one's
-        stale = [k for k in self._scratch if isinstance(k, tuple)]
-        if len(stale) >= 2:
-            del self._scratch[stale[0]]
-        self._scratch[("stack", key)] = plan
+        if len(plans) >= 2:
+            del plans[next(iter(plans))]
+        plans[key] = plan
         return plan
 
     def _dense_stack(self):
@@ -273,7 +273,7 @@ class Network:
         (:meth:`~perceptron.layers.Layer.forward_checked`).
 
         A plain dense stack (see :meth:`train_batch`) runs in one kernel
-        call instead, which takes blocks of 256 rows through every layer
+        call instead, which takes blocks of rows through every layer
         (``_stack.dense_stack_predict``); ``batch_size`` is then unused.
         """
         return self._outputs(X, batch_size, check_finite, output=0)
@@ -313,12 +313,8 @@ class Network:
             for layer in rest:
                 h = layer.forward(h, training=False)
             out[start:stop] = h
-        if output == 1:
-            _loss.softmax(out, self.n_threads)
-        elif output == 2:
-            # one-vs-rest sigmoids, normalised so rows sum to one
-            _dense.activation_forward(out, 2, self.n_threads)
-            out /= out.sum(axis=1, keepdims=True)
+        if output:
+            _loss.probabilities(out, output, self.n_threads)
         return out
 
     # -- pickling -----------------------------------------------------------

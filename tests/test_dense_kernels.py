@@ -172,6 +172,16 @@ def _numpy_sigmoid_bce(z, y):
     return loss, s - t
 
 
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_sigmoid_proba_is_normalised_sigmoids(n_threads):
+    z = np.random.default_rng(0).normal(scale=5, size=(3000, 10))
+    z[0, :3] = [1000.0, -1000.0, 0.0]  # no overflow either way
+    expected = 1 / (1 + np.exp(-np.clip(z, -700, 700)))
+    expected /= expected.sum(axis=1, keepdims=True)
+    _loss.probabilities(z, 2, n_threads)
+    np.testing.assert_allclose(z, expected, rtol=1e-12, atol=1e-15)
+
+
 @pytest.mark.parametrize("kernel,reference", [
     (_loss.softmax_cross_entropy, _numpy_softmax_ce),
     (_loss.sigmoid_binary_cross_entropy, _numpy_sigmoid_bce),
@@ -204,7 +214,7 @@ def test_softmax_is_stable_for_huge_logits():
     loss, n_correct = _loss.softmax_cross_entropy(z, np.array([0, 1], dtype=np.intp), grad)
     assert np.isfinite(loss)
     assert n_correct == 1  # the three-way tie goes to class 0, as argmax does, not to y=1
-    _loss.softmax(z)
+    _loss.probabilities(z, 1)
     np.testing.assert_allclose(z, [[1, 0, 0], [1 / 3, 1 / 3, 1 / 3]], atol=1e-12)
 
 

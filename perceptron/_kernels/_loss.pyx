@@ -24,7 +24,8 @@ from cython cimport floating
 from cython.parallel cimport prange
 
 from ._openmp cimport threads_for
-from ._rows cimport sigmoid_bce_row, softmax_ce_row, softmax_row
+from ._rows cimport (count_set, ordered_sum, sigmoid_bce_row, sigmoid_proba_row,
+                     softmax_ce_row, softmax_row)
 
 import numpy as np
 
@@ -59,7 +60,7 @@ def softmax_cross_entropy(const floating[:, ::1] z, const Py_ssize_t[::1] y,
                     num_threads=threads_for(n * d, n_threads)):
         row_loss[i] = softmax_ce_row(&z[i, 0], y[i], &grad[i, 0], d, scale,
                                       &hit[i])
-    return _ordered_sum(row_loss), _count(hit)
+    return ordered_sum(&row_loss[0], n), count_set(&hit[0], n)
 
 
 def sigmoid_binary_cross_entropy(const floating[:, ::1] z, const Py_ssize_t[::1] y,
@@ -78,17 +79,26 @@ def sigmoid_binary_cross_entropy(const floating[:, ::1] z, const Py_ssize_t[::1]
                     num_threads=threads_for(n * d, n_threads)):
         row_loss[i] = sigmoid_bce_row(&z[i, 0], y[i], &grad[i, 0], d, scale,
                                       &hit[i])
-    return _ordered_sum(row_loss), _count(hit)
+    return ordered_sum(&row_loss[0], n), count_set(&hit[0], n)
 
 
-def softmax(floating[:, ::1] z, int n_threads=1):
-    """In place: each row of ``z`` becomes its softmax."""
+def probabilities(floating[:, ::1] z, int output, int n_threads=1):
+    """In place: each row of logits ``z`` becomes probabilities.
+
+    ``output`` 1: softmax; 2: one sigmoid per class, normalised to sum to one
+    (the codes of :func:`perceptron._kernels._stack.dense_stack_predict`).
+    """
     cdef Py_ssize_t i, n = z.shape[0], d = z.shape[1]
+    if output not in (1, 2):
+        raise ValueError(f"probabilities: output must be 1 or 2, got {output}")
     if d == 0:
         return
     for i in prange(n, nogil=True, schedule="static",
                     num_threads=threads_for(n * d, n_threads)):
-        softmax_row(&z[i, 0], d)
+        if output == 1:
+            softmax_row(&z[i, 0], d)
+        else:
+            sigmoid_proba_row(&z[i, 0], d)
 
 
 cdef void _check(const floating[:, ::1] z, const Py_ssize_t[::1] y,
@@ -101,18 +111,3 @@ cdef void _check(const floating[:, ::1] z, const Py_ssize_t[::1] y,
     for i in range(y.shape[0]):
         if y[i] < 0 or y[i] >= z.shape[1]:
             raise ValueError(f"loss: class index {y[i]} out of range [0, {z.shape[1]})")
-
-
-cdef Py_ssize_t _count(const unsigned char[::1] flags) noexcept:
-    cdef Py_ssize_t i, c = 0
-    for i in range(flags.shape[0]):
-        c += flags[i]
-    return c
-
-
-cdef double _ordered_sum(double[::1] values) noexcept:
-    cdef Py_ssize_t i
-    cdef double s = 0
-    for i in range(values.shape[0]):
-        s += values[i]
-    return s

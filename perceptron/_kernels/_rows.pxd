@@ -167,6 +167,23 @@ cdef inline void sigmoid_proba_row(floating *z, Py_ssize_t d) noexcept nogil:
         z[j] /= total
 
 
+cdef inline double ordered_sum(const double *values, Py_ssize_t n) noexcept nogil:
+    """The rows' losses added in row order: the same total for any thread count."""
+    cdef Py_ssize_t i
+    cdef double total = 0
+    for i in range(n):
+        total += values[i]
+    return total
+
+
+cdef inline Py_ssize_t count_set(const unsigned char *flags, Py_ssize_t n) noexcept nogil:
+    """How many of ``flags[0:n]`` are set (the rows predicted right)."""
+    cdef Py_ssize_t i, c = 0
+    for i in range(n):
+        c += flags[i]
+    return c
+
+
 # -- dropout ------------------------------------------------------------------
 
 cdef inline uint64_t splitmix64(uint64_t x) noexcept nogil:

@@ -48,11 +48,11 @@ from libc.stdint cimport uint64_t
 from libc.string cimport memcpy, memset
 
 from ._finite cimport chunk_finite
-from ._gemm cimport feature_split, gemm
+from ._gemm cimport feature_split, gemm, gemm_blocks
 from ._openmp cimport barrier, perc_omp_get_num_threads, perc_omp_get_thread_num
 from ._rows cimport (activation_backward_row, adam_chunk, bias_activation_row,
-                     column_sums, dropout_keeps, dropout_threshold, l2_chunk,
-                     rmsprop_chunk, sgd_chunk, sigmoid_bce_row, sigmoid_proba_row,
+                     column_sums, count_set, dropout_keeps, dropout_threshold,
+                     l2_chunk, ordered_sum, rmsprop_chunk, sgd_chunk, sigmoid_bce_row, sigmoid_proba_row,
                      softmax_ce_row, softmax_row)
 
 import numpy as np
@@ -63,10 +63,6 @@ cdef enum:
     MAX_LAYERS = 32
     # most threads (one slot each for the L2 penalty's partial sums)
     MAX_TEAM = 64
-    # below this many multiply-adds per step one thread does it all
-    MIN_PARALLEL_MACS = 262144
-    # and no thread takes fewer rows than this
-    MIN_ROWS_PER_THREAD = 8
     # rows per block at predict time: a block's activations stay in cache
     PREDICT_ROWS = 512
 
@@ -80,21 +76,28 @@ SOLVERS = {"none": 0, "sgd": 1, "adam": 2, "rmsprop": 3}
 def stack_team(Py_ssize_t m, const Py_ssize_t[::1] widths, int n_threads):
     """How many threads share a step of ``m`` rows through layers ``widths``.
 
-    ``widths`` holds the input width, then each layer's number of units.
+    ``widths`` holds the input width, then each layer's number of units. The
+    rule of one product (``gemm_blocks``), applied to the whole step.
     """
+    return min(gemm_blocks(m, 1, _macs_per_row(&widths[0], widths.shape[0] - 1), n_threads),
+               MAX_TEAM)
+
+
+cdef Py_ssize_t _macs_per_row(const Py_ssize_t *widths, Py_ssize_t n_layers) noexcept nogil:
+    """Multiply-adds of one row through every layer."""
     cdef Py_ssize_t l, macs = 0
-    for l in range(widths.shape[0] - 1):
-        macs += m * widths[l] * widths[l + 1]
-    if macs < MIN_PARALLEL_MACS or n_threads < 1:
-        return 1
-    return <int>max(1, min(n_threads, MAX_TEAM, m // MIN_ROWS_PER_THREAD))
+    for l in range(n_layers):
+        macs += widths[l] * widths[l + 1]
+    return macs
 
 
-cdef Py_ssize_t _widest_feature_block(Py_ssize_t d, int team) noexcept nogil:
+cdef Py_ssize_t _partial_offset(Py_ssize_t m, Py_ssize_t d, int team) noexcept nogil:
+    """Where a thread's partial product starts in its scratch: after its block
+    of ``m`` rows by (at most) the widest block of the ``d`` input columns."""
     cdef Py_ssize_t t, widest = 0
     for t in range(team):
         widest = max(widest, feature_split(d, t + 1, team) - feature_split(d, t, team))
-    return widest
+    return m * widest
 
 
 cdef Py_ssize_t _widest_hidden(const Py_ssize_t *widths, Py_ssize_t n_layers) noexcept nogil:
@@ -119,7 +122,7 @@ def shared_size(Py_ssize_t m, const Py_ssize_t[::1] widths, const double[::1] dr
 cdef Py_ssize_t _work_size(Py_ssize_t m, int team, const Py_ssize_t *widths,
                            Py_ssize_t n_layers, const double *drop) noexcept nogil:
     cdef Py_ssize_t l, rows = (m + team - 1) // team
-    cdef Py_ssize_t size = m * _widest_feature_block(widths[0], team)
+    cdef Py_ssize_t size = _partial_offset(m, widths[0], team)
     if team > 1:
         size += m * widths[1]
     for l in range(2, n_layers + 1):
@@ -256,9 +259,8 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
             t = t + running
     for t in range(team):
         penalty += penalty_parts[t]
-    for i in range(m):
-        n_correct += hit[i]
-    loss = _loss_sum(&row_loss[0], m)
+    n_correct = count_set(&hit[0], m)
+    loss = ordered_sum(&row_loss[0], m)
     return loss, n_correct, penalty, solver != 0 and isfinite(loss)
 
 
@@ -294,14 +296,6 @@ cdef void _check(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
                              f"[0, {widths[n_layers]})")
 
 
-cdef double _loss_sum(const double *row_loss, Py_ssize_t m) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef double total = 0
-    for i in range(m):
-        total += row_loss[i]
-    return total
-
-
 cdef void _phase_a(const floating *X, const Py_ssize_t *rows, Py_ssize_t m, Py_ssize_t t,
                    int team, const floating *params, floating *work, floating *shared,
                    const Py_ssize_t *widths, const double *drop) noexcept nogil:
@@ -311,7 +305,7 @@ cdef void _phase_a(const floating *X, const Py_ssize_t *rows, Py_ssize_t m, Py_s
     cdef Py_ssize_t width = f1 - f0
     cdef floating *xb = work
     # one thread: the product is the first layer's output itself
-    cdef floating *z = shared if team == 1 else work + m * _widest_feature_block(d, team)
+    cdef floating *z = shared if team == 1 else work + _partial_offset(m, d, team)
     for i in range(m):
         memcpy(xb + i * width, X + rows[i] * d + f0, width * sizeof(floating))
     if width > 0:
@@ -346,7 +340,7 @@ cdef void _phase_b(const Py_ssize_t *rows, const Py_ssize_t *y, Py_ssize_t m_tot
     cdef Py_ssize_t m = r1 - r0, capacity = (m_total + team - 1) // team
     cdef Py_ssize_t i, j, s, l, k, n, o, n1 = widths[1]
     cdef Py_ssize_t widest = _widest_hidden(widths, n_layers)
-    cdef Py_ssize_t partial_offset = m_total * _widest_feature_block(widths[0], team)
+    cdef Py_ssize_t partial_offset = _partial_offset(m_total, widths[0], team)
     # outs[l]: output of layer l (this thread's rows); ins[l]: the input of
     # layer l + 1, which is outs[l] times the dropout mask after a dropout
     cdef floating *outs[MAX_LAYERS + 1]
@@ -451,7 +445,7 @@ cdef double _phase_c(Py_ssize_t m, Py_ssize_t t, int team, floating *params,
     cdef const floating *g1 = shared + m * n1 * (2 if drop[0] > 0 else 1)
     cdef floating decay = <floating>(alpha / m)
     cdef double penalty = 0
-    cdef bint update = solver != 0 and isfinite(_loss_sum(row_loss, m))
+    cdef bint update = solver != 0 and isfinite(ordered_sum(row_loss, m))
     for l in range(1, n_layers):
         n_params += widths[l] * widths[l + 1] + widths[l + 1]
     # dW1[F_t] = X[:, F_t].T @ dL/dZ1, from the columns gathered in phase A
@@ -507,7 +501,12 @@ cdef inline void _add(floating *a, const floating *b, Py_ssize_t n) noexcept nog
 
 def predict_work_size(const Py_ssize_t[::1] widths):
     """Length of one thread's scratch (``work[t]``) for :func:`dense_stack_predict`."""
-    return 2 * PREDICT_ROWS * max(1, _widest_hidden(&widths[0], widths.shape[0] - 1))
+    return _predict_work_size(&widths[0], widths.shape[0] - 1)
+
+
+cdef Py_ssize_t _predict_work_size(const Py_ssize_t *widths, Py_ssize_t n_layers) noexcept nogil:
+    """Two blocks of rows of the widest hidden layer, used in turn."""
+    return 2 * PREDICT_ROWS * max(1, _widest_hidden(widths, n_layers))
 
 
 def dense_stack_predict(const floating[:, ::1] X, const floating[::1] params,
@@ -545,24 +544,22 @@ def dense_stack_predict(const floating[:, ::1] X, const floating[::1] params,
     """
     cdef Py_ssize_t m = X.shape[0], n_layers = widths.shape[0] - 1
     cdef Py_ssize_t n_blocks = (m + PREDICT_ROWS - 1) // PREDICT_ROWS
-    cdef Py_ssize_t n_params = 0, l, blk, macs = 0
-    cdef int team = n_threads
+    cdef Py_ssize_t n_params = 0, l, blk
+    cdef int team
     cdef unsigned char[::1] bad = np.zeros(max(n_blocks, 1), dtype=np.uint8)
     for l in range(n_layers):
         n_params += widths[l] * widths[l + 1] + widths[l + 1]
-        macs += widths[l] * widths[l + 1]
     if (not 1 <= n_layers <= MAX_LAYERS or params.shape[0] != n_params
             or X.shape[1] != widths[0] or out.shape[0] != m
             or out.shape[1] != widths[n_layers] or activations.shape[0] != n_layers
             or activations[n_layers - 1] != 0 or not 0 <= output <= 2):
         raise ValueError("dense_stack_predict: arrays do not agree with the layer widths")
-    if m * macs < MIN_PARALLEL_MACS or team < 1:
-        team = 1
-    team = <int>min(team, n_blocks)
+    team = <int>min(gemm_blocks(m, 1, _macs_per_row(&widths[0], n_layers), n_threads),
+                    n_blocks)
     if m == 0:
         return True
     if (work.shape[0] < team
-            or work.shape[1] < 2 * PREDICT_ROWS * max(1, _widest_hidden(&widths[0], n_layers))):
+            or work.shape[1] < _predict_work_size(&widths[0], n_layers)):
         raise ValueError("dense_stack_predict: work is too small")
     for blk in prange(n_blocks, nogil=True, schedule="dynamic", num_threads=team):
         bad[blk] = not _predict_block(&X[0, 0], &params[0], &out[0, 0],
@@ -581,7 +578,7 @@ cdef bint _predict_block(const floating *X, const floating *params, floating *ou
                          bint check_finite) noexcept nogil:
     """Rows ``[r0, r1)`` through every layer; False if they hold a NaN or inf."""
     cdef Py_ssize_t m = r1 - r0, i, l, k, n, o = 0
-    cdef Py_ssize_t half = PREDICT_ROWS * max(1, _widest_hidden(widths, n_layers))
+    cdef Py_ssize_t half = _predict_work_size(widths, n_layers) // 2
     cdef const floating *inp = X + r0 * widths[0]
     cdef floating *dst
     if check_finite and not chunk_finite(inp, m * widths[0]):
