@@ -1,108 +1,32 @@
-"""The one training loop and scikit-learn glue shared by every estimator.
+"""The scikit-learn glue shared by every estimator.
 
 :class:`BaseDigitClassifier` does everything that is not architecture:
-input validation, label encoding, mini-batches, shuffling, epochs, the
-learning-rate schedule, early stopping, ``partial_fit``/``warm_start``,
-histories, verbosity and thread control. A concrete estimator only says which
-layers to stack (``_make_layers``) and, for images, how to reshape ``X``
-(``_network_input``).
+parameter and input validation, label encoding, ``fit``/``partial_fit``/
+``warm_start``, prediction, thread control and the state a saved model
+keeps. The epochs themselves run in :func:`perceptron._training.run_epochs`
+and the network in the engine :func:`perceptron._engine.make_network` picks.
+A concrete estimator only says which layers to stack (``_make_layers``) and,
+for images, how to reshape ``X`` (``_network_input``).
 """
 
 import contextlib
-import math
-import numbers
-import time
-import warnings
 from abc import abstractmethod
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import ThreadpoolController
 
-from ._config import effective_n_threads, flush_denormals
+from ._config import effective_n_threads, kernel_threads
+from ._engine import make_network
 from ._kernels import _isfinite
-from ._network import Network, raise_not_finite
-from ._optimizers import make_optimizer
+from ._network import OUTPUTS, raise_not_finite
+from ._optimizers import OPTIMIZERS, make_optimizer
+from ._training import run_epochs, split_validation
+from ._validation import check_n_threads, check_param, resolve_dtype
 from .layers import Dense
-
-DTYPES = {"float32": np.float32, "float64": np.float64}
-
-
-def _resolve_dtype(dtype):
-    """Map the ``dtype`` parameter (a name or a NumPy type) to a NumPy type."""
-    try:
-        name = np.dtype(dtype).name
-    except TypeError:
-        name = None
-    if name not in DTYPES:
-        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
-    return DTYPES[name]
-
-
-_CONTROLLER = []
-
-
-def _blas_controller():
-    """One threadpoolctl controller for the process (building one costs ~3 ms).
-
-    It is made on first use, after SciPy's BLAS (which the kernels call) is
-    loaded, so that BLAS is among the libraries it limits.
-    """
-    if not _CONTROLLER:
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0]
-
-
-def _check_param(name, value, kind, low=None, high=None, options=None, *,
-                 closed_low=True, closed_high=True, allow_none=False):
-    """Raise a ValueError naming ``name`` when ``value`` is out of its domain."""
-    if value is None and allow_none:
-        return
-    if options is not None:
-        if not (isinstance(value, str) and value in options):
-            raise ValueError(f"{name} must be one of {sorted(options)}, got {value!r}")
-        return
-    if kind == "int":
-        ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    elif kind == "bool":
-        ok = isinstance(value, (bool, np.bool_))
-    else:
-        ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-        ok = ok and np.isfinite(value)
-    if ok and low is not None:
-        ok = value >= low if closed_low else value > low
-    if ok and high is not None:
-        ok = value <= high if closed_high else value < high
-    if not ok:
-        lo = "" if low is None else ("[" if closed_low else "(") + f"{low}, "
-        hi = "" if high is None else f"{high}" + ("]" if closed_high else ")")
-        rng = f" in {lo}{hi or 'inf)'}" if low is not None or high is not None else ""
-        article = "an" if kind == "int" else "a"
-        raise ValueError(f"{name} must be {article} {kind}{rng}, got {value!r}")
-
-
-def check_layer_sizes(name, sizes):
-    """Return ``sizes`` (an int or a sequence of positive ints) as a tuple.
-
-    Raises a ValueError naming the parameter ``name`` otherwise.
-    """
-    original = sizes
-    if isinstance(sizes, numbers.Integral):
-        sizes = (sizes,)
-    try:
-        sizes = tuple(sizes)
-    except TypeError:
-        raise ValueError(f"{name} must be an int or a tuple of ints, got {original!r}") from None
-    for size in sizes:
-        if not isinstance(size, numbers.Integral) or isinstance(size, bool) or size < 1:
-            raise ValueError(f"{name} must contain positive ints, got {original!r}")
-    return sizes
 
 
 class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
@@ -112,9 +36,6 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
     as scikit-learn requires), ``_make_layers(n_features, n_outputs)`` and,
     if needed, ``_validate_extra_params()`` and ``_network_input(X)``.
     """
-
-    #: accepted values of the output function (see ``_output_activation``)
-    _output_activations = ("softmax", "sigmoid", "logistic")
 
     # ------------------------------------------------------------------ hooks
     @abstractmethod
@@ -138,37 +59,34 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------ validation
     def _validate_params(self):
-        _check_param("solver", self.solver, None, options={"sgd", "adam", "rmsprop"})
-        _check_param("output activation", self._output_activation(), None,
-                     options=set(self._output_activations))
-        _check_param("alpha", self.alpha, "float", 0)
+        check_param("solver", self.solver, None, options=set(OPTIMIZERS))
+        check_param("output activation", self._output_activation(), None,
+                    options=set(OUTPUTS))
+        check_param("alpha", self.alpha, "float", 0)
         if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
-            _check_param("batch_size", self.batch_size, "int", 1)
-        _check_param("learning_rate", self.learning_rate, None,
-                     options={"constant", "invscaling", "adaptive"})
-        _check_param("learning_rate_init", self.learning_rate_init, "float", 0, closed_low=False)
-        _check_param("power_t", self.power_t, "float", 0)
-        _check_param("max_iter", self.max_iter, "int", 1)
-        _check_param("shuffle", self.shuffle, "bool")
-        _check_param("tol", self.tol, "float", 0)
+            check_param("batch_size", self.batch_size, "int", 1)
+        check_param("learning_rate", self.learning_rate, None,
+                    options={"constant", "invscaling", "adaptive"})
+        check_param("learning_rate_init", self.learning_rate_init, "float", 0, closed_low=False)
+        check_param("power_t", self.power_t, "float", 0)
+        check_param("max_iter", self.max_iter, "int", 1)
+        check_param("shuffle", self.shuffle, "bool")
+        check_param("tol", self.tol, "float", 0)
         if not isinstance(self.verbose, (bool, np.bool_)):
-            _check_param("verbose", self.verbose, "int", 0)
-        _check_param("warm_start", self.warm_start, "bool")
-        _check_param("momentum", self.momentum, "float", 0, 1)
-        _check_param("nesterovs_momentum", self.nesterovs_momentum, "bool")
-        _check_param("early_stopping", self.early_stopping, "bool")
-        _check_param("validation_fraction", self.validation_fraction, "float", 0, 1,
-                     closed_low=False, closed_high=False)
-        _check_param("beta_1", self.beta_1, "float", 0, 1, closed_high=False)
-        _check_param("beta_2", self.beta_2, "float", 0, 1, closed_high=False)
-        _check_param("epsilon", self.epsilon, "float", 0, closed_low=False)
-        _check_param("rho", self.rho, "float", 0, 1, closed_high=False)
-        _check_param("n_iter_no_change", self.n_iter_no_change, "int", 1)
-        if self.n_threads is not None:
-            _check_param("n_threads", self.n_threads, "int")
-            if self.n_threads == 0:
-                raise ValueError("n_threads must be None or a non-zero int, got 0")
-        self._dtype = _resolve_dtype(self.dtype)
+            check_param("verbose", self.verbose, "int", 0)
+        check_param("warm_start", self.warm_start, "bool")
+        check_param("momentum", self.momentum, "float", 0, 1)
+        check_param("nesterovs_momentum", self.nesterovs_momentum, "bool")
+        check_param("early_stopping", self.early_stopping, "bool")
+        check_param("validation_fraction", self.validation_fraction, "float", 0, 1,
+                    closed_low=False, closed_high=False)
+        check_param("beta_1", self.beta_1, "float", 0, 1, closed_high=False)
+        check_param("beta_2", self.beta_2, "float", 0, 1, closed_high=False)
+        check_param("epsilon", self.epsilon, "float", 0, closed_low=False)
+        check_param("rho", self.rho, "float", 0, 1, closed_high=False)
+        check_param("n_iter_no_change", self.n_iter_no_change, "int", 1)
+        check_n_threads(self.n_threads)
+        self._dtype = resolve_dtype(self.dtype)
         self._validate_extra_params()
 
     # ------------------------------------------------------------ public API
@@ -278,16 +196,16 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
     def _validate_input(self, X, y="no_validation", *, reset, dtype, check_finite=True):
         """``validate_data`` (C-ordered, ``dtype``), with a parallel NaN/inf check.
 
-        scikit-learn checks finiteness with one sum over ``X`` on one thread
-        (~22 ms for MNIST's training set, paid on every ``partial_fit``);
-        ``_kernels/_isfinite.pyx`` does it in one pass on the kernels'
-        threads (~8 ms on two). The errors are scikit-learn's.
+        scikit-learn checks finiteness with one sum over ``X`` on one thread,
+        paid on every ``partial_fit``; ``_kernels/_isfinite.pyx`` does it in
+        one pass on the kernels' threads. The errors are scikit-learn's.
         ``check_finite=False`` leaves that check to the caller (prediction
         fuses it into the first layer's pass over ``X``).
         """
         if isinstance(y, str) and y == "no_validation":  # X alone (predict)
-            # an ndarray that check_array would return unchanged skips it
-            # (~0.4 ms on a cold call); the feature count and names are still checked
+            # an ndarray that check_array would return unchanged skips it (a
+            # cold call costs more than a small predict); the feature count
+            # and names are still checked
             ready = (type(X) is np.ndarray and X.ndim == 2 and X.dtype == dtype
                      and X.flags.c_contiguous and X.shape[0] >= 1 and X.shape[1] >= 1)
             X = out = validate_data(self, X, reset=reset, dtype=dtype, order="C",
@@ -303,19 +221,12 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
 
     @contextlib.contextmanager
     def _thread_limits(self):
-        """Resolve ``n_threads`` for the kernels and set the threads up meanwhile.
-
-        The kernels share each GEMM among their own OpenMP threads (one BLAS
-        call per thread, see ``_kernels/_gemm.pxd``), so BLAS must not start
-        threads of its own: that would oversubscribe the cores. The kernels'
-        threads also flush subnormal floats to zero while inside (see
-        :func:`perceptron._config.flush_denormals`).
-        """
+        """Resolve ``n_threads``, give it to the network and set the threads up
+        for the kernels meanwhile (:func:`perceptron._config.kernel_threads`)."""
         n_threads = effective_n_threads(self.n_threads)
         if hasattr(self, "_network"):
             self._network.set_n_threads(n_threads)
-        with _blas_controller().limit(limits=1, user_api="blas"), \
-                flush_denormals(n_threads):
+        with kernel_threads(n_threads):
             yield
 
     def _fit(self, X, y, incremental, classes=None):
@@ -339,13 +250,13 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         X_in = self._network_input(X)
         with self._thread_limits():
             if incremental:
-                self._run_epochs(X_in, y_idx, None, None, n_epochs=1, incremental=True)
+                run_epochs(self, X_in, y_idx, None, None, n_epochs=1, incremental=True)
             else:
                 X_val = y_val = None
                 if self.early_stopping:
-                    X_in, X_val, y_idx, y_val = self._split_validation(X_in, y_idx)
-                self._run_epochs(X_in, y_idx, X_val, y_val, n_epochs=self.max_iter,
-                                 incremental=False)
+                    X_in, X_val, y_idx, y_val = split_validation(self, X_in, y_idx)
+                run_epochs(self, X_in, y_idx, X_val, y_val, n_epochs=self.max_iter,
+                           incremental=False)
         return self
 
     def _encode_labels(self, y, classes, first_pass, incremental):
@@ -380,7 +291,8 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         self._rng = np.random.default_rng(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         layers = self._make_layers(n_features, n_classes)
-        self._network = Network(layers, output=self._output_activation(), dtype=self._dtype)
+        self._network = make_network(layers, output=self._output_activation(),
+                                     dtype=self._dtype)
         self._network.build(self._input_shape(n_features), self._rng)
         self.n_outputs_ = n_classes
         self.out_activation_ = self._output_activation()
@@ -395,145 +307,87 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         self._no_improvement_count = 0
         self._best_params = None
 
-    def _split_validation(self, X, y):
-        seed = int(self._rng.integers(np.iinfo(np.int32).max))
-        try:
-            X_tr, X_val, y_tr, y_val = train_test_split(
-                X, y, test_size=self.validation_fraction, random_state=seed, stratify=y)
-        except ValueError:
-            # a class too small to stratify: fall back to a plain random split
-            X_tr, X_val, y_tr, y_val = train_test_split(
-                X, y, test_size=self.validation_fraction, random_state=seed)
-        if X_tr.shape[0] < 1 or X_val.shape[0] < 1:
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction} leaves an empty "
-                f"training or validation set for {X.shape[0]} samples")
-        return (np.ascontiguousarray(X_tr), np.ascontiguousarray(X_val), y_tr, y_val)
+    # ------------------------------------------------------------ saved state
+    #: fitted attributes a saved model keeps, beside the arrays (JSON-friendly)
+    _SAVED_ATTRIBUTES = ("n_features_in_", "n_outputs_", "out_activation_", "n_iter_", "t_",
+                         "loss_", "loss_curve_", "train_scores_", "validation_scores_",
+                         "best_validation_score_", "best_loss_", "fit_time_")
 
-    def _batch_size(self, n_samples):
-        if isinstance(self.batch_size, str):
-            return min(200, n_samples)
-        return max(1, min(self.batch_size, n_samples))
+    def _export_state(self):
+        """Everything a fitted estimator is, besides its hyper-parameters.
 
-    def _run_epochs(self, X, y, X_val, y_val, n_epochs, incremental):
-        net = self._network
-        n = X.shape[0]
-        bs = self._batch_size(n)
-        order = np.arange(n, dtype=np.intp)
-        progress = _EpochProgress(self.verbose, -(-n // bs))
-        for _ in range(n_epochs):
-            start_time = time.perf_counter()
-            if self.shuffle:
-                self._rng.shuffle(order)
-            loss_sum, correct = 0.0, 0
-            bar = progress.start(self.n_iter_ + 1)
-            for start in range(0, n, bs):
-                idx = order[start:start + bs]
-                m = idx.shape[0]
-                # gradient and optimizer step (skipped if the loss is not finite)
-                loss, n_correct = net.train_batch(X, y, idx, self.alpha, self._optimizer,
-                                                  self._learning_rate)
-                if not math.isfinite(loss):
-                    raise ValueError(
-                        f"training diverged: the loss became {loss} at epoch "
-                        f"{self.n_iter_ + 1}; try a smaller learning_rate_init")
-                self.t_ += m
-                if self.learning_rate == "invscaling":
-                    self._learning_rate = self.learning_rate_init / (self.t_ + 1) ** self.power_t
-                loss_sum += loss * m
-                correct += n_correct
-                progress.update(bar, loss)
-            self.n_iter_ += 1
-            self.fit_time_ += time.perf_counter() - start_time
-            self.loss_ = loss_sum / n
-            self.loss_curve_.append(self.loss_)
-            self.train_scores_.append(correct / n)
-            if X_val is not None:
-                score = float(np.mean(np.argmax(net.decision_function(X_val), axis=1) == y_val))
-                self.validation_scores_.append(score)
-            progress.end(bar, self)
-            if incremental:
-                self._update_no_improvement(early_stopping=False)
-                continue
-            self._update_no_improvement(early_stopping=X_val is not None)
-            if self._no_improvement_count > self.n_iter_no_change:
-                if self.learning_rate == "adaptive" and self._learning_rate > 1e-6:
-                    self._learning_rate /= 5.0
-                    self._no_improvement_count = 0
-                    progress.message(f"Setting learning rate to {self._learning_rate:f}")
-                    continue
-                what = "Validation score" if X_val is not None else "Training loss"
-                progress.message(
-                    f"{what} did not improve more than tol={self.tol:f} for "
-                    f"{self.n_iter_no_change} consecutive epochs. Stopping.")
-                break
-        else:
-            if not incremental:
-                warnings.warn(
-                    f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
-                    "and the optimization hasn't converged yet.", ConvergenceWarning)
-        if not incremental and X_val is not None and self._best_params is not None:
-            net.params[...] = self._best_params  # restore the best validation epoch
-        self._best_params = None
+        What :mod:`perceptron._persistence` writes to a model file and gives
+        back to :meth:`_import_state`.
 
-    def _update_no_improvement(self, early_stopping):
-        if early_stopping:
-            score = self.validation_scores_[-1]
-            best = self.best_validation_score_
-            if best is not None and score < best + self.tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if best is None or score > best:
-                self.best_validation_score_ = score
-                self._best_params = self._network.params.copy()
-        else:
-            if self.loss_ > self.best_loss_ - self.tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-        if self.loss_ < self.best_loss_:
-            self.best_loss_ = self.loss_
+        Returns
+        -------
+        state : dict
+            ``"classes"`` (ndarray), ``"attributes"`` (the fitted attributes
+            of :attr:`_SAVED_ATTRIBUTES` that are set), ``"network"``
+            (:meth:`Network.state`), ``"optimizer"`` (None or the optimizer's
+            ``state()``), ``"rng"`` (the estimator's random stream) and
+            ``"training"`` (the learning rate and the early-stopping count,
+            for resuming).
+        """
+        check_is_fitted(self, "_network")
+        optimizer = getattr(self, "_optimizer", None)
+        return {
+            "classes": self.classes_,
+            "attributes": {k: getattr(self, k) for k in self._SAVED_ATTRIBUTES
+                           if hasattr(self, k)},
+            "network": self._network.state(),
+            "optimizer": None if optimizer is None else optimizer.state(),
+            "rng": self._rng.bit_generator.state,
+            "training": {"learning_rate": getattr(self, "_learning_rate",
+                                                  float(self.learning_rate_init)),
+                         "no_improvement_count": getattr(self, "_no_improvement_count", 0)},
+        }
+
+    def _import_state(self, state):
+        """Become the fitted estimator :meth:`_export_state` described.
+
+        The network is rebuilt from the hyper-parameters exactly as ``fit``
+        builds it, then the saved arrays are checked against it and poured
+        in. Raises a ValueError when anything does not fit.
+        """
+        self._validate_params()
+        attributes = dict(state["attributes"])
+        unknown = set(attributes) - set(self._SAVED_ATTRIBUTES)
+        if unknown:
+            raise ValueError(f"unknown fitted attributes {sorted(unknown)}")
+        n_features = attributes.get("n_features_in_")
+        if not isinstance(n_features, int) or isinstance(n_features, bool) or n_features < 1:
+            raise ValueError(f"n_features_in_ must be a positive int, got {n_features!r}")
+        classes = np.asarray(state["classes"])
+        self._label_encoder = LabelEncoder()
+        self._label_encoder.classes_ = classes
+        self.classes_ = classes
+        if len(classes) < 2:
+            raise ValueError(f"a model has at least 2 classes, got {len(classes)}")
+        self._initialize(n_features, len(classes))
+        self._network.load_state(state["network"])
+        self._rng.bit_generator.state = state["rng"]
+        for name, value in attributes.items():
+            setattr(self, name, value)
+        training = state.get("training", {})
+        self._learning_rate = float(training.get("learning_rate", self.learning_rate_init))
+        self._no_improvement_count = int(training.get("no_improvement_count", 0))
+        if state.get("optimizer") is not None:
+            self._optimizer = make_optimizer(self.solver, self._network.params, self)
+            self._optimizer.load_state(state["optimizer"])
+        return self
+
+    @property
+    def n_params_(self):
+        """Number of trainable parameters (weights and biases of every layer)."""
+        check_is_fitted(self, "_network")
+        return int(self._network.params.size)
 
     # ------------------------------------------------------------ pickling
     def __getstate__(self):
         state = super().__getstate__()
         state.pop("_best_params", None)
         return state
-
-
-class _EpochProgress:
-    """Keras-style feedback: a tqdm bar per epoch and one line per epoch."""
-
-    def __init__(self, verbose, n_batches):
-        self.verbose = int(verbose)
-        self.n_batches = n_batches
-
-    def start(self, epoch):
-        if not self.verbose:
-            return None
-        from tqdm.auto import tqdm
-
-        return tqdm(total=self.n_batches, desc=f"Epoch {epoch}", unit="batch", leave=False)
-
-    def update(self, bar, loss):
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-
-    def end(self, bar, est):
-        if bar is None:
-            return
-        bar.close()
-        line = (f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}, "
-                f"train accuracy = {est.train_scores_[-1]:.4f}")
-        if est.validation_scores_:
-            line += f", validation accuracy = {est.validation_scores_[-1]:.4f}"
-        print(line)
-
-    def message(self, text):
-        if self.verbose:
-            print(text)
 
 
 class DenseWeightsMixin:
@@ -555,17 +409,6 @@ class DenseWeightsMixin:
     @property
     def intercepts_(self):
         return [layer.params["b"] for layer in self._dense_layers()]
-
-
-def store_params(estimator, params):
-    """Set each ``__init__`` argument as an attribute (``params`` is ``locals()``).
-
-    scikit-learn's rule: ``__init__`` stores its arguments unchanged and does
-    nothing else; validation happens in ``fit``.
-    """
-    for name, value in params.items():
-        if name not in ("self", "__class__"):
-            setattr(estimator, name, value)
 
 
 #: numpydoc text of the training-loop parameters every estimator shares

@@ -5,6 +5,7 @@ import os
 import sys
 
 from ._kernels import _fpenv, _openmp_info
+from ._validation import check_n_threads
 
 
 def openmp_enabled():
@@ -30,9 +31,7 @@ def effective_n_threads(n_threads=None):
     >>> effective_n_threads(1)
     1
     """
-    if n_threads is not None and (isinstance(n_threads, bool) or int(n_threads) != n_threads
-                                  or n_threads == 0):
-        raise ValueError(f"n_threads must be None or a non-zero int, got {n_threads!r}")
+    check_n_threads(n_threads)
     if not openmp_enabled():
         return 1
     cpus = os.cpu_count() or 1
@@ -81,6 +80,35 @@ def flush_denormals(n_threads):
         yield
     finally:
         _fpenv.set_flush(previous, n_threads)
+
+
+_CONTROLLER = []
+
+
+def _blas_controller():
+    """One threadpoolctl controller for the process (building one is not free).
+
+    It is made on first use, after SciPy's BLAS (which the kernels call) is
+    loaded, so that BLAS is among the libraries it limits.
+    """
+    if not _CONTROLLER:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
+
+
+@contextlib.contextmanager
+def kernel_threads(n_threads):
+    """Set the threads up for ``n_threads``-thread kernels while inside.
+
+    The kernels share each GEMM among their own OpenMP threads (one BLAS
+    call per thread, see ``_kernels/_gemm.pxd``), so BLAS must not start
+    threads of its own: that would oversubscribe the cores. The kernels'
+    threads also flush subnormal floats to zero (:func:`flush_denormals`).
+    """
+    with _blas_controller().limit(limits=1, user_api="blas"), flush_denormals(n_threads):
+        yield
 
 
 def show_config(file=None):

@@ -1,7 +1,8 @@
 """Multi-layer perceptron: dense hidden layers between pixels and classes."""
 
 from ._base import (FITTED_ATTRIBUTES_DOC, TRAINING_PARAMS_DOC, BaseDigitClassifier,
-                    DenseWeightsMixin, _check_param, check_layer_sizes, store_params)
+                    DenseWeightsMixin)
+from ._validation import check_layer_sizes, check_param
 from .layers import Dense, Dropout, activation_code
 
 
@@ -68,7 +69,33 @@ class MLPDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
                  early_stopping=False, validation_fraction=0.1, beta_1=0.9,
                  beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, rho=0.9, dropout=0.0,
                  dtype="float32", n_threads=None):
-        store_params(self, locals())
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.output_activation = output_activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.rho = rho
+        self.dropout = dropout
+        self.dtype = dtype
+        self.n_threads = n_threads
 
     def _hidden_sizes(self):
         return check_layer_sizes("hidden_layer_sizes", self.hidden_layer_sizes)
@@ -76,7 +103,7 @@ class MLPDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
     def _validate_extra_params(self):
         self._hidden_sizes()
         activation_code(self.activation)
-        _check_param("dropout", self.dropout, "float", 0, 1, closed_high=False)
+        check_param("dropout", self.dropout, "float", 0, 1, closed_high=False)
 
     def _make_layers(self, n_features, n_outputs):
         layers = []

@@ -1,14 +1,25 @@
-"""A stack of layers with one flat parameter vector, a fused loss, and batching."""
+"""A stack of layers trained layer by layer: the generic engine, and the reference.
+
+:class:`Network` runs any stack of layers: each layer's ``forward`` in turn,
+the loss fused with the output function, each layer's ``backward`` in
+reverse, then the optimizer's kernel. It trains the CNN, and it is the
+reference that the fused engine of dense stacks
+(:class:`perceptron._dense_stack.DenseStackNetwork`) is tested against.
+Which engine trains which model is decided once, in
+:func:`perceptron._engine.make_network`.
+"""
 
 import math
 
 import numpy as np
 
-from ._kernels import _dense, _loss, _stack
-from .layers import Dense, Dropout
+from ._kernels import _dense, _loss
 
-#: output activation name -> (fused loss kernel, probability kernel)
+#: the output functions (and their losses) a network can end with
 OUTPUTS = ("softmax", "sigmoid", "logistic")
+
+#: output code of the probability kernels: logits, softmax, normalised sigmoids
+_LOGITS, _SOFTMAX, _SIGMOIDS = 0, 1, 2
 
 
 def raise_not_finite(X):
@@ -53,7 +64,7 @@ class Network:
         for layer in self.layers:
             shape = layer.build(shape, self.dtype)
         self.output_shape = shape
-        n_params = sum(int(np.prod(s)) for layer in self.layers
+        n_params = sum(math.prod(s) for layer in self.layers
                        for s in layer.param_shapes.values())
         self.params = np.zeros(n_params, dtype=self.dtype)
         self.grads = np.zeros(n_params, dtype=self.dtype)
@@ -69,7 +80,7 @@ class Network:
         for layer in self.layers:
             params, grads = {}, {}
             for name, shape in layer.param_shapes.items():
-                size = int(np.prod(shape))
+                size = math.prod(shape)
                 params[name] = self.params[offset:offset + size].reshape(shape)
                 grads[name] = self.grads[offset:offset + size].reshape(shape)
                 if name in layer.decay_params:
@@ -79,11 +90,49 @@ class Network:
             layer.n_threads = self.n_threads
 
     def set_n_threads(self, n_threads):
+        """Threads for every kernel the network and its layers call."""
         self.n_threads = int(n_threads)
         for layer in self.layers:
             layer.n_threads = self.n_threads
 
-    # -- computation --------------------------------------------------------
+    # -- state --------------------------------------------------------------
+    def state(self):
+        """What a saved model needs: the parameters and each layer's random stream.
+
+        Returns
+        -------
+        state : dict
+            ``"params"`` (the flat vector, not a copy) and ``"layers"``: for
+            each layer that keeps a state (:meth:`perceptron.layers.Layer.state`),
+            its index -> that state.
+        """
+        layers = {i: layer.state() for i, layer in enumerate(self.layers)}
+        return {"params": self.params, "layers": {i: s for i, s in layers.items() if s}}
+
+    def load_state(self, state):
+        """Set what :meth:`state` returned (the network must be built alike).
+
+        Raises
+        ------
+        ValueError
+            When the parameters' shape or dtype differ from this network's,
+            or the layers' states are not those of this network's layers.
+        """
+        params = state["params"]
+        if params.shape != self.params.shape or params.dtype != self.params.dtype:
+            raise ValueError(
+                f"saved parameters have shape {params.shape} and dtype {params.dtype}; "
+                f"the model needs {self.params.shape} {self.params.dtype}")
+        layers = state["layers"]
+        expected = {i for i, layer in enumerate(self.layers) if layer.state()}
+        if set(layers) != expected:
+            raise ValueError(f"saved state has the layer states {sorted(layers)}; the "
+                             f"model's layers {sorted(expected)} keep one")
+        for i, layer_state in layers.items():
+            self.layers[i].load_state(layer_state)
+        self.params[...] = params
+
+    # -- training -----------------------------------------------------------
     def forward(self, X, training=False):
         """Logits for a batch ``X`` of shape ``(n, *input_shape)``."""
         out = X
@@ -133,13 +182,9 @@ class Network:
     def train_batch(self, X, y, rows, alpha=0.0, optimizer=None, learning_rate=None):
         """One training step on the mini-batch ``X[rows]``, ``y[rows]``.
 
-        :meth:`train_step` on the gathered batch, then, given an
+        Gathers the batch, runs :meth:`train_step` on it and then, given an
         ``optimizer``, its step -- unless the loss is not finite, to leave
-        the parameters as they were. A plain stack of dense layers (with
-        dropout between them) runs all of it in one kernel call
-        (``_kernels/_stack.pyx``), which shares the work among the threads
-        with two meetings per step instead of several per layer; the
-        gradients are :meth:`train_step`'s, summed in another order.
+        the parameters as they were.
 
         Parameters
         ----------
@@ -159,148 +204,56 @@ class Network:
             As :meth:`train_step`.
         """
         m = rows.shape[0]
-        plan = self._stack_plan(m)
-        if plan is None:
-            xb = self._batch_buffer((m,) + X.shape[1:])
-            _dense.take_rows(X.reshape(X.shape[0], -1), rows, xb.reshape(m, -1),
-                             self.n_threads)
-            loss, n_correct = self.train_step(xb, y[rows], alpha)
-            if optimizer is not None and math.isfinite(loss):
-                optimizer.step(self.params, self.grads, learning_rate, self.n_threads)
-            return loss, n_correct
-        for i, layer in plan["dropouts"]:  # the masks' seeds, drawn as Dropout.forward does
-            plan["seeds"][i] = layer.rng.integers(2**63)
-        update = {} if optimizer is None else optimizer.fused_step_args(learning_rate)
-        loss, n_correct, penalty, updated = _stack.dense_stack_step(
-            X.reshape(X.shape[0], -1), rows, y, self.params, self.grads, plan["private"],
-            plan["work"], plan["shared"], plan["widths"], plan["activations"], plan["drop"],
-            plan["seeds"], self.output == "softmax", alpha, plan["row_loss"], plan["hit"],
-            plan["team"], **update)
-        if updated:
-            optimizer.step_taken()
-        loss /= m
-        if alpha:
-            loss += 0.5 * alpha * penalty / m
+        xb = self._batch_buffer((m,) + X.shape[1:])
+        _dense.take_rows(X.reshape(X.shape[0], -1), rows, xb.reshape(m, -1), self.n_threads)
+        loss, n_correct = self.train_step(xb, y[rows], alpha)
+        if optimizer is not None and math.isfinite(loss):
+            optimizer.step(self.params, self.grads, learning_rate, self.n_threads)
         return loss, n_correct
 
-    def _stack_plan(self, m):
-        """What :func:`_stack.dense_stack_step` needs for batches of ``m`` rows:
-        the layers' widths, activations and dropout rates, the threads sharing
-        the step, and the scratch arrays (made once per batch size). None
-        when the network is not a plain dense stack."""
-        plans = self._scratch.setdefault("plans", {})
-        key = (m, self.n_threads)
-        plan = plans.get(key)
-        if plan is not None:
-            return plan
-        stack = self._dense_stack()
-        if stack is None:
-            return None
-        widths, activations, dropouts = stack
-        team = _stack.stack_team(m, widths, self.n_threads)
-        drop = np.zeros(len(activations))
-        for i, layer in dropouts:
-            drop[i] = layer.rate
-        plan = dict(
-            widths=widths, activations=activations, dropouts=dropouts, drop=drop,
-            seeds=np.zeros(len(activations), dtype=np.uint64), team=team,
-            work=np.empty((team, _stack.work_size(m, team, widths, drop)), self.dtype),
-            shared=np.empty(_stack.shared_size(m, widths, drop), self.dtype),
-            private=np.empty((team - 1, -(-self.params.shape[0] // 16) * 16), self.dtype),
-            row_loss=np.empty(m), hit=np.empty(m, dtype=np.uint8))
-        # keep two batch sizes: the full batches' and the last one's
-        if len(plans) >= 2:
-            del plans[next(iter(plans))]
-        plans[key] = plan
-        return plan
-
-    def _dense_stack(self):
-        """``(widths, activation codes, [(index, Dropout)])`` of a plain dense
-        stack, or None when the network is anything else (see :meth:`train_batch`)."""
-        if "stack" not in self._scratch:
-            self._scratch["stack"] = self._find_dense_stack()
-        return self._scratch["stack"]
-
-    def _find_dense_stack(self):
-        widths, codes, dropouts = [int(np.prod(self.input_shape))], [], []
-        after_dense = False
-        for layer in self.layers:
-            if type(layer) is Dense:
-                widths.append(layer.units)
-                codes.append(layer._code)
-                after_dense = True
-            elif type(layer) is Dropout and after_dense:
-                if layer.rate > 0:
-                    dropouts.append((len(codes) - 1, layer))
-                after_dense = False
-            else:
-                return None
-        if (type(self.layers[-1]) is not Dense or codes[-1] != 0
-                or len(codes) > _stack.MAX_DENSE_LAYERS):
-            return None
-        return (np.array(widths, dtype=np.intp), np.array(codes, dtype=np.int32), dropouts)
-
     def _batch_buffer(self, shape):
-        """The gathered mini-batch of the layer-by-layer path (kept while its shape is)."""
+        """The gathered mini-batch (kept while its shape is)."""
         buf = self._scratch.get("batch")
         if buf is None or buf.shape != tuple(shape):
             buf = self._scratch["batch"] = np.empty(shape, dtype=self.dtype)
         return buf
 
+    # -- prediction ---------------------------------------------------------
     #: memory the layers' scratch buffers may take at predict time
     PREDICT_SCRATCH_BYTES = 32 * 2**20
 
     def predict_batch_size(self):
-        """Rows per forward pass at predict time, layer by layer.
+        """Rows per forward pass at predict time.
 
         As many as fit the widest layer's scratch (its output, plus the patch
         matrix of a convolution) in :attr:`PREDICT_SCRATCH_BYTES`, between
         1024 and 16384: narrow layers take 10,000 images in one pass, so each
-        GEMM is one large product; a CNN keeps to 1024 and its memory in
-        check. (A plain dense stack does not pass layer by layer: see
-        :meth:`decision_function`.)
+        GEMM is one large product; a CNN keeps to 1024 rows and its memory in
+        check.
         """
         widest = max([layer.scratch_per_sample() for layer in self.layers] + [1])
         rows = self.PREDICT_SCRATCH_BYTES // (widest * self.dtype.itemsize)
         return int(min(max(rows, 1024), 16384))
 
-    def decision_function(self, X, batch_size=None, check_finite=False):
+    def decision_function(self, X, check_finite=False):
         """Raw logits for ``X``, computed batch by batch.
 
-        ``batch_size=None`` takes :meth:`predict_batch_size`. With
-        ``check_finite``, a ValueError is raised if ``X`` holds NaN or
+        With ``check_finite``, a ValueError is raised if ``X`` holds NaN or
         infinity: the first layer checks each batch as it reads it
         (:meth:`~perceptron.layers.Layer.forward_checked`).
-
-        A plain dense stack (see :meth:`train_batch`) runs in one kernel
-        call instead, which takes blocks of rows through every layer
-        (``_stack.dense_stack_predict``); ``batch_size`` is then unused.
         """
-        return self._outputs(X, batch_size, check_finite, output=0)
+        return self._outputs(X, check_finite, _LOGITS)
 
-    def predict_proba(self, X, batch_size=None, check_finite=False):
+    def predict_proba(self, X, check_finite=False):
         """Class probabilities for ``X``: the output function of the logits."""
-        return self._outputs(X, batch_size, check_finite,
-                             output=1 if self.output == "softmax" else 2)
+        return self._outputs(X, check_finite,
+                             _SOFTMAX if self.output == "softmax" else _SIGMOIDS)
 
-    def _outputs(self, X, batch_size, check_finite, output):
-        """Logits (``output=0``), softmax (1) or normalised sigmoids (2) of ``X``."""
+    def _outputs(self, X, check_finite, output):
+        """Logits, softmax or normalised sigmoids of ``X`` (``output`` code)."""
         n = X.shape[0]
-        out = np.empty((n, int(np.prod(self.output_shape))), dtype=self.dtype)
-        stack = self._dense_stack()
-        if stack is not None:
-            widths, activations, _ = stack
-            work = self._scratch.get("predict")
-            if work is None or work.shape[0] < self.n_threads:
-                work = self._scratch["predict"] = np.empty(
-                    (self.n_threads, _stack.predict_work_size(widths)), dtype=self.dtype)
-            if not _stack.dense_stack_predict(X.reshape(n, widths[0]), self.params, out, work,
-                                              widths, activations, output, check_finite,
-                                              self.n_threads):
-                raise_not_finite(X)
-            return out
-        if batch_size is None:
-            batch_size = self.predict_batch_size()
+        out = np.empty((n, math.prod(self.output_shape)), dtype=self.dtype)
+        batch_size = self.predict_batch_size()
         first, rest = self.layers[0], self.layers[1:]
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
@@ -313,8 +266,31 @@ class Network:
             for layer in rest:
                 h = layer.forward(h, training=False)
             out[start:stop] = h
-        if output:
+        if output != _LOGITS:
             _loss.probabilities(out, output, self.n_threads)
+        return out
+
+    def feature_maps(self, X, layer):
+        """Output of ``self.layers[layer]`` for ``X``, computed batch by batch.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, *input_shape)
+        layer : int
+            Index into :attr:`layers`.
+
+        Returns
+        -------
+        out : ndarray of shape (n, *layers[layer].output_shape)
+        """
+        target = self.layers[layer]
+        out = np.empty((X.shape[0],) + tuple(target.output_shape), dtype=self.dtype)
+        batch_size = self.predict_batch_size()
+        for start in range(0, X.shape[0], batch_size):
+            h = X[start:start + batch_size]
+            for lay in self.layers[:layer + 1]:
+                h = lay.forward(h, training=False)
+            out[start:start + h.shape[0]] = h
         return out
 
     # -- pickling -----------------------------------------------------------

@@ -1,7 +1,7 @@
 """The single-layer perceptron: pixels straight to one unit per class."""
 
 from ._base import (FITTED_ATTRIBUTES_DOC, TRAINING_PARAMS_DOC, BaseDigitClassifier,
-                    DenseWeightsMixin, store_params)
+                    DenseWeightsMixin)
 from .layers import Dense
 
 
@@ -60,7 +60,30 @@ class PerceptronClassifier(DenseWeightsMixin, BaseDigitClassifier):
                  early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
                  epsilon=1e-8, n_iter_no_change=10, rho=0.9, dtype="float32",
                  n_threads=None):
-        store_params(self, locals())
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.rho = rho
+        self.dtype = dtype
+        self.n_threads = n_threads
 
     def _output_activation(self):
         return self.activation

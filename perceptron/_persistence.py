@@ -21,13 +21,6 @@ import numpy as np
 FORMAT_NAME = "perceptron-model"
 FORMAT_VERSION = 1
 
-#: fitted attributes saved as JSON (histories and scalars)
-_JSON_ATTRS = ("n_features_in_", "n_outputs_", "out_activation_", "n_iter_", "t_",
-               "loss_", "loss_curve_", "train_scores_", "validation_scores_",
-               "best_validation_score_", "best_loss_", "fit_time_", "_learning_rate",
-               "_no_improvement_count")
-
-
 def _estimator_classes():
     import perceptron
 
@@ -87,7 +80,7 @@ def save_model(estimator, path):
     """
     from sklearn.utils.validation import check_is_fitted
 
-    check_is_fitted(estimator, "_network")
+    state = estimator._export_state()  # raises NotFittedError when not fitted
     path = os.fspath(path)
     if not path.endswith(".npz"):
         path += ".npz"
@@ -95,34 +88,30 @@ def save_model(estimator, path):
     if params.get("random_state") is not None and not isinstance(
             params["random_state"], (int, np.integer)):
         params["random_state"] = None  # a RandomState object is not data; keep the model
+    classes = state["classes"]
     meta = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "estimator": type(estimator).__name__,
         "params": {k: _jsonable(v, k) for k, v in params.items()},
-        "attributes": {k: _jsonable(getattr(estimator, k), k)
-                       for k in _JSON_ATTRS if hasattr(estimator, k)},
-        "classes_dtype": estimator.classes_.dtype.str
-        if estimator.classes_.dtype != object else "object",
-        "optimizer": type(estimator._optimizer).__name__
-        if hasattr(estimator, "_optimizer") else None,
+        "attributes": {k: _jsonable(v, k) for k, v in state["attributes"].items()},
+        "training": _jsonable(state["training"], "training"),
+        "classes_dtype": classes.dtype.str if classes.dtype != object else "object",
+        # random streams, so that training resumes exactly where it stopped
+        "rng_states": {"estimator": state["rng"]},
     }
-    # random streams, so that training resumes exactly where it stopped
-    meta["rng_states"] = {"estimator": estimator._rng.bit_generator.state}
-    for i, layer in enumerate(estimator._network.layers):
-        if hasattr(layer, "rng"):
-            meta["rng_states"][f"layer{i}"] = layer.rng.bit_generator.state
-    classes = estimator.classes_
+    for i, layer_state in state["network"]["layers"].items():
+        meta["rng_states"][f"layer{i}"] = layer_state["rng"]
     if classes.dtype == object:
         classes = classes.astype(str)
-    arrays = {"params": estimator._network.params, "classes": classes}
-    opt = getattr(estimator, "_optimizer", None)
-    if opt is not None:
-        for name, value in vars(opt).items():
-            if isinstance(value, np.ndarray):
+    arrays = {"params": state["network"]["params"], "classes": classes}
+    optimizer = state["optimizer"]
+    meta["optimizer"] = None if optimizer is None else type(estimator._optimizer).__name__
+    if optimizer is not None:
+        meta["optimizer_scalars"] = {"n_steps": int(optimizer["n_steps"])}
+        for name, value in optimizer.items():
+            if name != "n_steps":
                 arrays["opt_" + name] = value
-            else:
-                meta.setdefault("optimizer_scalars", {})[name] = _jsonable(value, name)
     arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
 
     folder = os.path.dirname(os.path.abspath(path))
@@ -203,50 +192,37 @@ def load_model(path):
     params = {k: (tuple(_tuples(v)) if isinstance(v, list) else _unjson(v))
               for k, v in meta["params"].items()}
     est = classes[meta["estimator"]](**params)
-    est._validate_params()
     cls = arrays["classes"]
     if meta.get("classes_dtype") == "object":
         cls = cls.astype(object)
-    n_features = meta["attributes"]["n_features_in_"]
-    # rebuild the network exactly as fit would, then pour the saved parameters in
-    est._label_encoder = _encoder_for(cls)
-    est.classes_ = est._label_encoder.classes_
-    est._initialize(n_features, len(cls))
-    saved = arrays["params"]
-    if saved.shape != est._network.params.shape or saved.dtype != est._network.params.dtype:
-        raise ValueError(
-            f"{path}: saved parameters have shape {saved.shape} and dtype {saved.dtype}, "
-            f"the model needs {est._network.params.shape} {est._network.params.dtype}")
-    est._network.params[...] = saved
-    states = meta.get("rng_states", {})
-    if "estimator" in states:
-        est._rng.bit_generator.state = states["estimator"]
-    for i, layer in enumerate(est._network.layers):
-        if f"layer{i}" in states and hasattr(layer, "rng"):
-            layer.rng.bit_generator.state = states[f"layer{i}"]
-    for k, v in meta["attributes"].items():
-        setattr(est, k, _unjson(v) if not isinstance(v, list) else [_unjson(x) for x in v])
+    attributes = {k: _unjson(v) if not isinstance(v, list) else [_unjson(x) for x in v]
+                  for k, v in meta["attributes"].items()}
+    # files written before the training state had its own entry kept it here
+    training = meta.get("training") or {
+        "learning_rate": attributes.pop("_learning_rate", None),
+        "no_improvement_count": attributes.pop("_no_improvement_count", 0)}
+    if training.get("learning_rate") is None:
+        training.pop("learning_rate")
+    rng_states = dict(meta.get("rng_states", {}))
+    network = {"params": arrays["params"],
+               "layers": {int(key[5:]): {"rng": value} for key, value in rng_states.items()
+                          if key.startswith("layer") and key[5:].isdigit()}}
+    optimizer = None
     if meta.get("optimizer"):
-        from ._optimizers import make_optimizer
-
-        opt = make_optimizer(est.solver, est._network.params, est)
-        for name, value in meta.get("optimizer_scalars", {}).items():
-            setattr(opt, name, value)
-        for key, value in arrays.items():
-            if key.startswith("opt_"):
-                getattr(opt, key[4:])[...] = value
-        est._optimizer = opt
-    return est
+        scalars = meta.get("optimizer_scalars", {})
+        optimizer = {key[4:]: value for key, value in arrays.items() if key.startswith("opt_")}
+        optimizer["n_steps"] = scalars.get("n_steps", scalars.get("t", 0))
+    state = {"classes": cls, "attributes": attributes, "network": network,
+             "optimizer": optimizer, "rng": rng_states.get("estimator"),
+             "training": training}
+    try:
+        return est._import_state(state)
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: the model file is malformed: {exc!r}") from None
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
 
 
 def _tuples(values):
     """JSON lists back to the tuples scikit-learn parameters use."""
     return [tuple(_tuples(v)) if isinstance(v, list) else v for v in values]
-
-
-def _encoder_for(classes):
-    from sklearn.preprocessing import LabelEncoder
-
-    enc = LabelEncoder()
-    enc.classes_ = np.asarray(classes)
-    return enc

@@ -14,13 +14,14 @@ one line on standard error and exit with status 2; no traceback.
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
 import warnings
 
 import numpy as np
+
+from ._validation import check_image_shape
 
 DATASETS = ("digits", "mnist", "fashion-mnist")
 
@@ -165,7 +166,6 @@ def cmd_evaluate(args):
 
 def _images_to_features(paths, n_features):
     """Image files (or .npy arrays) -> rows of ``n_features`` pixels in [0, 1]."""
-    side = math.isqrt(n_features)
     rows = []
     for path in paths:
         if not os.path.exists(path):
@@ -176,8 +176,11 @@ def _images_to_features(paths, n_features):
                 raise UserError(f"{path} has {arr.size} values; the model takes {n_features}")
             rows.append(arr.reshape(-1))
             continue
-        if side * side != n_features:
-            raise UserError("this model does not take square images; give a .npy array")
+        try:
+            side, _ = check_image_shape(None, n_features, what="this model")
+        except ValueError:
+            raise UserError("this model does not take square images; give a .npy array") \
+                from None
         from .preprocessing import preprocess_digit_image
 
         # MNIST digits fill a 20x20 box in 28x28; the 8x8 digits fill their frame

@@ -115,7 +115,7 @@ def compare(models=MODEL_NAMES, dataset="digits", *, epochs=None, data_home=None
             "fit_time": fit_time,
             "predict_time": predict_time,
             "epochs": int(getattr(est, "n_iter_", 0)),
-            "n_parameters": int(est._network.params.size) if hasattr(est, "_network") else None,
+            "n_parameters": est.n_params_,
         })
     return rows
 

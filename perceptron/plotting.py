@@ -33,6 +33,8 @@ import numpy as np
 from sklearn.metrics import ConfusionMatrixDisplay
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
+from ._validation import check_image_shape, check_positive_int
+
 __all__ = [
     "plot_confusion_matrix",
     "plot_feature_maps",
@@ -70,29 +72,6 @@ def _require(estimator, attribute, what, hint=""):
     return getattr(estimator, attribute)
 
 
-def _check_positive_int(name, value, allow_none=False):
-    if value is None and allow_none:
-        return
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-
-
-def _infer_image_shape(n_features, image_shape):
-    """(height, width) of an image of ``n_features`` pixels."""
-    if image_shape is not None:
-        image_shape = tuple(image_shape)
-        if len(image_shape) != 2 or image_shape[0] * image_shape[1] != n_features:
-            raise ValueError(
-                f"image_shape={image_shape} does not hold {n_features} pixels")
-        return image_shape
-    side = int(round(math.sqrt(n_features)))
-    if side * side != n_features:
-        raise ValueError(
-            f"{n_features} features per sample is not a square image; "
-            "pass image_shape=(height, width)")
-    return side, side
-
-
 def _as_images(X, image_shape):
     """Images ``(n, h, w)`` to show for samples ``X`` (2D rows or 3D images)."""
     X = np.asarray(X)
@@ -102,12 +81,12 @@ def _as_images(X, image_shape):
         raise ValueError(
             f"X must be a 2D array (n_samples, n_pixels) or a 3D array of images, "
             f"got shape {X.shape}")
-    return X.reshape((X.shape[0],) + _infer_image_shape(X.shape[1], image_shape))
+    return X.reshape((X.shape[0],) + check_image_shape(image_shape, X.shape[1]))
 
 
 def _grid(n, n_cols, fig, cell):
     """``n`` Axes in a grid (``n_cols`` wide), on ``fig`` or a new figure."""
-    _check_positive_int("n_cols", n_cols, allow_none=True)
+    check_positive_int("n_cols", n_cols, allow_none=True)
     n_cols = min(n, n_cols or math.ceil(math.sqrt(n)))
     n_rows = math.ceil(n / n_cols)
     if fig is None:
@@ -381,7 +360,7 @@ def plot_misclassified(estimator, X, y, *, n=16, image_shape=None, n_cols=None,
     'true: 9\\npred: 3 (p=0.95)'
     >>> plt.close(fig)
     """
-    _check_positive_int("n", n)
+    check_positive_int("n", n)
     _check_fitted(estimator)
     X_arr = np.asarray(X)
     y = np.asarray(y)
@@ -456,7 +435,7 @@ def plot_predictions(estimator, X, y=None, *, n=16, image_shape=None, n_cols=Non
     'true: 1\\npred: 1'
     >>> plt.close(fig)
     """
-    _check_positive_int("n", n)
+    check_positive_int("n", n)
     _check_fitted(estimator)
     X_arr = np.asarray(X)
     if X_arr.shape[0] == 0:
@@ -533,7 +512,7 @@ def plot_weights(estimator, *, max_units=16, image_shape=None, n_cols=None,
     12
     >>> plt.close(fig)
     """
-    _check_positive_int("max_units", max_units)
+    check_positive_int("max_units", max_units)
     _check_fitted(estimator)
     if hasattr(estimator, "coefs_"):
         coefs = estimator.coefs_
@@ -551,7 +530,7 @@ def plot_weights(estimator, *, max_units=16, image_shape=None, n_cols=None,
         raise ValueError(f"the first-layer weights must be 2D (n_features, n_units), "
                          f"got shape {weights.shape}")
     n_features, n_units = weights.shape
-    shape = _infer_image_shape(n_features, image_shape)
+    shape = check_image_shape(image_shape, n_features, what="the model")
     k = min(max_units, n_units)
     images = weights[:, :k].T.reshape((k,) + shape)
     classes = getattr(estimator, "classes_", None)
@@ -613,7 +592,7 @@ def plot_filters(estimator, *, layer=0, channel=None, max_filters=None, n_cols=N
     (8, (3, 3))
     >>> plt.close(fig)
     """
-    _check_positive_int("max_filters", max_filters, allow_none=True)
+    check_positive_int("max_filters", max_filters, allow_none=True)
     _check_fitted(estimator)
     filters = _require(estimator, "filters_", "plot_filters",
                        "; for a dense network use plot_weights")
@@ -692,7 +671,7 @@ def plot_feature_maps(estimator, x, *, layer=0, max_maps=None, n_cols=None,
     4
     >>> plt.close(fig)
     """
-    _check_positive_int("max_maps", max_maps, allow_none=True)
+    check_positive_int("max_maps", max_maps, allow_none=True)
     _check_fitted(estimator)
     _require(estimator, "feature_maps", "plot_feature_maps")
     x = np.asarray(x)

@@ -21,6 +21,8 @@ from scipy import ndimage
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, validate_data
 
+from ._validation import check_image_shape, check_positive_int
+
 __all__ = ["DigitImagePreprocessor", "load_image", "preprocess_digit_image"]
 
 #: ITU-R BT.601 luma weights of R, G and B, in thousandths (as Pillow's "L" mode)
@@ -236,32 +238,12 @@ def _image_from_item(item, name, image_shape):
         return _pil_to_gray(item)
     arr = np.asarray(item)
     if arr.ndim == 1 and arr.dtype.kind in "biuf":
-        arr = arr.reshape(_row_shape(arr.shape[0], image_shape, name))
+        arr = arr.reshape(check_image_shape(image_shape, arr.shape[0], what=name))
     return _as_gray(arr, name)
 
 
-def _row_shape(n_features, image_shape, name="X"):
-    """Image shape of a flattened row of ``n_features`` pixels."""
-    if image_shape is not None:
-        if image_shape[0] * image_shape[1] != n_features:
-            raise ValueError(
-                f"image_shape={tuple(image_shape)} holds {image_shape[0] * image_shape[1]} "
-                f"pixels but {name} has {n_features} per image"
-            )
-        return tuple(image_shape)
-    side = int(round(np.sqrt(n_features)))
-    if side * side != n_features:
-        raise ValueError(
-            f"{name} has {n_features} features per row, which is not a square image; "
-            "pass image_shape=(height, width), or images as a 3D array "
-            "(n_images, height, width) or a list of 2D arrays"
-        )
-    return side, side
-
-
 def _check_params(size, box, invert, center, threshold, image_shape=None):
-    if not isinstance(size, numbers.Integral) or isinstance(size, bool) or size < 1:
-        raise ValueError(f"size must be a positive int, got {size!r}")
+    check_positive_int("size", size)
     if (not isinstance(box, numbers.Integral) or isinstance(box, bool)
             or not 1 <= box <= size):
         raise ValueError(f"box must be an int in [1, size={size}], got {box!r}")
@@ -273,16 +255,7 @@ def _check_params(size, box, invert, center, threshold, image_shape=None):
     if (not isinstance(threshold, numbers.Real) or isinstance(threshold, bool)
             or not 0 <= threshold < 1):
         raise ValueError(f"threshold must be a float in [0, 1), got {threshold!r}")
-    if image_shape is not None:
-        try:
-            ok = len(image_shape) == 2 and all(
-                isinstance(d, numbers.Integral) and not isinstance(d, bool) and d >= 1
-                for d in image_shape)
-        except TypeError:
-            ok = False
-        if not ok:
-            raise ValueError(
-                f"image_shape must be None or a pair of positive ints, got {image_shape!r}")
+    check_image_shape(image_shape)
 
 
 def preprocess_digit_image(image, *, size=28, box=20, invert="auto", center="mass",
@@ -504,7 +477,7 @@ class DigitImagePreprocessor(TransformerMixin, BaseEstimator):
                 X = validate_data(self, X, reset=fitting, dtype=np.float64)
             else:
                 X = check_array(X, dtype=np.float64)
-            shape = _row_shape(X.shape[1], self.image_shape)
+            shape = check_image_shape(self.image_shape, X.shape[1])
             return [(f"image {i}", row.reshape(shape)) for i, row in enumerate(X)]
         if ndim in (3, 4):
             X = check_array(X, allow_nd=True, dtype=None)

@@ -287,7 +287,7 @@ def test_misclassified_image_shape_and_3d_input():
     X = np.random.default_rng(1).random((4, 12))
     y = np.array([1, 1, 0, 2])
     est = FakeCNN().fit()
-    with pytest.raises(ValueError, match="12 features per sample is not a square image"):
+    with pytest.raises(ValueError, match="12 features per row, which is not a square image"):
         plot_misclassified(est, X, y)
     fig = plot_misclassified(est, X, y, image_shape=(3, 4))
     assert [ax.images[0].get_array().shape for ax in fig.axes] == [(3, 4)] * 3
@@ -390,7 +390,7 @@ def test_weights_errors(mlp):
         plot_weights(MLPClassifier())
     with pytest.raises(ValueError, match="coefs_.*use plot_filters"):
         plot_weights(FakeCNN().fit())
-    with pytest.raises(ValueError, match="does not hold 64 pixels"):
+    with pytest.raises(ValueError, match="means 16 pixels per image, but the model has 64"):
         plot_weights(mlp, image_shape=(4, 4))
     with pytest.raises(ValueError, match="max_units must be a positive int"):
         plot_weights(mlp, max_units=0)

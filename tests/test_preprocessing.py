@@ -269,7 +269,7 @@ def test_non_square_rows_need_image_shape():
         DigitImagePreprocessor().fit_transform(rows)
     x = DigitImagePreprocessor(image_shape=(28, 20)).fit_transform(rows)
     np.testing.assert_allclose(x[0], preprocess_digit_image(gray).ravel())
-    with pytest.raises(ValueError, match="image_shape=\\(10, 10\\) holds 100 pixels"):
+    with pytest.raises(ValueError, match="image_shape=\\(10, 10\\) means 100 pixels per image"):
         DigitImagePreprocessor(image_shape=(10, 10)).fit_transform(rows)
 
 
@@ -395,8 +395,8 @@ def test_bad_batches(bad, match):
     (dict(center="middle"), "center must be 'mass' or 'box'"),
     (dict(threshold=1.0), "threshold must be a float in \\[0, 1\\)"),
     (dict(threshold=-0.1), "threshold must be"),
-    (dict(image_shape=(28,)), "image_shape must be None or a pair"),
-    (dict(image_shape=(28, 0)), "image_shape must be None or a pair"),
+    (dict(image_shape=(28,)), "image_shape must be None or \\(height, width\\)"),
+    (dict(image_shape=(28, 0)), "image_shape must be None or \\(height, width\\)"),
 ])
 def test_bad_parameters(params, match):
     images = [np.asarray(four())]

@@ -1,9 +1,9 @@
 """The whole-step kernel of dense stacks (``_kernels/_stack.pyx``).
 
-Each test runs the same network twice from the same seed: once through
-``Network.train_batch`` (which takes the one-kernel path for a dense stack)
-and once layer by layer (``Network.train_step`` on the gathered batch, then
-the optimizer's own kernel), and compares. The number of threads sharing a
+Each test runs the same network twice from the same seed: once on the fused
+engine (``DenseStackNetwork.train_batch``: one kernel call per step) and once
+on the reference, layer by layer (``Network.train_step`` on the gathered
+batch, then the optimizer's own kernel), and compares. The number of threads sharing a
 step is forced, so that 2 and 3 threads are checked whatever the size.
 """
 
@@ -12,20 +12,22 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from perceptron._kernels import _stack
+from perceptron._dense_stack import DenseStackNetwork
+from perceptron._engine import make_network
 from perceptron._network import Network
 from perceptron._optimizers import SGD, Adam, RMSprop
 from perceptron.layers import Conv2D, Dense, Dropout, Flatten
 
 
 def make_net(widths, activation="relu", output="softmax", dropout=0.0,
-             dtype=np.float64, seed=0):
+             dtype=np.float64, seed=0, engine=DenseStackNetwork):
     layers = []
     for units in widths[1:-1]:
         layers.append(Dense(units, activation))
         if dropout:
             layers.append(Dropout(dropout))
     layers.append(Dense(widths[-1]))
-    net = Network(layers, output=output, dtype=dtype)
+    net = engine(layers, output=output, dtype=dtype)
     return net.build((widths[0],), np.random.default_rng(seed))
 
 
@@ -59,7 +61,7 @@ def test_step_matches_layer_by_layer(team, widths, activation, output, dropout):
     X, y, rows = make_data(widths)
     fused = make_net(widths, activation, output, dropout)
     fused.set_n_threads(team)
-    layered = make_net(widths, activation, output, dropout)
+    layered = make_net(widths, activation, output, dropout, engine=Network)
     alpha = 0.01
     for _ in range(2):  # a second step: fresh dropout masks, reused buffers
         loss, correct = fused.train_batch(X, y, rows, alpha)
@@ -74,7 +76,7 @@ def test_float32_step_matches_layer_by_layer(team):
     widths = (50, 20, 4)
     X, y, rows = make_data(widths, dtype=np.float32)
     fused = make_net(widths, dtype=np.float32, dropout=0.2)
-    layered = make_net(widths, dtype=np.float32, dropout=0.2)
+    layered = make_net(widths, dtype=np.float32, dropout=0.2, engine=Network)
     loss, _ = fused.train_batch(X, y, rows, 0.001)
     ref_loss, _ = layered_step(layered, X, y, rows, 0.001)
     assert loss == pytest.approx(ref_loss, rel=1e-5)
@@ -89,14 +91,15 @@ def test_float32_step_matches_layer_by_layer(team):
 def test_fused_update_matches_the_optimizer(team, make_optimizer):
     widths = (30, 12, 12, 4)
     X, y, rows = make_data(widths)
-    fused, layered = make_net(widths, dropout=0.1), make_net(widths, dropout=0.1)
+    fused = make_net(widths, dropout=0.1)
+    layered = make_net(widths, dropout=0.1, engine=Network)
     opt_fused, opt_layered = make_optimizer(fused.params), make_optimizer(layered.params)
     for _ in range(4):
         fused.train_batch(X, y, rows, 1e-3, opt_fused, 0.01)
         loss, _ = layered_step(layered, X, y, rows, 1e-3)
         opt_layered.step(layered.params, layered.grads, 0.01)
     np.testing.assert_allclose(fused.params, layered.params, rtol=1e-9, atol=1e-12)
-    assert getattr(opt_fused, "t", None) == getattr(opt_layered, "t", None)
+    assert opt_fused.n_steps == opt_layered.n_steps == 4
 
 
 @pytest.mark.parametrize("team", [1, 2], indirect=True)
@@ -110,7 +113,7 @@ def test_no_update_when_the_loss_is_not_finite(team):
     loss, _ = net.train_batch(X, y, rows, 0.0, opt, 0.1)
     assert not np.isfinite(loss)
     np.testing.assert_array_equal(net.params, before)
-    assert opt.t == 0 and not opt.m.any()
+    assert opt.n_steps == 0 and not opt.m.any()
 
 
 def test_repeated_steps_are_identical_on_two_threads():
@@ -144,12 +147,13 @@ def test_team_size():
 
 
 def test_other_networks_train_layer_by_layer():
-    conv = Network([Conv2D(2, 3, activation="relu"), Flatten(), Dense(3)])
+    conv = make_network([Conv2D(2, 3, activation="relu"), Flatten(), Dense(3)])
     conv.build((6, 6, 1), np.random.default_rng(0))
-    assert conv._dense_stack() is None
-    trailing_dropout = Network([Dense(4, "relu"), Dense(3), Dropout(0.5)])
-    trailing_dropout.build((5,), np.random.default_rng(0))
-    assert trailing_dropout._dense_stack() is None
+    assert type(conv) is Network
+    trailing_dropout = make_network([Dense(4, "relu"), Dense(3), Dropout(0.5)])
+    assert type(trailing_dropout) is Network
+    assert type(make_network([Dense(4, "relu"), Dropout(0.5), Dense(3)])) is DenseStackNetwork
+    assert type(make_network([Dense(4, "relu"), Dense(3, "relu")])) is Network
     # and they still train: the batch is gathered and the optimizer stepped
     rng = np.random.default_rng(0)
     X = rng.normal(size=(20, 6, 6, 1)).astype(np.float32)
@@ -194,7 +198,8 @@ def test_mnist_sized_steps_match_layer_by_layer_on_two_threads():
     rng = np.random.default_rng(0)
     X = rng.random((2048, 784))
     y = rng.integers(0, 10, 2048).astype(np.intp)
-    fused, layered = make_net(widths, dropout=0.2), make_net(widths, dropout=0.2)
+    fused = make_net(widths, dropout=0.2)
+    layered = make_net(widths, dropout=0.2, engine=Network)
     fused.set_n_threads(2)
     assert _stack.stack_team(128, np.array(widths, dtype=np.intp), 2) == 2
     with threadpool_limits(1, "blas"):

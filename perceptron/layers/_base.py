@@ -82,6 +82,20 @@ class Layer:
     def init_params(self, rng):
         """Fill ``self.params`` with initial values drawn from ``rng``."""
 
+    # -- state beyond the parameters -------------------------------------------
+    def state(self):
+        """What a saved model needs besides the parameters (a JSON-friendly dict).
+
+        Empty for most layers; a layer with a random stream (``Dropout``)
+        returns the stream's state, so that training resumes exactly.
+        """
+        return {}
+
+    def load_state(self, state):
+        """Set what :meth:`state` returned; a ValueError when it does not fit."""
+        if state:
+            raise ValueError(f"{type(self).__name__} keeps no state, got {sorted(state)}")
+
     # -- computation --------------------------------------------------------
     def forward(self, X, training=False):
         raise NotImplementedError

@@ -13,33 +13,12 @@ reshape. The kernels, with the derivation of the backward pass, are in
 ``perceptron/_kernels/_conv.pyx`` and ``_pool.pyx``.
 """
 
-import numbers
-
 import numpy as np
 
-from .._kernels import _conv, _dense, _pool
+from .._kernels import _conv, _pool
+from .._validation import check_pair, check_positive_int
 from ._base import Layer
 from ._dense import activation_code
-
-
-def _pair(value, what):
-    """``3 -> (3, 3)``; ``(3, 5) -> (3, 5)``; anything else -> ValueError."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        value = (value, value)
-    try:
-        a, b = value
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be an int or a pair of ints, got {value!r}") from None
-    for v in (a, b):
-        if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
-            raise ValueError(f"{what} must contain positive ints, got {value!r}")
-    return int(a), int(b)
-
-
-def _positive_int(value, what):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{what} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def _check_image(layer, input_shape):
@@ -104,14 +83,14 @@ class Conv2D(Layer):
                  activation="relu", name=None):
         super().__init__()
         self.name = name or "Conv2D"
-        self.filters = _positive_int(filters, f"{self.name}: filters")
-        self.kernel_size = _pair(kernel_size, f"{self.name}: kernel_size")
-        self.stride = _positive_int(stride, f"{self.name}: stride")
+        self.filters = check_positive_int(f"{self.name}: filters", filters)
+        self.kernel_size = check_pair(f"{self.name}: kernel_size", kernel_size)
+        self.stride = check_positive_int(f"{self.name}: stride", stride)
         if padding not in ("valid", "same"):
             raise ValueError(f"{self.name}: padding must be 'valid' or 'same', got {padding!r}")
         self.padding = padding
         self.activation = activation
-        self._code = activation_code(activation)
+        self.activation_code = activation_code(activation)
 
     def _build(self, input_shape):
         H, W, C = _check_image(self, input_shape)
@@ -138,7 +117,7 @@ class Conv2D(Layer):
 
     def init_params(self, rng):
         kh, kw = self.kernel_size
-        factor = 2.0 if self._code == 2 else 6.0
+        factor = 2.0 if self.activation_code == 2 else 6.0
         fan_in, fan_out = self.n_cols, kh * kw * self.filters
         bound = np.sqrt(factor / (fan_in + fan_out))
         self.params["W"][...] = rng.uniform(-bound, bound, self.param_shapes["W"])
@@ -169,7 +148,7 @@ class Conv2D(Layer):
         cols = None if self._pointwise else self._buffer("cols", (n * Ho * Wo, self.n_cols))
         out = self._buffer("out", (n, Ho, Wo, self.filters))
         _conv.conv_forward(X, cols, self.params["W"], self.params["b"], out,
-                           *self._im2col_args(), self._code, self.n_threads)
+                           *self._im2col_args(), self.activation_code, self.n_threads)
         self._input, self._cols, self._output = X, cols, out
         return out
 
@@ -182,7 +161,7 @@ class Conv2D(Layer):
         # overwrites grad with dL/dZ and self._cols (if any) with dcols
         _conv.conv_backward(self._input, self._output, grad, self._cols, self.params["W"],
                             self.grads["W"], self.grads["b"], partial, dX,
-                            *self._im2col_args(), self._code, self.n_threads)
+                            *self._im2col_args(), self.activation_code, self.n_threads)
         return dX
 
     def __getstate__(self):
@@ -217,9 +196,9 @@ class MaxPool2D(Layer):
     def __init__(self, pool_size=2, stride=None, name=None):
         super().__init__()
         self.name = name or "MaxPool2D"
-        self.pool_size = _pair(pool_size, f"{self.name}: pool_size")
+        self.pool_size = check_pair(f"{self.name}: pool_size", pool_size)
         self.stride = (self.pool_size[0] if stride is None
-                       else _positive_int(stride, f"{self.name}: stride"))
+                       else check_positive_int(f"{self.name}: stride", stride))
 
     def _build(self, input_shape):
         H, W, C = _check_image(self, input_shape)

@@ -37,6 +37,12 @@ class Dense(Layer):
         The element-wise function ``f``; ``"identity"`` for an output layer
         whose loss takes the logits.
 
+    Attributes
+    ----------
+    activation_code : int
+        The kernel code of ``activation`` (see :data:`ACTIVATIONS`): what the
+        kernels, and the dense-stack engine, are told.
+
     Notes
     -----
     Forward, one kernel call (``_dense.dense_forward``): ``Z = X @ W`` by
@@ -80,7 +86,7 @@ class Dense(Layer):
         super().__init__()
         self.units = int(units)
         self.activation = activation
-        self._code = activation_code(activation)
+        self.activation_code = activation_code(activation)
 
     def _build(self, input_shape):
         self.n_inputs = int(np.prod(input_shape))
@@ -88,7 +94,7 @@ class Dense(Layer):
         return (self.units,)
 
     def init_params(self, rng):
-        factor = 2.0 if self._code == 2 else 6.0
+        factor = 2.0 if self.activation_code == 2 else 6.0
         bound = np.sqrt(factor / (self.n_inputs + self.units))
         self.params["W"][...] = rng.uniform(-bound, bound, self.param_shapes["W"])
         self.params["b"][...] = 0
@@ -105,14 +111,14 @@ class Dense(Layer):
         X2 = X.reshape(X.shape[0], self.n_inputs)
         out = self._buffer("out", (X.shape[0], self.units))
         finite = _dense.dense_forward(X2, self.params["W"], self.params["b"], out,
-                                      self._code, self.n_threads, check_finite)
+                                      self.activation_code, self.n_threads, check_finite)
         self._input, self._output = X2, out
         return out if finite else None
 
     def backward(self, grad, need_input_grad=True):
         dX = self._buffer("dX", (grad.shape[0], self.n_inputs)) if need_input_grad else None
         _dense.dense_backward(self._input, self._output, grad, self.params["W"],
-                              self.grads["W"], self.grads["b"], dX, self._code,
+                              self.grads["W"], self.grads["b"], dX, self.activation_code,
                               self.n_threads)
         if dX is None:
             return None
@@ -159,6 +165,25 @@ class Dropout(Layer):
         # the layer's own stream of mask seeds, derived from the network's rng
         self.rng = np.random.default_rng(rng.integers(2**63))
 
+    def next_seed(self):
+        """The seed of the next training batch's mask (one draw from the layer's stream).
+
+        The mask itself is a hash of this seed and each element's index
+        (``_kernels/_dropout.pyx``), the same whichever thread draws it.
+        """
+        return int(self.rng.integers(2**63))
+
+    def state(self):
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state(self, state):
+        if set(state) != {"rng"}:
+            raise ValueError(f"Dropout state must have the entry 'rng', got {sorted(state)}")
+        try:
+            self.rng.bit_generator.state = state["rng"]
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ValueError(f"Dropout state: not a random generator state ({exc})") from None
+
     def forward(self, X, training=False):
         self._active = training and self.rate > 0
         if not self._active:
@@ -167,8 +192,7 @@ class Dropout(Layer):
         out = self._buffer("out", X2.shape)
         mask = self._buffer("mask", X2.shape)
         np.copyto(out, X2)
-        seed = int(self.rng.integers(2**63))
-        _dropout.dropout_forward(out, mask, self.rate, seed, self.n_threads)
+        _dropout.dropout_forward(out, mask, self.rate, self.next_seed(), self.n_threads)
         self._mask = mask
         return out.reshape(X.shape)
 
