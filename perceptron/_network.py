@@ -206,7 +206,7 @@ class Network:
             seeds=np.zeros(len(activations), dtype=np.uint64), team=team,
             work=np.empty((team, _stack.work_size(m, team, widths, drop)), self.dtype),
             shared=np.empty(_stack.shared_size(m, widths, drop), self.dtype),
-            private=np.empty((team - 1, -(-self.params.shape[0] // 16) * 16), self.dtype),
+            private=np.empty((team - 1, _stack.grad_stride(self.params.shape[0])), self.dtype),
             row_loss=np.empty(m), hit=np.empty(m, dtype=np.uint8))
         # keep two batch sizes: the full batches' and the last one's
         if len(plans) >= 2:

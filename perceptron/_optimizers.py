@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from ._kernels import _optim, _stack
+from ._kernels import _optim
 
 
 class SGD:
@@ -21,8 +21,8 @@ class SGD:
 
     def fused_step_args(self, lr):
         """This step's arguments for a kernel that applies it itself (``_stack.pyx``)."""
-        return dict(solver=_stack.SOLVERS["sgd"], state1=self.velocity, lr=lr,
-                    h1=self.momentum, nesterov=self.nesterov)
+        return dict(solver=_optim.SGD, state1=self.velocity, lr=lr,
+                    decay1=self.momentum, nesterov=self.nesterov)
 
     def step_taken(self):
         """SGD keeps no step count."""
@@ -44,8 +44,9 @@ class Adam:
 
     def fused_step_args(self, lr):
         """This step's arguments for a kernel that applies it itself (``_stack.pyx``)."""
-        return dict(solver=_stack.SOLVERS["adam"], state1=self.m, state2=self.v,
-                    lr=self._corrected(lr), h1=self.beta_1, h2=self.beta_2, eps=self.epsilon)
+        return dict(solver=_optim.ADAM, state1=self.m, state2=self.v,
+                    lr=self._corrected(lr), decay1=self.beta_1, decay2=self.beta_2,
+                    eps=self.epsilon)
 
     def step_taken(self):
         """Count a step that a kernel applied with :meth:`fused_step_args`."""
@@ -69,7 +70,7 @@ class RMSprop:
 
     def fused_step_args(self, lr):
         """This step's arguments for a kernel that applies it itself (``_stack.pyx``)."""
-        return dict(solver=_stack.SOLVERS["rmsprop"], state1=self.sq, lr=lr, h1=self.rho,
+        return dict(solver=_optim.RMSPROP, state1=self.sq, lr=lr, decay1=self.rho,
                     eps=self.epsilon)
 
     def step_taken(self):
