@@ -47,12 +47,13 @@ def flush_denormals(n_threads):
     """Flush subnormal floats to zero on the kernels' threads while inside.
 
     Subnormals (floats below 1.2e-38 in float32) take a slow path through
-    the CPU, ~25 times slower per operation, and training makes them
-    steadily: Adam's moment of a weight that stopped learning decays through
-    them, and softmax probabilities of very unlikely classes underflow into
-    them. Flushing them (the CPU's FTZ/DAZ modes, as TensorFlow does on its
-    compute threads) makes an MLP epoch about 30% faster. Only numbers that
-    small change: they are read and written as zero.
+    the CPU, many times the cost of a normal operation, and training makes
+    them steadily: Adam's moment of a weight that stopped learning decays
+    through them, and softmax probabilities of very unlikely classes
+    underflow into them. Flushing them (the CPU's FTZ/DAZ modes, as
+    TensorFlow does on its compute threads) keeps every operation on the
+    fast path. Only numbers that small change: they are read and written as
+    zero.
 
     The mode is per thread: it is set on the calling thread and on the
     OpenMP team of ``n_threads`` threads, and the previous mode is restored

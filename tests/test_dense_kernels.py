@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from perceptron._kernels import _dense, _dropout, _loss, _optim
+from perceptron._kernels import _dense, _dropout, _loss, _optim, _testing
 from perceptron._network import Network
 from perceptron.layers import Dense, Dropout
 
@@ -27,7 +27,7 @@ def test_matmul_matches_numpy(dtype, trans_a, trans_b, n_threads, m, k, n):
     b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(dtype)
     c = rng.standard_normal((m, n)).astype(dtype)
     expected = 0.5 * (a.T if trans_a else a) @ (b.T if trans_b else b) + 2.0 * c
-    _dense.matmul(a, b, c, trans_a, trans_b, alpha=0.5, beta=2.0, n_threads=n_threads)
+    _testing.matmul(a, b, c, trans_a, trans_b, alpha=0.5, beta=2.0, n_threads=n_threads)
     np.testing.assert_allclose(c, expected, rtol=1e-5 if dtype == np.float32 else 1e-12,
                                atol=1e-5)
 
@@ -46,7 +46,7 @@ def test_take_rows_gathers_a_batch(n_threads):
 def test_matmul_rejects_mismatched_shapes():
     a = np.ones((3, 4)); b = np.ones((5, 2)); c = np.ones((3, 2))
     with pytest.raises(ValueError, match="shapes do not agree"):
-        _dense.matmul(a, b, c)
+        _testing.matmul(a, b, c)
 
 
 @pytest.mark.parametrize("activation", list(ACT))
@@ -56,13 +56,13 @@ def test_bias_activation_forward(activation, dtype):
     z = (rng.standard_normal((400, 97)) * 5).astype(dtype)  # big enough to share
     b = rng.standard_normal(97).astype(dtype)
     expected = NUMPY_ACT[activation](z + b)
-    _dense.bias_activation_forward(z, b, ACT[activation], 2)
+    _testing.bias_activation_forward(z, b, ACT[activation], 2)
     np.testing.assert_allclose(z, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_sigmoid_does_not_overflow():
     z = np.array([[-1000.0, 1000.0, 0.0]])
-    _dense.bias_activation_forward(z, np.zeros(3), ACT["sigmoid"], 1)
+    _testing.bias_activation_forward(z, np.zeros(3), ACT["sigmoid"], 1)
     np.testing.assert_allclose(z, [[0.0, 1.0, 0.5]])
 
 
@@ -74,7 +74,7 @@ def test_activation_backward_is_derivative(activation):
     f = NUMPY_ACT[activation]
     a = f(z)
     grad = np.ones_like(z)
-    _dense.activation_backward(a, grad, ACT[activation], 2)
+    _testing.activation_backward(a, grad, ACT[activation], 2)
     eps = 1e-6
     numeric = (f(z + eps) - f(z - eps)) / (2 * eps)
     np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8)
@@ -114,7 +114,7 @@ def test_dense_backward_matches_numpy(activation, m, k, n, need_dx):
     a = NUMPY_ACT[activation](x @ w)
     grad = rng.standard_normal((m, n))
     dz = grad.copy()
-    _dense.activation_backward(a, dz, ACT[activation], 1)  # the one-step kernel
+    _testing.activation_backward(a, dz, ACT[activation], 1)  # the one-step kernel
     bias_sums = []
     for n_threads in (1, 2):
         g = grad.copy()
@@ -148,7 +148,7 @@ def test_bias_grad_and_l2_penalty(n_threads):
     rng = np.random.default_rng(3)
     g = rng.standard_normal((500, 130))
     out = np.empty(130)
-    _dense.bias_grad(g, out, n_threads)
+    _testing.bias_grad(g, out, n_threads)
     np.testing.assert_allclose(out, g.sum(axis=0))
     x = rng.standard_normal(100_000)
     g = rng.standard_normal(100_000)

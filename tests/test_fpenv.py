@@ -5,7 +5,7 @@ import pytest
 
 from perceptron import MLPDigitClassifier
 from perceptron._config import flush_denormals
-from perceptron._kernels import _fpenv
+from perceptron._kernels import _fpenv, _testing
 
 pytestmark = pytest.mark.skipif(not _fpenv.flush_supported(),
                                 reason="no flush-to-zero mode on this CPU")
@@ -22,16 +22,16 @@ def test_flush_on_inside_and_restored_after():
     assert not _flushes() and not _fpenv.get_flush()
     with flush_denormals(2):
         assert _flushes()
-        assert _fpenv.team_flush(2) == [1, 1]
+        assert _testing.team_flush(2) == [1, 1]
     assert not _flushes()
-    assert _fpenv.team_flush(2) == [0, 0]
+    assert _testing.team_flush(2) == [0, 0]
 
 
 def test_restored_after_an_exception():
     with pytest.raises(RuntimeError):
         with flush_denormals(2):
             raise RuntimeError("boom")
-    assert not _flushes() and _fpenv.team_flush(2) == [0, 0]
+    assert not _flushes() and _testing.team_flush(2) == [0, 0]
 
 
 def test_a_mode_set_before_is_kept():
@@ -53,20 +53,18 @@ def test_fit_and_predict_leave_the_caller_mode_alone():
     with pytest.warns(Warning):
         clf.fit(X, y)
     clf.predict_proba(X)
-    assert not _flushes() and _fpenv.team_flush(2) == [0, 0]
+    assert not _flushes() and _testing.team_flush(2) == [0, 0]
 
 
 def test_flushing_reaches_the_kernels():
     """A subnormal in the data reads as zero during training (DAZ)."""
-    from perceptron._kernels import _dense
-
     a = np.full((4, 4), TINY, dtype=np.float32)
     out = np.empty_like(a)
     b = np.full(4, 0, dtype=np.float32)
     with flush_denormals(1):
         np.copyto(out, a)
-        _dense.bias_activation_forward(out, b, 0, 1)  # identity: out = out + 0
+        _testing.bias_activation_forward(out, b, 0, 1)  # identity: out = out + 0
     assert np.all(out == 0)
     np.copyto(out, a)
-    _dense.bias_activation_forward(out, b, 0, 1)
+    _testing.bias_activation_forward(out, b, 0, 1)
     assert np.all(out == TINY)

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from perceptron._kernels import _stack
 from perceptron._dense_stack import DenseStackNetwork
 from perceptron._engine import make_network
+from perceptron._kernels import _optim, _stack
 from perceptron._network import Network
 from perceptron._optimizers import SGD, Adam, RMSprop
 from perceptron.layers import Conv2D, Dense, Dropout, Flatten
@@ -188,8 +188,15 @@ def test_bad_arguments_raise():
         _stack.dense_stack_step(X, rows, y, net.params, net.grads, team=1,
                                 **{**args, "activations": np.array([1, 1], dtype=np.int32)})
     with pytest.raises(ValueError, match="solver state"):
-        _stack.dense_stack_step(X, rows, y, net.params, net.grads, team=1, solver=2,
+        _stack.dense_stack_step(X, rows, y, net.params, net.grads, team=1, solver=_optim.ADAM,
                                 state1=np.zeros_like(net.params), **args)
+    with pytest.raises(TypeError):  # the optimizer's arguments are keyword-only
+        _stack.dense_stack_step(X, rows, y, net.params, net.grads, *args.values(), 1,
+                                _optim.SGD)
+
+
+def test_grad_stride_pads_to_whole_cache_lines():
+    assert [_stack.grad_stride(n) for n in (1, 16, 17, 100)] == [16, 16, 32, 112]
 
 
 def test_mnist_sized_steps_match_layer_by_layer_on_two_threads():

@@ -109,7 +109,7 @@ change); we call them directly here only to see them work.
 # .. literalinclude:: /../perceptron/_kernels/_dense.pyx
 #    :language: cython
 #    :start-at: def dense_backward
-#    :end-before: def bias_activation_forward
+#    :end-before: def l2_penalty
 #
 # A product too small to share (under 262,144 multiply-adds, like the last
 # layer's) runs on one thread: waking the others would cost more than it
@@ -163,14 +163,15 @@ change); we call them directly here only to see them work.
 # Checking the kernels
 # --------------------
 # Now let us run the kernels on a small batch and compare them with the same
-# equations written in NumPy. The module also has one-step kernels, one per
-# line of the equations (``matmul`` writes into a preallocated output; the
+# equations written in NumPy. The tests' module ``_testing`` has one-step
+# kernels, one per line of the equations, on the same row helpers as the
+# fused kernels (``matmul`` writes into a preallocated output; the
 # element-wise ones work in place); running them one after the other must
 # give what the fused kernels give in one call.
 import matplotlib.pyplot as plt
 import numpy as np
 
-from perceptron._kernels import _conv, _dense
+from perceptron._kernels import _conv, _dense, _testing
 
 rng = np.random.default_rng(0)
 n, d_in, d_out = 32, 20, 8
@@ -184,8 +185,8 @@ _dense.dense_forward(X, W, b, A, RELU)           # A = relu(X @ W + b), one call
 print("forward matches NumPy:", np.allclose(A, np.maximum(X @ W + b, 0)))
 
 A_steps = np.empty((n, d_out))
-_dense.matmul(X, W, A_steps)                     # A = X @ W
-_dense.bias_activation_forward(A_steps, b, RELU)  # A = relu(A + b), in place
+_testing.matmul(X, W, A_steps)                     # A = X @ W
+_testing.bias_activation_forward(A_steps, b, RELU)  # A = relu(A + b), in place
 print("one step at a time, the same:", np.allclose(A, A_steps))
 
 G = rng.normal(size=(n, d_out))                  # pretend dL/dA from above

@@ -47,9 +47,10 @@ of ``cols``/``Z``/``G`` into blocks of a few samples: thread ``t`` takes the
 samples ``[n t / T, n (t + 1) / T)`` and, block after block, runs every step
 on that block while it is still in its core's cache (one single-threaded
 BLAS call per block and step). Done one step at a time over the whole batch,
-each step would stream the full ``cols`` and ``Z`` matrices (18 MB and 11 MB
-for the default network's first layers at batch 128) through memory again,
-and that traffic costs more than the arithmetic between GEMMs. The sums over
+each step would stream the full ``cols`` and ``Z`` matrices (``n * Ho * Wo``
+rows each: tens of megabytes for a real network's first layers) through
+memory again, and that traffic costs more than the arithmetic between
+GEMMs. The sums over
 the batch (``dW``, ``db``) are accumulated per thread and added in thread
 order, so the result depends only on the number of threads.
 
@@ -61,9 +62,8 @@ from cython.parallel cimport prange
 from libc.string cimport memcpy, memset
 
 from ._gemm cimport gemm
-from ._activations cimport activate as _activate, derivative as _derivative
+from ._layer_rows cimport activation_backward_row, add_row, bias_activation_rows
 from ._openmp cimport threads_for
-
 
 
 cdef struct Geometry:
@@ -188,54 +188,26 @@ def col2im(const floating[:, ::1] dcols, floating[:, :, :, ::1] dx,
         _col2im_image(&dcols[0, 0] + i * out_size, &dx[0, 0, 0, 0] + i * in_size, g)
 
 
-# ---------------------------------------------------------------- activations
-# ``_activate`` / ``_derivative`` come from ``_activations.pxd``, shared with
-# ``_dense.pyx``: inline functions, so they run inside the fused loops below.
-
-
-
-
-cdef void _bias_activation(floating *Z, Py_ssize_t rows, Py_ssize_t F,
-                           const floating *b, int activation) noexcept nogil:
-    """``Z[r, f] = f(Z[r, f] + b[f])`` on a block of rows."""
-    cdef Py_ssize_t r, f
-    cdef floating z
-    if activation == 1:  # relu, the common case, spelled out so that it vectorizes
-        for r in range(rows):
-            for f in range(F):
-                z = Z[r * F + f] + b[f]
-                Z[r * F + f] = z if z > 0 else 0
-        return
-    for r in range(rows):
-        for f in range(F):
-            Z[r * F + f] = _activate(Z[r * F + f] + b[f], activation)
-
-
+# ---------------------------------------------------------------- fused layer passes
+# Each step of a block is a call to a small ``cdef`` function on raw
+# pointers. Written inline in the ``prange`` body, the same loops do not
+# vectorize: there the compiler must assume that every store may change the
+# shared variables (memoryview shapes, data pointers) and reloads them at
+# every element. The element-wise steps are the dense layer's
+# (``_layer_rows.pxd``): a row of ``Z`` is the ``F`` channels of one output
+# pixel, as a row of a dense layer's output is its units.
 cdef void _activation_grad_bias_sum(floating *G, const floating *A, Py_ssize_t rows,
                                     Py_ssize_t F, floating *db, int activation) noexcept nogil:
-    """``G[r, f] *= f'(A[r, f])`` and ``db[f] += sum_r G[r, f]`` on a block of rows."""
-    cdef Py_ssize_t r, f
-    cdef floating g
-    if activation == 1:
-        for r in range(rows):
-            for f in range(F):
-                g = G[r * F + f] if A[r * F + f] > 0 else 0
-                G[r * F + f] = g
-                db[f] += g
-        return
+    """``G[r, f] *= f'(A[r, f])`` and ``db[f] += sum_r G[r, f]`` on a block of rows.
+
+    Row by row, so that each row is added to ``db`` while it is in cache.
+    """
+    cdef Py_ssize_t r
     for r in range(rows):
-        for f in range(F):
-            g = G[r * F + f] * _derivative(A[r * F + f], activation)
-            G[r * F + f] = g
-            db[f] += g
+        activation_backward_row(A + r * F, G + r * F, F, activation)
+        add_row(db, G + r * F, F)
 
 
-# ---------------------------------------------------------------- fused layer passes
-# Performance note: each step of a block is a call to a small ``cdef`` function
-# on raw pointers. Written inline in the ``prange`` body, the same loops do not
-# vectorize: there the compiler must assume that every store may change the
-# shared variables (memoryview shapes, data pointers) and reloads them, which
-# made the bias + ReLU pass ~15x slower.
 cdef Py_ssize_t _block_samples(Py_ssize_t rows_per_sample, int block_rows) noexcept nogil:
     """How many samples make a block of about ``block_rows`` rows (at least one)."""
     if rows_per_sample >= block_rows:
@@ -282,7 +254,7 @@ def conv_forward(const floating[:, :, :, ::1] x, floating[:, ::1] cols,
     cdef int T = <int>min(<Py_ssize_t>threads_for(n * P * K * F, n_threads), n)
     cdef Py_ssize_t S = _block_samples(P, block_rows)
     cdef int t
-    cdef Py_ssize_t i0, i1, s0, s1, i, r, f, rows
+    cdef Py_ssize_t i0, i1, s0, s1, i, rows
     cdef floating *Z
     for t in prange(T, nogil=True, schedule="static", num_threads=T):
         i0 = n * t // T
@@ -297,7 +269,7 @@ def conv_forward(const floating[:, :, :, ::1] x, floating[:, ::1] cols,
             Z = &out[s0, 0, 0, 0]           # 2. Z = cols @ W
             gemm(False, False, <int>rows, <int>F, <int>K, <floating>1, patches + s0 * P * K,
                  <int>K, &W[0, 0], <int>F, <floating>0, Z, <int>F)
-            _bias_activation(Z, rows, F, &b[0], activation)     # 3. A = f(Z + b)
+            bias_activation_rows(Z, &b[0], rows, F, activation)  # 3. A = f(Z + b)
             s0 = s1
 
 
@@ -347,7 +319,7 @@ def conv_backward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] o
         return
     cdef Py_ssize_t S = _block_samples(P, block_rows), in_size = g.H * g.W * g.C
     cdef int t
-    cdef Py_ssize_t i0, i1, s0, s1, i, r, f, rows
+    cdef Py_ssize_t i0, i1, s0, s1, i, r, rows
     cdef floating *G
     cdef const floating *A
     cdef floating *my_dW
@@ -391,5 +363,4 @@ def conv_backward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] o
         for r in prange(K + 1, nogil=True, schedule="static",
                         num_threads=threads_for((K + 1) * F, n_threads)):
             my_dW = &dW[r, 0] if r < K else &db[0]
-            for f in range(F):
-                my_dW[f] = my_dW[f] + partial[(t - 1) * (K + 1) + r, f]
+            add_row(my_dW, &partial[(t - 1) * (K + 1) + r, 0], F)

@@ -5,29 +5,33 @@ A dense layer computes ``A = f(X @ W + b)``. :func:`dense_forward` and
 is one kernel call and one parallel region, the products going to BLAS and
 the rest -- adding the bias, applying the activation ``f``, its derivative,
 summing the bias gradient -- done by the same threads on the rows (or
-columns) they own, while those are in their cache.
+columns) they own, while those are in their cache. :func:`take_rows`
+gathers a shuffled mini-batch and :func:`l2_penalty` adds the L2 term to the
+gradient (the layer-by-layer training path calls both).
 
-The one-step kernels below them (:func:`matmul`, :func:`bias_activation_forward`,
-:func:`activation_backward`, :func:`bias_grad`) do one of those steps each,
-over a whole array: the documentation's kernel tutorial runs them one by one,
-and the tests check the fused kernels against them.
+Each of those steps on its own over a whole array (``matmul``,
+``bias_activation_forward``, ``activation_backward``, ``bias_grad``) lives
+in ``_testing.pyx``, on the same row helpers: the documentation's kernel
+tutorial runs them one by one, and the tests check the fused kernels
+against them.
 
 Activation codes (shared with :mod:`perceptron.layers`):
 ``0`` identity, ``1`` relu, ``2`` sigmoid, ``3`` tanh.
 Every derivative is written in terms of the activation's *output* ``A``, so the
 layer keeps only ``A`` for the backward pass:
-relu' = [A > 0], sigmoid' = A (1 - A), tanh' = 1 - A**2.
+relu' = [A > 0], sigmoid' = A (1 - A), tanh' = 1 - A**2
+(``_layer_rows.pxd``).
 """
 
 from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.string cimport memcpy
 
-from ._activations cimport activate
 from ._finite cimport chunk_finite
-from ._gemm cimport feature_split, gemm, gemm_parallel, gemm_blocks
+from ._gemm cimport feature_split, gemm, gemm_blocks
+from ._layer_rows cimport activation_backward_row, bias_activation_row, column_sums
 from ._openmp cimport barrier, threads_for
-from ._rows cimport activation_backward_row, bias_activation_row, column_sums, l2_chunk
+from ._update_rules cimport l2_chunk
 
 import numpy as np
 
@@ -35,36 +39,6 @@ import numpy as np
 # dense_forward); larger ones (predict) are shared by rows.
 cdef enum:
     SPLIT_INPUTS_MAX_ROWS = 2048
-
-
-def matmul(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] c,
-           bint trans_a=False, bint trans_b=False,
-           double alpha=1.0, double beta=0.0, int n_threads=1):
-    """``c = alpha * op(a) @ op(b) + beta * c`` through BLAS, with no copies.
-
-    ``op(x)`` is ``x.T`` when the matching ``trans_*`` flag is set. All arrays
-    are C-contiguous and share one dtype (float32 or float64). The rows of
-    ``c`` are split among ``n_threads`` OpenMP threads, each making one
-    single-threaded BLAS call (see ``_gemm.pxd``).
-    """
-    cdef int m = a.shape[1] if trans_a else a.shape[0]
-    cdef int k = a.shape[0] if trans_a else a.shape[1]
-    cdef int kb = b.shape[1] if trans_b else b.shape[0]
-    cdef int n = b.shape[0] if trans_b else b.shape[1]
-    if k != kb or c.shape[0] != m or c.shape[1] != n:
-        raise ValueError(
-            f"matmul shapes do not agree: op(a) is ({m}, {k}), op(b) is ({kb}, {n}), "
-            f"c is ({c.shape[0]}, {c.shape[1]})")
-    if m == 0 or n == 0:
-        return
-    if k == 0:
-        # BLAS would leave c untouched with beta; make the empty sum explicit.
-        scale(c, beta)
-        return
-    cdef floating alpha_ = <floating>alpha, beta_ = <floating>beta
-    with nogil:
-        gemm_parallel(trans_a, trans_b, m, n, k, alpha_, &a[0, 0], a.shape[1],
-                      &b[0, 0], b.shape[1], beta_, &c[0, 0], c.shape[1], n_threads)
 
 
 def take_rows(const floating[:, ::1] x, const Py_ssize_t[::1] rows,
@@ -83,21 +57,9 @@ def take_rows(const floating[:, ::1] x, const Py_ssize_t[::1] rows,
         memcpy(&out[k, 0], &x[rows[k], 0], d * sizeof(floating))
 
 
-def scale(floating[:, ::1] x, double factor):
-    """``x *= factor`` in place (``factor == 0`` writes exact zeros)."""
-    cdef Py_ssize_t i, j
-    for i in range(x.shape[0]):
-        for j in range(x.shape[1]):
-            x[i, j] = 0 if factor == 0 else <floating>(x[i, j] * factor)
-
-
-
-
-
-
 # Each kernel below works row by row (or on a block of columns) through the
-# small ``cdef inline`` functions of ``_rows.pxd``; ``prange`` shares the rows
-# (or column blocks) among threads.
+# small ``cdef inline`` functions of ``_layer_rows.pxd``; ``prange`` shares the
+# rows (or column blocks) among threads.
 
 cdef bint _none_set(const unsigned char[::1] flags) noexcept:
     """True when no flag is set (no thread found a NaN or an infinity)."""
@@ -129,8 +91,8 @@ def dense_forward(const floating[:, ::1] x, const floating[:, ::1] w,
       then the bias and ``f``. Each thread so reads only its own share of
       ``w`` -- the share whose gradient it computes in :func:`dense_backward`
       and (mostly) updates in the optimizer step -- instead of fetching all
-      of ``w`` from the other cores' caches at every step: 14 ms less per
-      Fashion-MNIST epoch of the 784-100-100-10 network on two threads.
+      of ``w`` from the other cores' caches at every step. For the first
+      layer of an MLP, ``w`` is most of the model.
 
     With ``check_finite``, each thread also checks that its rows of ``x``
     hold no NaN or infinity just before it multiplies them (blocks of 256
@@ -154,8 +116,9 @@ def dense_forward(const floating[:, ::1] x, const floating[:, ::1] w,
             f"{w.shape[1]}), b ({b.shape[0]},), out ({out.shape[0]}, {out.shape[1]})")
     if m == 0 or n == 0 or k == 0:
         out[:, :] = 0
-        if m and n:
-            bias_activation_forward(out, b, activation, n_threads)
+        if n:  # an empty product: out = f(b)
+            for i in range(m):
+                bias_activation_row(&out[i, 0], &b[0], n, activation)
         return True
     team = gemm_blocks(m, n, k, n_threads)
     if team > 1 and m <= SPLIT_INPUTS_MAX_ROWS and k >= 2 * n and k >= 8 * team:
@@ -262,72 +225,6 @@ def dense_backward(const floating[:, ::1] x, const floating[:, ::1] a,
             j0 = t * n // n_blocks
             j1 = (t + 1) * n // n_blocks
             column_sums(&g[0, j0], &db[j0], m, j1 - j0, n)
-
-
-def bias_activation_forward(floating[:, ::1] z, const floating[::1] bias,
-                            int activation, int n_threads=1):
-    """In place: ``z[i, j] = f(z[i, j] + bias[j])``, one pass over ``z``.
-
-    This is the fused "bias add + activation" step that follows ``X @ W``.
-    """
-    cdef Py_ssize_t i, n = z.shape[0], d = z.shape[1]
-    if bias.shape[0] != d:
-        raise ValueError(f"bias has {bias.shape[0]} entries, expected {d}")
-    if n == 0 or d == 0:
-        return
-    for i in prange(n, nogil=True, schedule="static",
-                    num_threads=threads_for(n * d, n_threads)):
-        bias_activation_row(&z[i, 0], &bias[0], d, activation)
-
-
-def activation_forward(floating[:, ::1] z, int activation, int n_threads=1):
-    """In place: ``z = f(z)``."""
-    cdef Py_ssize_t i, j, n = z.shape[0], d = z.shape[1]
-    if activation == 0:
-        return
-    for i in prange(n, nogil=True, schedule="static",
-                    num_threads=threads_for(n * d, n_threads)):
-        for j in range(d):
-            z[i, j] = activate(z[i, j], activation)
-
-
-def activation_backward(const floating[:, ::1] a, floating[:, ::1] grad,
-                        int activation, int n_threads=1):
-    """In place: ``grad *= f'(z)``, with ``f'`` computed from the output ``a``.
-
-    Turns dLoss/dA into dLoss/dZ (the chain rule through the activation).
-    """
-    cdef Py_ssize_t i, n = a.shape[0], d = a.shape[1]
-    if grad.shape[0] != n or grad.shape[1] != d:
-        raise ValueError("activation_backward: a and grad differ in shape")
-    if activation == 0 or n == 0 or d == 0:
-        return
-    for i in prange(n, nogil=True, schedule="static",
-                    num_threads=threads_for(n * d, n_threads)):
-        activation_backward_row(&a[i, 0], &grad[i, 0], d, activation)
-
-
-def bias_grad(const floating[:, ::1] grad, floating[::1] out, int n_threads=1):
-    """``out[j] = sum_i grad[i, j]``: the gradient of the loss w.r.t. a bias.
-
-    Each thread owns a block of columns and sums its rows in order, so the
-    result does not depend on the number of threads.
-    """
-    cdef Py_ssize_t t, j0, j1, n = grad.shape[0], d = grad.shape[1]
-    cdef int n_blocks = threads_for(n * d, n_threads)
-    if out.shape[0] != d:
-        raise ValueError(f"bias_grad: out has {out.shape[0]} entries, expected {d}")
-    if d == 0:
-        return
-    if n == 0:
-        out[:] = 0
-        return
-    if n_blocks > d:
-        n_blocks = <int>d
-    for t in prange(n_blocks, nogil=True, schedule="static", num_threads=n_blocks):
-        j0 = t * d // n_blocks
-        j1 = (t + 1) * d // n_blocks
-        column_sums(&grad[0, j0], &out[j0], n, j1 - j0, d)
 
 
 def l2_penalty(const floating[::1] w, floating[::1] grad, double scale,

@@ -2,17 +2,18 @@
 
 During training each activation is kept with probability ``1 - rate`` and
 scaled by ``1 / (1 - rate)``; at predict time the layer does nothing. The
-mask for element ``i`` comes from hashing ``(seed, i)`` with SplitMix64, so it
-is the same whatever the number of threads and the order they run in.
+mask for element ``i`` comes from hashing ``(seed, i)`` with SplitMix64
+(``_dropout_mask.pxd``), so it is the same whatever the number of threads and
+the order they run in.
 """
 
 from cython cimport floating
 from cython.parallel cimport prange
 
-from ._openmp cimport threads_for
 from libc.stdint cimport uint64_t
 
-from ._rows cimport dropout_keeps, dropout_threshold
+from ._dropout_mask cimport dropout_keeps, dropout_threshold
+from ._openmp cimport threads_for
 
 
 def dropout_forward(floating[:, ::1] x, floating[:, ::1] mask, double rate,

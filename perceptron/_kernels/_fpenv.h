@@ -2,10 +2,11 @@
  *
  * A value below the smallest normal float (1.2e-38 in float32) is stored
  * "subnormal", and on x86 every instruction that reads or writes one takes a
- * slow microcode path: ~100 cycles instead of ~4. Training produces them
- * steadily (Adam's first moment of a dead unit decays by beta_1 each step
- * and passes through the subnormal range; softmax probabilities of very
- * unlikely classes underflow into it), and they cost a third of an epoch.
+ * slow microcode path, many times the cost of a normal operation. Training
+ * produces them steadily (Adam's first moment of a dead unit decays by
+ * beta_1 each step and passes through the subnormal range; softmax
+ * probabilities of very unlikely classes underflow into it), and a step
+ * that meets thousands of them spends much of its time on them.
  *
  * Two bits of the SSE control register (MXCSR) make the hardware treat them
  * as zero: FTZ (flush results to zero, bit 15) and DAZ (read inputs as zero,

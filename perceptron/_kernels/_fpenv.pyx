@@ -1,20 +1,15 @@
 """Flush subnormal floats to zero on the threads that run the kernels.
 
-See ``_fpenv.h`` for why: a subnormal operand costs ~25 times a normal one,
-and training makes thousands of them per step. TensorFlow flushes them on
-its compute threads for the same reason. Only values smaller than the
+See ``_fpenv.h`` for why: an operation on a subnormal operand takes the
+CPU's slow path, and training makes them steadily. TensorFlow flushes them
+on its compute threads for the same reason. Only values smaller than the
 smallest normal number (1.2e-38 in float32, 2.2e-308 in float64) change:
 they read and write as zero.
 """
 
 from cython.parallel cimport prange
 
-from ._openmp cimport perc_omp_get_thread_num
-
-cdef extern from "_fpenv.h":
-    int perc_flush_supported() nogil
-    int perc_get_flush() nogil
-    void perc_set_flush(int on) nogil
+# perc_flush_supported, perc_get_flush and perc_set_flush: declared in _fpenv.pxd
 
 
 def flush_supported():
@@ -45,15 +40,3 @@ def set_flush(bint on, int n_threads=1):
             perc_set_flush(on)
     perc_set_flush(on)
     return bool(previous)
-
-
-def team_flush(int n_threads):
-    """Return each team thread's mode, by thread number (for the tests)."""
-    cdef int t
-    cdef int[64] modes
-    n_threads = max(1, min(n_threads, 64))
-    for t in range(n_threads):
-        modes[t] = -1
-    for t in prange(n_threads, nogil=True, schedule="static", num_threads=n_threads):
-        modes[perc_omp_get_thread_num()] = perc_get_flush()
-    return [modes[t] for t in range(n_threads)]

@@ -4,8 +4,9 @@ Each thread checks its own chunk with ``chunk_finite`` (``_finite.pxd``: the
 sum of ``0 * x`` is 0 exactly when every ``x`` is finite).
 
 scikit-learn's check (``np.isfinite(np.sum(X))``) is a pairwise sum on one
-thread: ~22 ms for the 47 million floats of MNIST's training set, paid on
-every ``partial_fit`` call. This pass takes a few milliseconds.
+thread, paid on every ``partial_fit`` call; this pass shares the array among
+the kernels' threads and, with no division or branch per value, runs at the
+speed memory delivers it.
 """
 
 from cython cimport floating

@@ -17,15 +17,17 @@ Sigmoid + binary cross-entropy (one-vs-rest, one sigmoid unit per class)
 
 The gradient is multiplied by ``scale`` (``1 / batch_size`` for a mean loss).
 Each row's loss goes to its own slot and the slots are summed in order, so the
-total does not depend on the number of threads.
+total does not depend on the number of threads. The rows themselves are
+computed by ``_loss_rows.pxd``, which the whole-step kernel (``_stack.pyx``)
+shares.
 """
 
 from cython cimport floating
 from cython.parallel cimport prange
 
+from ._loss_rows cimport (count_set, ordered_sum, sigmoid_bce_row, sigmoid_proba_row,
+                          softmax_ce_row, softmax_row)
 from ._openmp cimport threads_for
-from ._rows cimport (count_set, ordered_sum, sigmoid_bce_row, sigmoid_proba_row,
-                     softmax_ce_row, softmax_row)
 
 import numpy as np
 

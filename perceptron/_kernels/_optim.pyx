@@ -27,11 +27,18 @@ from cython cimport floating
 from cython.parallel cimport prange
 
 from ._openmp cimport threads_for
-from ._rows cimport adam_chunk, rmsprop_chunk, sgd_chunk
+from ._update_rules cimport (SOLVER_ADAM, SOLVER_RMSPROP, SOLVER_SGD, adam_chunk,
+                            rmsprop_chunk, sgd_chunk)
+
+#: the ``solver`` codes of :func:`perceptron._kernels._stack.dense_stack_step`
+#: (0: no update), defined in ``_update_rules.pxd``
+SGD = SOLVER_SGD
+ADAM = SOLVER_ADAM
+RMSPROP = SOLVER_RMSPROP
 
 
 # Each update is a plain loop over a contiguous chunk of the flat vectors
-# (the ``cdef inline`` functions of ``_rows.pxd``, which the compiler
+# (the ``cdef inline`` functions of ``_update_rules.pxd``, which the compiler
 # vectorises); ``prange`` hands one chunk to each thread. The chunk bounds
 # are assigned in the loop body itself: that is how Cython knows that each
 # thread needs its own copy of them (a variable only written through a

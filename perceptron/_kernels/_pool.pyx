@@ -15,9 +15,10 @@ first entry in row-major window order. Both loops run over the batch with
 
 The forward pass makes two sweeps over each window: the maxima first (a
 branch-free ``max`` per channel, which vectorizes over the channels), then
-their positions (an equality test per entry). That is about 5x faster than
-tracking value and position together in one sweep, whose data-dependent
-branch the compiler cannot vectorize.
+their positions (an equality test per entry, which vectorizes too). One
+sweep that tracked value and position together would need a data-dependent
+branch per entry, which the compiler cannot vectorize: two vectorized
+sweeps cost less.
 
 Only "valid" pooling: windows that would hang over the border are dropped,
 ``Ho = (H - pool_h) // stride + 1`` (Keras' default).

@@ -47,13 +47,15 @@ from libc.math cimport isfinite
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy, memset
 
+from ._dropout_mask cimport dropout_keeps, dropout_threshold
 from ._finite cimport chunk_finite
 from ._gemm cimport feature_split, gemm, gemm_blocks
+from ._layer_rows cimport activation_backward_row, add_row, bias_activation_row, column_sums
+from ._loss_rows cimport (count_set, ordered_sum, sigmoid_bce_row, sigmoid_proba_row,
+                          softmax_ce_row, softmax_row)
 from ._openmp cimport barrier, perc_omp_get_num_threads, perc_omp_get_thread_num
-from ._rows cimport (activation_backward_row, adam_chunk, bias_activation_row,
-                     column_sums, count_set, dropout_keeps, dropout_threshold,
-                     l2_chunk, ordered_sum, rmsprop_chunk, sgd_chunk, sigmoid_bce_row, sigmoid_proba_row,
-                     softmax_ce_row, softmax_row)
+from ._update_rules cimport (NO_UPDATE, SOLVER_ADAM, SOLVER_RMSPROP, SOLVER_SGD, l2_chunk,
+                             update_range)
 
 import numpy as np
 
@@ -68,9 +70,6 @@ cdef enum:
 
 #: the deepest stack :func:`dense_stack_step` takes
 MAX_DENSE_LAYERS = MAX_LAYERS
-
-#: ``solver`` codes of :func:`dense_stack_step`
-SOLVERS = {"none": 0, "sgd": 1, "adam": 2, "rmsprop": 3}
 
 
 def stack_team(Py_ssize_t m, const Py_ssize_t[::1] widths, int n_threads):
@@ -128,7 +127,20 @@ cdef Py_ssize_t _work_size(Py_ssize_t m, int team, const Py_ssize_t *widths,
     for l in range(2, n_layers + 1):
         size += rows * widths[l] * (2 if drop[l - 1] > 0 else 1)
     size += 2 * rows * _widest_hidden(widths, n_layers)
-    return (size + 15) // 16 * 16  # whole cache lines: threads never share one
+    return _whole_lines(size)
+
+
+cdef inline Py_ssize_t _whole_lines(Py_ssize_t n) noexcept nogil:
+    """``n`` rounded up to a multiple of 16 values: a thread's scratch or
+    gradient vector then fills whole 64-byte cache lines, and two threads
+    never write into the same one."""
+    return (n + 15) // 16 * 16
+
+
+def grad_stride(Py_ssize_t n_params):
+    """Row length of ``private`` in :func:`dense_stack_step` for ``n_params``
+    parameters: each thread's gradient vector padded to whole cache lines."""
+    return _whole_lines(n_params)
 
 
 def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
@@ -138,9 +150,9 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
                      const Py_ssize_t[::1] widths, const int[::1] activations,
                      const double[::1] drop, const unsigned long long[::1] seeds,
                      bint softmax, double alpha, double[::1] row_loss,
-                     unsigned char[::1] hit, int team, int solver=0,
+                     unsigned char[::1] hit, int team, *, int solver=NO_UPDATE,
                      floating[::1] state1=None, floating[::1] state2=None,
-                     double lr=0, double h1=0, double h2=0, double eps=0,
+                     double lr=0, double decay1=0, double decay2=0, double eps=0,
                      bint nesterov=False):
     """Forward, loss, backward (and update) for ``X[rows]`` through a dense stack.
 
@@ -157,7 +169,8 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
         row-major) then ``b`` (``(n,)``). ``grads`` receives the gradient of
         the mean loss plus ``0.5 * alpha * ||W||^2 / m``.
     private : ndarray of shape (team - 1, >= n_params)
-        The other threads' gradient vectors.
+        The other threads' gradient vectors; rows of ``grad_stride(n_params)``
+        values keep each in cache lines of its own.
     work : ndarray of shape (team, >= work_size(m, team, widths, drop))
     shared : ndarray of shape (>= shared_size(m, widths, drop),)
         Scratch (see the module's documentation).
@@ -179,16 +192,23 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
         Receive each row's loss and whether its arg-max logit is its class.
     team : int
         Threads (see :func:`stack_team`).
+
+    The optimizer's arguments, keyword-only:
+
     solver : int
-        Optimizer to apply after the gradient (:data:`SOLVERS`); 0: none.
-        It is skipped when the loss is not finite.
+        Optimizer to apply after the gradient: ``_optim.SGD``, ``_optim.ADAM``
+        or ``_optim.RMSPROP``; 0: none. It is skipped when the loss is not
+        finite.
     state1, state2 : ndarray of shape (n_params,)
         The optimizer's state: SGD's velocity; Adam's two moments; RMSprop's
         mean square.
-    lr, h1, h2, eps, nesterov
-        Learning rate (Adam: with its bias corrections folded in), then SGD:
-        ``h1`` momentum and ``nesterov``; Adam: ``h1, h2`` beta_1, beta_2 and
-        ``eps``; RMSprop: ``h1`` rho and ``eps``.
+    lr : float
+        Learning rate (Adam: with its bias corrections folded in).
+    decay1, decay2 : float
+        Decay rates of ``state1`` (SGD's momentum, Adam's beta_1, RMSprop's
+        rho) and of ``state2`` (Adam's beta_2).
+    eps, nesterov
+        Adam's and RMSprop's epsilon; SGD's Nesterov momentum.
 
     Returns
     -------
@@ -215,12 +235,13 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
         n_params += widths[l] * widths[l + 1] + widths[l + 1]
     _check(X, rows, y, params, grads, private, work, shared, widths, activations, drop,
            seeds, row_loss, hit, team, n_params, m)
-    if solver:
-        if (solver not in (1, 2, 3) or state1 is None or state1.shape[0] != n_params
-                or (solver == 2 and (state2 is None or state2.shape[0] != n_params))):
+    if solver != NO_UPDATE:
+        if (solver not in (SOLVER_SGD, SOLVER_ADAM, SOLVER_RMSPROP) or state1 is None
+                or state1.shape[0] != n_params
+                or (solver == SOLVER_ADAM and (state2 is None or state2.shape[0] != n_params))):
             raise ValueError("dense_stack_step: solver state does not match the parameters")
         s1 = &state1[0]
-        if solver == 2:
+        if solver == SOLVER_ADAM:
             s2 = &state2[0]
     if m == 0:
         grads[:] = 0
@@ -255,13 +276,13 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
             penalty_parts[t] = _phase_c(m, t, team, &params[0], &grads[0], priv,
                                         ld_private, work, &shared[0], n_layers,
                                         &widths[0], &drop[0], alpha, &row_loss[0],
-                                        solver, s1, s2, lr, h1, h2, eps, nesterov)
+                                        solver, s1, s2, lr, decay1, decay2, eps, nesterov)
             t = t + running
     for t in range(team):
         penalty += penalty_parts[t]
     n_correct = count_set(&hit[0], m)
     loss = ordered_sum(&row_loss[0], m)
-    return loss, n_correct, penalty, solver != 0 and isfinite(loss)
+    return loss, n_correct, penalty, solver != NO_UPDATE and isfinite(loss)
 
 
 cdef void _check(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
@@ -374,7 +395,7 @@ cdef void _phase_b(const Py_ssize_t *rows, const Py_ssize_t *y, Py_ssize_t m_tot
         for i in range(r0, r1):
             memcpy(a1 + i * n1, &work[0, partial_offset + i * n1], n1 * sizeof(floating))
             for s in range(1, team):
-                _add(a1 + i * n1, &work[s, partial_offset + i * n1], n1)
+                add_row(a1 + i * n1, &work[s, partial_offset + i * n1], n1)
     for i in range(m):
         bias_activation_row(outs[1] + i * n1, params + widths[0] * n1, n1, activations[0])
     if drop[0] > 0:
@@ -432,7 +453,7 @@ cdef double _phase_c(Py_ssize_t m, Py_ssize_t t, int team, floating *params,
                      floating[:, ::1] work, const floating *shared, Py_ssize_t n_layers,
                      const Py_ssize_t *widths, const double *drop, double alpha,
                      const double *row_loss, int solver, floating *s1, floating *s2,
-                     double lr, double h1, double h2, double eps,
+                     double lr, double decay1, double decay2, double eps,
                      bint nesterov) noexcept nogil:
     """Thread ``t``: gradient of ``W1[F_t]``, of a block of ``b1`` and of the
     other layers' parameters, then L2 and the optimizer on exactly those.
@@ -443,9 +464,9 @@ cdef double _phase_c(Py_ssize_t m, Py_ssize_t t, int team, floating *params,
     cdef Py_ssize_t rest = d * n1 + n1, n_params = rest
     cdef Py_ssize_t c0, c1
     cdef const floating *g1 = shared + m * n1 * (2 if drop[0] > 0 else 1)
-    cdef floating decay = <floating>(alpha / m)
+    cdef floating l2_scale = <floating>(alpha / m)
     cdef double penalty = 0
-    cdef bint update = solver != 0 and isfinite(ordered_sum(row_loss, m))
+    cdef bint update = solver != NO_UPDATE and isfinite(ordered_sum(row_loss, m))
     for l in range(1, n_layers):
         n_params += widths[l] * widths[l + 1] + widths[l + 1]
     # dW1[F_t] = X[:, F_t].T @ dL/dZ1, from the columns gathered in phase A
@@ -458,45 +479,24 @@ cdef double _phase_c(Py_ssize_t m, Py_ssize_t t, int team, floating *params,
     c0 = rest + ((n_params - rest) * t // team) // 16 * 16
     c1 = n_params if t == team - 1 else rest + ((n_params - rest) * (t + 1) // team) // 16 * 16
     for s in range(1, team):
-        _add(grads + c0, priv + (s - 1) * ld_private + c0, c1 - c0)
+        add_row(grads + c0, priv + (s - 1) * ld_private + c0, c1 - c0)
     if alpha != 0:
-        penalty += l2_chunk(params + f0 * n1, grads + f0 * n1, (f1 - f0) * n1, decay)
+        penalty += l2_chunk(params + f0 * n1, grads + f0 * n1, (f1 - f0) * n1, l2_scale)
         o = rest
         for l in range(1, n_layers):  # the weights of layer l + 1: [o, o + k n)
             lo = max(o, c0)
             hi = min(o + widths[l] * widths[l + 1], c1)
             if lo < hi:
-                penalty += l2_chunk(params + lo, grads + lo, hi - lo, decay)
+                penalty += l2_chunk(params + lo, grads + lo, hi - lo, l2_scale)
             o += widths[l] * widths[l + 1] + widths[l + 1]
     if update:
-        _update(solver, params, grads, s1, s2, f0 * n1, f1 * n1, lr, h1, h2, eps, nesterov)
-        _update(solver, params, grads, s1, s2, d * n1 + j0, d * n1 + j1, lr, h1, h2, eps,
-                nesterov)
-        _update(solver, params, grads, s1, s2, c0, c1, lr, h1, h2, eps, nesterov)
+        update_range(solver, params, grads, s1, s2, f0 * n1, f1 * n1, lr, decay1, decay2,
+                     eps, nesterov)
+        update_range(solver, params, grads, s1, s2, d * n1 + j0, d * n1 + j1, lr, decay1,
+                     decay2, eps, nesterov)
+        update_range(solver, params, grads, s1, s2, c0, c1, lr, decay1, decay2, eps,
+                     nesterov)
     return penalty
-
-
-cdef inline void _update(int solver, floating *w, const floating *g, floating *s1,
-                         floating *s2, Py_ssize_t lo, Py_ssize_t hi, double lr, double h1,
-                         double h2, double eps, bint nesterov) noexcept nogil:
-    """The optimizer's step on parameters ``[lo, hi)`` (see ``_optim.pyx``)."""
-    if hi <= lo:
-        return
-    if solver == 1:
-        sgd_chunk(w + lo, g + lo, s1 + lo, hi - lo, <floating>h1, <floating>lr,
-                  nesterov and h1 > 0)
-    elif solver == 2:
-        adam_chunk(w + lo, g + lo, s1 + lo, s2 + lo, hi - lo, <floating>h1, <floating>h2,
-                   <floating>lr, <floating>eps)
-    elif solver == 3:
-        rmsprop_chunk(w + lo, g + lo, s1 + lo, hi - lo, <floating>h1, <floating>lr,
-                      <floating>eps)
-
-
-cdef inline void _add(floating *a, const floating *b, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(n):
-        a[i] += b[i]
 
 
 def predict_work_size(const Py_ssize_t[::1] widths):

@@ -1,0 +1,119 @@
+# One row of the output layer fused with its loss: the loss value, the
+# gradient ``dL/dz`` and whether the row is predicted right, in one pass over
+# the logits; the probabilities at predict time; and the ordered sums that
+# turn the rows' losses and hits into the batch's.
+#
+# Shared by the loss kernels of the layer-by-layer path (``_loss.pyx``) and
+# the whole-step dense stack (``_stack.pyx``), so that both paths compute
+# each row's loss and gradient with the same arithmetic. The derivations are
+# in ``_loss.pyx``'s docstring.
+#
+# Each row's loss goes to a slot of its own and the slots are added in row
+# order (``ordered_sum``): the total does not depend on which thread did
+# which row.
+
+from cython cimport floating
+from libc.math cimport exp, expf, log, log1p, fabs
+
+
+cdef inline floating exp_(floating x) noexcept nogil:
+    """``exp`` in the precision of ``x``."""
+    if floating is float:
+        return expf(x)
+    else:
+        return exp(x)
+
+
+cdef inline double softmax_ce_row(const floating *z, Py_ssize_t y, floating *g,
+                                  Py_ssize_t d, double scale,
+                                  unsigned char *hit) noexcept nogil:
+    """One row: ``g = scale * (softmax(z) - onehot(y))``; return its loss.
+
+    One ``exp`` per class: ``e_j = exp(z_j - max)`` goes into ``g`` and is
+    rescaled by ``scale / sum(e)`` once the sum is known. ``g`` may be ``z``,
+    so ``z_y`` is read before anything is written.
+    """
+    cdef Py_ssize_t j, best = 0
+    cdef floating zmax = z[0], zy = z[y], total = 0, inv
+    for j in range(1, d):
+        if z[j] > zmax:
+            zmax = z[j]
+            best = j
+    hit[0] = best == y
+    for j in range(d):
+        g[j] = exp_(z[j] - zmax)
+        total += g[j]
+    inv = <floating>(scale / total)
+    for j in range(d):
+        g[j] *= inv
+    g[y] -= <floating>scale
+    return log(total) + zmax - zy
+
+
+cdef inline double sigmoid_bce_row(const floating *z, Py_ssize_t y, floating *g,
+                                   Py_ssize_t d, double scale,
+                                   unsigned char *hit) noexcept nogil:
+    """One row: ``g = scale * (sigmoid(z) - onehot(y))``; return its loss.
+
+    ``loss_k = softplus(z_k) - t_k z_k``, written as
+    ``max(z_k, 0) - t_k z_k + log1p(exp(-|z_k|))`` so that nothing overflows.
+    ``g`` may be ``z``: each ``z_k`` is read before ``g_k`` is written.
+    """
+    cdef Py_ssize_t j, best = 0
+    cdef double zj, zbest = z[0], t, s, e, acc = 0
+    for j in range(d):
+        zj = z[j]
+        if zj > zbest:
+            zbest = zj
+            best = j
+        t = 1.0 if j == y else 0.0
+        e = exp(-fabs(zj))
+        acc = acc + (zj if zj > 0 else 0.0) - t * zj + log1p(e)
+        s = 1 / (1 + e) if zj >= 0 else e / (1 + e)
+        g[j] = <floating>((s - t) * scale)
+    hit[0] = best == y
+    return acc
+
+
+cdef inline void softmax_row(floating *z, Py_ssize_t d) noexcept nogil:
+    """In place: ``z = softmax(z)`` for one row (``exp`` in the data's precision)."""
+    cdef Py_ssize_t j
+    cdef floating zmax = z[0], total = 0, inv
+    for j in range(1, d):
+        if z[j] > zmax:
+            zmax = z[j]
+    for j in range(d):
+        z[j] = exp_(z[j] - zmax)
+        total += z[j]
+    inv = 1 / total
+    for j in range(d):
+        z[j] *= inv
+
+
+cdef inline void sigmoid_proba_row(floating *z, Py_ssize_t d) noexcept nogil:
+    """In place: one sigmoid per class, normalised to sum to one (one-vs-rest)."""
+    cdef Py_ssize_t j
+    cdef floating total = 0, e
+    for j in range(d):
+        e = exp_(-z[j] if z[j] >= 0 else z[j])  # exp(-|z|) never overflows
+        z[j] = 1 / (1 + e) if z[j] >= 0 else e / (1 + e)
+        total += z[j]
+    for j in range(d):
+        z[j] /= total
+
+
+cdef inline double ordered_sum(const double *values, Py_ssize_t n) noexcept nogil:
+    """The rows' losses added in row order: the same total for any thread count."""
+    cdef Py_ssize_t i
+    cdef double total = 0
+    for i in range(n):
+        total += values[i]
+    return total
+
+
+cdef inline Py_ssize_t count_set(const unsigned char *flags, Py_ssize_t n) noexcept nogil:
+    """How many of ``flags[0:n]`` are set (the rows predicted right)."""
+    cdef Py_ssize_t i, c = 0
+    for i in range(n):
+        c += flags[i]
+    return c
