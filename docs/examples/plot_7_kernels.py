@@ -146,8 +146,8 @@ change); we call them directly here only to see them work.
 #
 # So a thread reads and updates only its own rows of :math:`W_1` and its own
 # share of Adam's moments, step after step, and they stay in its core's
-# cache. On the benchmark machine this took the MLP's epoch on two threads
-# from 1.52 to 1.77 times the speed of one thread (see :doc:`/benchmarks`).
+# cache, and the threads meet only twice per step (:doc:`/benchmarks` has the
+# measured speed-up from one thread to two).
 #
 # .. literalinclude:: /../perceptron/_kernels/_stack.pyx
 #    :language: cython
