@@ -1,4 +1,4 @@
-"""pytest configuration of the benchmarks: options, the run's settings and data, the machine record.
+"""pytest configuration of the benchmarks: options, settings and data, the machine record.
 
 The comparison tests take ``library, threads`` arguments: :func:`pytest_generate_tests`
 makes one case per library of the module's ``LIBRARIES`` at each thread count
@@ -7,6 +7,7 @@ skipped unless selected with ``-m accuracy``.
 """
 
 import os
+import shlex
 
 import pytest
 
@@ -50,7 +51,8 @@ def thread_counts(config):
 
 def pytest_generate_tests(metafunc):
     if {"library", "threads"} <= set(metafunc.fixturenames):
-        cases = [(lib, n) for n in thread_counts(metafunc.config) for lib in metafunc.module.LIBRARIES]
+        libraries = metafunc.module.LIBRARIES
+        cases = [(lib, n) for n in thread_counts(metafunc.config) for lib in libraries]
         metafunc.parametrize("library,threads", cases,
                              ids=[f"{lib}-{n}thread{'s' * (n > 1)}" for lib, n in cases])
 
@@ -73,4 +75,4 @@ def data(settings):
 def pytest_benchmark_update_machine_info(config, machine_info):
     """Record the CPU, versions, threading variables and the command with every result."""
     machine_info.update(H.machine())
-    machine_info["command"] = " ".join(["python -m pytest", *config.invocation_params.args])
+    machine_info["command"] = "python -m pytest " + shlex.join(config.invocation_params.args)

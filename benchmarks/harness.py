@@ -67,7 +67,8 @@ def load_data(name="fashion-mnist", n_train=None, n_test=None, seed=0):
         keep = np.sort(rng.choice(len(y), n, replace=False)) if n and n < len(y) else slice(None)
         return np.ascontiguousarray(X[keep], np.float32), np.ascontiguousarray(y[keep], np.int64)
 
-    (X_train, y_train), (X_test, y_test) = subset(X_train, y_train, n_train), subset(X_test, y_test, n_test)
+    (X_train, y_train), (X_test, y_test) = subset(X_train, y_train, n_train), subset(
+        X_test, y_test, n_test)
     return X_train, X_test, y_train, y_test
 
 
@@ -289,8 +290,8 @@ def race(build, keys, data, epochs, predict_rounds, scaling_rounds=None, work=""
     epoch, loss = interleave({key: r.epoch for key, r in runners.items()}, rounds)
     accuracy = {key: float(np.mean(r.predict_proba(X_test).argmax(axis=1) == y_test))
                 for key, r in runners.items()}
-    predict, proba = interleave({key: functools.partial(r.predict_proba, X_test)
-                                 for key, r in runners.items()}, dict.fromkeys(keys, predict_rounds))
+    predict, proba = interleave({k: functools.partial(r.predict_proba, X_test)
+                                 for k, r in runners.items()}, dict.fromkeys(keys, predict_rounds))
     return Race(epoch, predict, accuracy, loss, proba, {k: r.dtype for k, r in runners.items()},
                 {"n_train": len(y_train), "n_test": len(y_test)}, work)
 
@@ -354,7 +355,7 @@ def report_epoch(benchmark, race, family, library, threads):
 
 
 def report_predict(benchmark, race, family, library, threads):
-    """Record one contestant's ``predict_proba`` calls on the test set in ``<family>: predict_proba``."""
+    """Record one contestant's ``predict_proba`` calls in ``<family>: predict_proba``."""
     key, common = _contestant(race, library, threads)
     np.testing.assert_allclose(race.proba[key].sum(axis=1), 1.0, atol=1e-4)
     report(benchmark, f"{family}: predict_proba", race.predict[key], **common)

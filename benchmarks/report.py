@@ -54,7 +54,9 @@ def value(key, v):
 
 
 def table(headers, rows):
-    lines = ["| " + " | ".join(headers) + " |", "| :--- |" + " ---: |" * (len(headers) - 1)]
+    right = [i and str(v)[:1].isdigit() for i, v in enumerate(rows[0])]  # numbers right-aligned
+    lines = ["| " + " | ".join(headers) + " |",
+             "|" + "".join(" ---: |" if r else " :--- |" for r in right)]
     return "\n".join(lines + ["| " + " | ".join(map(str, row)) + " |" for row in rows])
 
 
@@ -65,8 +67,9 @@ def paired_ratio(theirs, ours):
 
 def group_section(name, benches):
     infos = [b["extra_info"] for b in benches]
-    keys = list(dict.fromkeys(k for info in infos for k in info if k not in ("library", "threads")))
-    shared = [k for k in keys if len(infos) > 1 and all(info.get(k) == infos[0].get(k) for info in infos)]
+    keys = list(dict.fromkeys(k for i in infos for k in i if k not in ("library", "threads")))
+    shared = [k for k in keys
+              if len(infos) > 1 and all(i.get(k) == infos[0].get(k) for i in infos)]
     columns = [k for k in keys if k not in shared]
     # ratios only between records of the same interleaved rounds (replayed by harness.REPLAY)
     ours = {i["threads"]: b for b, i in zip(benches, infos)
@@ -87,7 +90,8 @@ def group_section(name, benches):
             seconds(stats["median"]), seconds(stats["min"]), stats["rounds"]]
         if ours:
             row += ["", ""] if mine is None else [
-                f"{stats['median'] / mine['stats']['median']:.2f}x", f"{paired_ratio(bench, mine):.2f}x"]
+                f"{stats['median'] / mine['stats']['median']:.2f}x",
+                f"{paired_ratio(bench, mine):.2f}x"]
         row += [value(k, info[k]) if k in info else "" for k in columns]
         if verdict:
             row.append("yes" if info["test_accuracy"] >= info["target"] else "**no**")
@@ -108,18 +112,19 @@ def group_section(name, benches):
 def page(family, groups, run):
     m, c = run["machine_info"], run["commit_info"]
     lines = [
-        f"# {TITLES.get(family, family)}", "",
+        f"# {TITLES.get(family.split('-')[0], family)}" + f" ({family})" * ("-" in family), "",
         f"- Date: {run['datetime'][:16].replace('T', ' ')} UTC; git {str(c.get('id'))[:10]}"
         + (" with uncommitted changes" if c.get("dirty") else "") + f" (branch {c.get('branch')})",
         f"- Machine: {m.get('cpu_model') or m['cpu'].get('brand_raw')}, {m.get('cpu_count')} CPUs;"
         f" threading variables: {m.get('thread_env') or 'none set'}",
         f"- Versions: Python {m['python_version']}, "
         + ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items()),
-        f"- Command: `{m.get('command')}`, then `python benchmarks/report.py` on its JSON",
-        "", RATIO if family != "accuracy" else "Times are the `fit` of each configuration.", ""]
+        f"- Command: `{m.get('command')}`, then `python benchmarks/report.py` on its JSON", ""]
+    if any(b["options"]["timer"] == str(REPLAY) for benches in groups.values() for b in benches):
+        lines += [RATIO, ""]
     for name, benches in groups.items():
         lines += group_section(name, benches)
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"
 
 
 def main(argv=None):
@@ -131,12 +136,12 @@ def main(argv=None):
     run = json.loads(args.json.read_text())
     families = {}
     for bench in run["benchmarks"]:
-        family = bench["group"].split(":")[0]
-        families.setdefault(family, {}).setdefault(bench["group"], []).append(bench)
+        group = bench["group"] or bench["name"]
+        families.setdefault(group.split(":")[0], {}).setdefault(group, []).append(bench)
     for family, groups in families.items():
         text = page(family, groups, run)
         if args.print:
-            print(text)
+            print(text, end="")
         else:
             path = args.out / f"{family}.md"
             path.write_text(text)

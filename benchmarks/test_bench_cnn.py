@@ -48,8 +48,9 @@ def test_peak_rss(benchmark, settings, library):
     if reason:
         pytest.skip(reason)
     benchmark.group = f"{family(settings)}: peak RSS of an epoch"
-    rss = benchmark.pedantic(H.peak_rss, args=("cnn", library, settings.threads[0], settings.n_train),
+    threads = settings.threads[0]
+    rss = benchmark.pedantic(H.peak_rss, args=("cnn", library, threads, settings.n_train),
                              kwargs={"padding": settings.padding}, rounds=1)
-    benchmark.extra_info.update(library=library, threads=settings.threads[0],
-                                timed="the whole child process: start, data, model, one epoch", **rss,
+    benchmark.extra_info.update(library=library, threads=threads, **rss,
+                                timed="the whole child process: start, data, model, one epoch",
                                 epoch_increase_mib=rss["peak_rss_mib"] - rss["rss_before_mib"])
