@@ -138,6 +138,8 @@ def main(argv=None):
     for bench in run["benchmarks"]:
         group = bench["group"] or bench["name"]
         families.setdefault(group.split(":")[0], {}).setdefault(group, []).append(bench)
+    if not args.print:
+        args.out.mkdir(parents=True, exist_ok=True)
     for family, groups in families.items():
         text = page(family, groups, run)
         if args.print:
