@@ -1,63 +1,27 @@
-"""pytest-benchmark: small, fast MLP benchmarks (perceptron vs scikit-learn vs PyTorch).
+"""MLP: perceptron vs scikit-learn vs PyTorch-CPU, epochs and predict_proba (groups ``mlp: ...``).
 
-Run with ``pytest benchmarks/ --benchmark-only`` (about a minute on 2 cores).
-Not part of the normal ``pytest`` run: the project's ``testpaths`` is ``tests``.
-
-Same network and training as ``bench_mlp.py`` (784-100-100-10 ReLU, Adam lr
-1e-3, batch 128, float32, alpha 0), on a 10,000-sample subset of Fashion-MNIST:
-
-- ``test_epoch[...]`` (group ``mlp-epoch-10k``): one training epoch, after one
-  untimed warm-up epoch, 3 rounds; ours, scikit-learn and torch on
-  ``--bench-threads`` threads (default 2), plus ours and torch on 1 thread.
-- ``test_predict_proba[...]`` (group ``mlp-predict_proba-10k``): ``predict_proba``
-  on the 10,000 test images of a model trained for one epoch.
-
-pytest-benchmark runs each case on its own (not interleaved), so on a shared
-machine compare cases from the same run only, and prefer ``bench_mlp.py``
-for the headline ratios.
+The same 784-100-100-10 network and training for all (:data:`harness.MLP_WORK`);
+every selected contestant is trained once, in interleaved rounds, by the
+``race`` fixture, and each test reports one contestant's rounds.
 """
 
-import numpy as np
 import pytest
 
-import _common as C
-from bench_mlp import Ours, Sklearn, Torch
+import harness as H
 
-EPOCH_CASES = ["ours", "sklearn", "torch", "ours-1thread", "torch-1thread"]
-PREDICT_CASES = ["ours", "sklearn", "torch"]
-
-
-def make_contestant(case, request, threads, X_train, y_train):
-    n = 1 if case.endswith("-1thread") else threads
-    lib = case.split("-")[0]
-    if lib == "ours":
-        return Ours(request.getfixturevalue("perceptron"), n, alpha=0.0, seed=0)
-    if lib == "sklearn":
-        return Sklearn(n, alpha=0.0, seed=0)
-    torch = request.getfixturevalue("torch")  # skips when PyTorch is missing
-    return Torch(torch, n, 0.0, 0, X_train, y_train, adam_impl="fused")
+LIBRARIES = ("ours", "sklearn", "torch")
+pytestmark = pytest.mark.benchmark(timer=H.REPLAY)
 
 
-@pytest.mark.benchmark(group="mlp-epoch-10k")
-@pytest.mark.parametrize("case", EPOCH_CASES)
-def test_epoch(benchmark, request, case, bench_threads, fashion_10k):
-    X_train, _, y_train, _ = fashion_10k
-    contestant = make_contestant(case, request, bench_threads, X_train, y_train)
-    contestant.epoch(X_train, y_train)  # warm-up: the first call also builds the model
-    C.record_contestant(benchmark, contestant)
-    loss = benchmark.pedantic(contestant.epoch, args=(X_train, y_train), rounds=3, iterations=1)
-    assert np.isfinite(loss) and loss < 1.5
+@pytest.fixture(scope="module")
+def race(request, settings, data):
+    return H.race(H.mlp, H.selected(request), data, settings.epochs, settings.predict_rounds,
+                  work=H.MLP_WORK)
 
 
-@pytest.mark.benchmark(group="mlp-predict_proba-10k")
-@pytest.mark.parametrize("case", PREDICT_CASES)
-def test_predict_proba(benchmark, request, case, bench_threads, fashion_10k):
-    X_train, X_test, y_train, y_test = fashion_10k
-    contestant = make_contestant(case, request, bench_threads, X_train, y_train)
-    contestant.epoch(X_train, y_train)
-    contestant.predict_proba(X_test)  # warm-up
-    C.record_contestant(benchmark, contestant)
-    proba = benchmark(contestant.predict_proba, X_test)
-    assert proba.shape == (X_test.shape[0], 10)
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-4)
-    assert np.mean(proba.argmax(axis=1) == y_test) > 0.7
+def test_epoch(benchmark, race, library, threads):
+    H.report_epoch(benchmark, race, "mlp", library, threads)
+
+
+def test_predict_proba(benchmark, race, library, threads):
+    H.report_predict(benchmark, race, "mlp", library, threads)

@@ -122,7 +122,7 @@ html_sidebars = {"index": [], "getting_started": [], "benchmarks": []}
 html_show_sourcelink = True
 
 # -- benchmark reports -----------------------------------------------------------
-# The benchmark scripts write benchmarks/results/<name>.md (measured on a real
+# benchmarks/report.py writes benchmarks/results/<name>.md (measured on a real
 # machine, with the command and the machine in the header). Copy whichever
 # exist into docs/benchmark_results/ so the benchmarks page can list them;
 # when none exists yet, write a page that says so. Nothing is ever made up.
@@ -133,10 +133,11 @@ _NOT_RUN = """\
 # No benchmark has been run yet
 
 The benchmark reports in `benchmarks/results/` did not exist when these
-pages were built, so there are no numbers to show. Run a benchmark script
-(see `benchmarks/README.md`), for example
+pages were built, so there are no numbers to show. Run a benchmark and its
+report (see `benchmarks/README.md`), for example
 
-    PYTHONPATH=. python benchmarks/bench_mlp.py
+    python -m pytest benchmarks/test_bench_mlp.py --full --benchmark-json=mlp.json
+    python benchmarks/report.py mlp.json
 
 and rebuild the documentation: its report will appear here.
 """
