@@ -164,9 +164,7 @@ class Network:
         logits = self.forward(X, training=True)
         # the loss kernel writes dL/dlogits over the logits (they are not needed
         # again) and counts the rows whose arg-max logit is the true class
-        kernel = (_loss.softmax_cross_entropy if self.output == "softmax"
-                  else _loss.sigmoid_binary_cross_entropy)
-        loss, n_correct = kernel(logits, y, logits, 1.0 / n, self.n_threads)
+        loss, n_correct = self._loss_kernel()(logits, y, logits, 1.0 / n, self.n_threads)
         loss /= n
         grad = logits
         for i in range(len(self.layers) - 1, -1, -1):
@@ -178,6 +176,44 @@ class Network:
                                              self.n_threads)
             loss += 0.5 * alpha * penalty / n
         return loss, n_correct
+
+    def _loss_kernel(self):
+        """The kernel of the output function fused with its loss (``_loss.pyx``)."""
+        return (_loss.softmax_cross_entropy if self.output == "softmax"
+                else _loss.sigmoid_binary_cross_entropy)
+
+    def squared_norm(self):
+        """``||W||^2``, the sum of the squared weights the L2 penalty acts on."""
+        return sum(float(np.dot(self.params[sl], self.params[sl]))
+                   for sl in self._decay_slices)
+
+    def evaluate(self, X, y):
+        """Mean loss and accuracy on ``(X, y)``, without training.
+
+        The logits come from the predict path (:meth:`decision_function`,
+        batch by batch, dropout off), then the loss kernel of training turns
+        them into each row's loss and whether it is right. The L2 penalty is
+        not included (the training loop adds it, as it does to the training
+        loss).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, *input_shape)
+        y : ndarray of shape (n_samples,), dtype intp
+            Class indices.
+
+        Returns
+        -------
+        loss : float
+            Mean loss over the rows.
+        accuracy : float
+            Fraction of the rows whose arg-max logit is the true class.
+        """
+        n = X.shape[0]
+        logits = self.decision_function(X)
+        # the gradient (scale 0) goes over the logits: only the loss and hits are wanted
+        loss, n_correct = self._loss_kernel()(logits, y, logits, 0.0, self.n_threads)
+        return loss / n, n_correct / n
 
     def train_batch(self, X, y, rows, alpha=0.0, optimizer=None, learning_rate=None):
         """One training step on the mini-batch ``X[rows]``, ``y[rows]``.
