@@ -47,6 +47,11 @@ def _jsonable(value, what):
 
 
 def _unjson(value):
+    """What :func:`_jsonable` wrote, back: "inf" / "-inf" / "nan" become floats again."""
+    if isinstance(value, list):
+        return [_unjson(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _unjson(v) for k, v in value.items()}
     if value in ("inf", "-inf", "nan"):
         return float(value)
     return value
@@ -88,6 +93,7 @@ def save_model(estimator, path):
     if params.get("random_state") is not None and not isinstance(
             params["random_state"], (int, np.integer)):
         params["random_state"] = None  # a RandomState object is not data; keep the model
+    params["callbacks"] = None  # code, not data (a ModelCheckpoint saves from inside fit)
     classes = state["classes"]
     meta = {
         "format": FORMAT_NAME,
@@ -195,8 +201,7 @@ def load_model(path):
     cls = arrays["classes"]
     if meta.get("classes_dtype") == "object":
         cls = cls.astype(object)
-    attributes = {k: _unjson(v) if not isinstance(v, list) else [_unjson(x) for x in v]
-                  for k, v in meta["attributes"].items()}
+    attributes = {k: _unjson(v) for k, v in meta["attributes"].items()}
     # files written before the training state had its own entry kept it here
     training = meta.get("training") or {
         "learning_rate": attributes.pop("_learning_rate", None),
