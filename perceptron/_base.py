@@ -201,6 +201,10 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
     def save(self, path):
         """Save the fitted model to ``path`` without pickle (see :func:`perceptron.load`).
 
+        Everything needed to predict and to resume training is saved,
+        ``history_`` included; the ``callbacks`` parameter is not (callbacks
+        are code, not data): the loaded estimator has ``callbacks=None``.
+
         Parameters
         ----------
         path : str or path-like
