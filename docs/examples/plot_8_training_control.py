@@ -1,7 +1,7 @@
 """
-================================================================
+==================================================================
 8. Training you can watch and steer: validation, callbacks, Ctrl-C
-================================================================
+==================================================================
 
 A network large enough to learn its training set by heart will do so: it
 *overfits*, and what it says about new images grows less trustworthy. This
