@@ -90,7 +90,10 @@ class DeferredInterrupt:
     def __enter__(self):
         if (threading.current_thread() is threading.main_thread()
                 and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            try:
+                self._previous = signal.signal(signal.SIGINT, self._handle)
+            except ValueError:  # not the main interpreter: Ctrl-C is not ours to handle
+                self._previous = None
         return self
 
     def __exit__(self, *exc_info):
