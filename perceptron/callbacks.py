@@ -98,9 +98,10 @@ class Callback:
         args = []
         for name, p in list(signature.parameters.items())[1:]:
             value = getattr(self, name, p.default)
-            if p.default is p.empty or not _same(value, p.default):
-                args.append(repr(value) if p.default is p.empty and not args
-                            and p.kind is p.POSITIONAL_OR_KEYWORD else f"{name}={value!r}")
+            if p.default is p.empty:  # a required argument: positional, as usually written
+                args.append(repr(value))
+            elif not _same(value, p.default):
+                args.append(f"{name}={value!r}")
         return f"{type(self).__name__}({', '.join(args)})"
 
 
@@ -128,7 +129,13 @@ def _monitored(owner, monitor, logs):
 
 
 def _require_monitor(owner, monitor, estimator):
-    """At train begin: fail before any epoch when ``monitor`` will not be recorded."""
+    """At train begin: fail before any epoch when ``monitor`` will not be recorded.
+
+    The loop gives ``history_`` the keys of the coming run before
+    ``on_train_begin``; when the history is empty, its keys are exactly
+    those. (A run that continues a history finds out at its first epoch's
+    end, from ``logs``.)
+    """
     _check_monitor(owner, monitor)
     history = getattr(estimator, "history_", None)
     if history is not None and history.get("loss") == [] and monitor not in history:
@@ -212,6 +219,7 @@ class EarlyStopping(Callback):
         higher = _check_monitor("EarlyStopping", self.monitor)
         check_param("EarlyStopping(patience)", self.patience, "int", 1)
         check_param("EarlyStopping(min_delta)", self.min_delta, "float", 0)
+        check_param("EarlyStopping(restore_best_weights)", self.restore_best_weights, "bool")
         _require_monitor("EarlyStopping", self.monitor, estimator)
         self._best = _Best(higher, self.min_delta)
         self._best_params = None
@@ -302,6 +310,7 @@ class ModelCheckpoint(Callback):
 
     def on_train_begin(self, estimator):
         _check_monitor("ModelCheckpoint", self.monitor)
+        check_param("ModelCheckpoint(save_best_only)", self.save_best_only, "bool")
         if self.save_best_only:
             _require_monitor("ModelCheckpoint", self.monitor, estimator)
         path = os.fspath(self.filepath)
@@ -309,9 +318,9 @@ class ModelCheckpoint(Callback):
             path.format(epoch=1, **dict.fromkeys(_MONITORS, 0.0), lr=0.0, time=0.0)
         except (KeyError, IndexError, ValueError) as exc:
             raise ValueError(f"ModelCheckpoint: cannot fill in filepath {path!r} "
-                             f"({type(exc).__name__}: {exc}); it may use {{epoch}} and "
-                             f"{{{'}, {'.join(['loss', 'score', 'val_loss', 'val_score'])}}}"
-                             ) from None
+                             f"({type(exc).__name__}: {exc}); it may use "
+                             "{epoch}, {loss}, {score}, {val_loss}, {val_score}, {lr} and "
+                             "{time}") from None
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
             raise ValueError(f"ModelCheckpoint: the folder {folder} does not exist")
@@ -329,7 +338,12 @@ class ModelCheckpoint(Callback):
                 return False
             self._best.value = self.best_ = value
             self.best_epoch_ = epoch
-        path = os.fspath(self.filepath).format(epoch=epoch + 1, **logs)
+        try:
+            path = os.fspath(self.filepath).format(epoch=epoch + 1, **logs)
+        except KeyError as exc:
+            raise ValueError(f"ModelCheckpoint: filepath {os.fspath(self.filepath)!r} uses "
+                             f"{exc}, which this training does not record (it has "
+                             f"{sorted(logs)})") from None
         self.path_ = save_model(estimator, path)
         if self.verbose:
             print(f"ModelCheckpoint: saved epoch {epoch + 1} to {self.path_}")
@@ -465,6 +479,10 @@ class CSVLogger(Callback):
         self.append = append
 
     def on_train_begin(self, estimator):
+        check_param("CSVLogger(append)", self.append, "bool")
+        if not (isinstance(self.separator, str) and len(self.separator) == 1):
+            raise ValueError(f"CSVLogger(separator) must be one character, got "
+                             f"{self.separator!r}")
         path = os.fspath(self.filename)
         exists = os.path.exists(path) and os.path.getsize(path) > 0
         self._header = not (self.append and exists)

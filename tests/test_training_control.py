@@ -235,6 +235,9 @@ def test_bad_callbacks_are_refused_before_training(digits, tmp_path):
             ([ModelCheckpoint(tmp_path / "missing" / "m.npz", monitor="loss")],
              "does not exist"),
             ([ModelCheckpoint(tmp_path / "{epch}.npz", monitor="loss")], "epch"),
+            ([ModelCheckpoint(tmp_path / "{val_loss}.npz", monitor="loss",
+                              save_best_only=False)], "uses 'val_loss'"),
+            ([CSVLogger(tmp_path / "log.csv", separator=", ")], "one character"),
             ([LearningRateScheduler("linear")], "schedule must be"),
             ([LearningRateScheduler(lambda epoch, lr: -1.0)], "step size"),
     ]:
