@@ -171,10 +171,9 @@ def _warn_interrupted(est, short):
     where = (f"after epoch {est.n_iter_}" if short is None else
              f"during epoch {est.n_iter_}, after batch {short[0]} of {short[1]} (the epoch "
              "is recorded over those batches)")
-    warnings.warn(f"fit interrupted (KeyboardInterrupt) {where}: training stopped there; "
-                  f"n_iter_={est.n_iter_} and t_={est.t_} count what the weights have seen, "
-                  "and the estimator can predict or go on training", UserWarning,
-                  stacklevel=6)
+    warnings.warn(f"fit interrupted (KeyboardInterrupt) {where}: training stopped there "
+                  f"(n_iter_={est.n_iter_}, t_={est.t_}); the estimator can predict, be "
+                  "saved or go on training", UserWarning, stacklevel=6)
 
 
 #: the keys of ``history_``, in their order
