@@ -189,7 +189,26 @@ def _images_to_features(paths, n_features):
     return np.vstack(rows)
 
 
+def _save_model_view(est, X, path):
+    """``predict --show``: the images as the model sees them, with its answers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .plotting import plot_predictions
+
+    # values as the model reads them: ink 1 is white, background 0 black
+    fig = plot_predictions(est, X, n=X.shape[0], cmap="gray")
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+
 def cmd_predict(args):
+    if args.show is not None:
+        folder = os.path.dirname(os.path.abspath(args.show))
+        if not os.path.isdir(folder):
+            raise UserError(f"--show: no folder {folder} to write {args.show} into")
     est = _load_model(args.model_path)
     X = _images_to_features(args.images, est.n_features_in_)
     proba = est.predict_proba(X)
@@ -198,6 +217,9 @@ def cmd_predict(args):
         probs = "  ".join(f"{c}:{q:.3f}" for c, q in zip(est.classes_, p))
         print(f"{path}: {label} (probability {p.max():.3f})")
         print(f"  {probs}")
+    if args.show is not None:
+        _save_model_view(est, X, args.show)
+        print(f"wrote {args.show}: the images as the model sees them")
     return 0
 
 
@@ -261,6 +283,9 @@ def build_parser():
     p = sub.add_parser("predict", help="predict the digit in image files")
     p.add_argument("model_path")
     p.add_argument("images", nargs="+", help="PNG/JPEG files (any size) or .npy arrays")
+    p.add_argument("--show", metavar="OUT.png", default=None,
+                   help="also save the images as the model sees them (after the "
+                        "preprocessing), with its answers")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("compare", help="perceptron vs MLP vs CNN on the same split")
