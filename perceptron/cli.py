@@ -21,8 +21,6 @@ import warnings
 
 import numpy as np
 
-from ._validation import check_image_shape
-
 DATASETS = ("digits", "mnist", "fashion-mnist")
 
 
@@ -176,15 +174,13 @@ def _images_to_features(paths, n_features):
                 raise UserError(f"{path} has {arr.size} values; the model takes {n_features}")
             rows.append(arr.reshape(-1))
             continue
+        from .preprocessing import digit_field, preprocess_digit_image
+
         try:
-            side, _ = check_image_shape(None, n_features, what="this model")
+            side, box = digit_field(n_features)
         except ValueError:
             raise UserError("this model does not take square images; give a .npy array") \
                 from None
-        from .preprocessing import preprocess_digit_image
-
-        # MNIST digits fill a 20x20 box in 28x28; the 8x8 digits fill their frame
-        box = 20 if side == 28 else side
         rows.append(np.asarray(preprocess_digit_image(path, size=side, box=box)).reshape(-1))
     return np.vstack(rows)
 

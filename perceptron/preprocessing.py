@@ -25,7 +25,7 @@ from ._imageio import (MAX_IMAGE_PIXELS, import_pil, is_path, is_pil_image, pil_
                        read_gray, to_gray)
 from ._validation import check_image_shape, check_positive_int
 
-__all__ = ["DigitImagePreprocessor", "MAX_IMAGE_PIXELS", "load_image",
+__all__ = ["DigitImagePreprocessor", "MAX_IMAGE_PIXELS", "digit_field", "load_image",
            "preprocess_digit_image"]
 
 #: below this contrast (ink peak minus background, on the 0-1 scale) an image is blank
@@ -227,6 +227,20 @@ def _image_from_item(item, name, image_shape):
     if arr.ndim == 1 and arr.dtype.kind in "biuf":
         arr = arr.reshape(check_image_shape(image_shape, arr.shape[0], what=name))
     return to_gray(arr, name, WORK_PIXELS)
+
+
+def digit_field(n_features):
+    """``(size, box)`` for a model that reads square images of ``n_features`` pixels.
+
+    MNIST's digits fill a 20-pixel box in their 28 x 28 field; other fields
+    (the 8 x 8 digits) are filled. A ValueError when the images are not square.
+
+    >>> from perceptron.preprocessing import digit_field
+    >>> digit_field(784), digit_field(64)
+    ((28, 20), (8, 8))
+    """
+    side, _ = check_image_shape(None, n_features, what="the model")
+    return side, 20 if side == 28 else side
 
 
 def _check_params(size, box, invert, center, threshold, background, image_shape=None):
