@@ -219,6 +219,17 @@ def cmd_predict(args):
     return 0
 
 
+def cmd_serve(args):
+    if args.model_path is not None and not os.path.exists(args.model_path):
+        raise UserError(f"no model file at {args.model_path}")
+    if not 1 <= args.port <= 65535:
+        raise UserError(f"--port must be in 1..65535, got {args.port}")
+    from .web import serve
+
+    serve(args.model_path, host=args.host, port=args.port, data_home=args.data_home)
+    return 0
+
+
 def cmd_compare(args):
     from .compare import compare, format_comparison
 
@@ -283,6 +294,16 @@ def build_parser():
                    help="also save the images as the model sees them (after the "
                         "preprocessing), with its answers")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("serve", help="draw digits in the browser: a local web app of a model")
+    p.add_argument("model_path", nargs="?", default=None,
+                   help="a model.npz (default: a quick digits CNN, trained on first use "
+                        "and kept in the data home)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--data-home", default=None, help="where the quick model is kept")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("compare", help="perceptron vs MLP vs CNN on the same split")
     p.add_argument("--models", default="perceptron,mlp,cnn")
