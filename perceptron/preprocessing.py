@@ -149,8 +149,12 @@ def _remove_background(ink, background):
     (a gradient, a shadow, a vignette) without the digit, and subtracting it
     leaves the digit on a level background. ``"auto"`` does that when the
     sides of the image are unequally lit (:data:`_UNEVEN_SIDES`), on an image
-    large enough for
-    squares wider than a stroke (:data:`_MIN_LOCAL_SIDE`).
+    large enough for squares wider than a stroke (:data:`_MIN_LOCAL_SIDE`).
+
+    Subtracting is better here than dividing by the paper's light, although
+    a photo is reflectance times light: near the image's edges the opening
+    lags a gradient by half a square, and a division would blow that error
+    up, on the dark side, into a band of false ink.
     """
     if background == "auto":
         background = "border"

@@ -269,12 +269,12 @@ async function start() {
     seen.height = height;
     paintGrey(seen, null);
     buildBars(info.names);
-    const parts = [info.estimator, `${info.classes.length} classes`,
-                   `reads ${height} × ${width} images`];
+    const size = `${height}\u00a0×\u00a0${width}`; // never broken across lines
+    const parts = [info.estimator, `${info.classes.length} classes`, `reads ${size} images`];
     if (info.description) parts.push(info.description);
     document.getElementById("model-info").textContent = parts.join(" · ");
     document.getElementById("seen-caption").textContent =
-      `Your drawing after the preprocessing, ${height} × ${width} pixels: cropped, ` +
+      `Your drawing after the preprocessing, ${size} pixels: cropped, ` +
       "scaled, centred by mass, ink white on black.";
     document.body.dataset.ready = "true";
   } catch (err) {
