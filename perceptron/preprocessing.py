@@ -234,11 +234,29 @@ def _image_from_item(item, name, image_shape):
 
 
 def digit_field(n_features):
-    """``(size, box)`` for a model that reads square images of ``n_features`` pixels.
+    """The ``(size, box)`` to preprocess images for a model of ``n_features`` pixels.
 
     MNIST's digits fill a 20-pixel box in their 28 x 28 field; other fields
-    (the 8 x 8 digits) are filled. A ValueError when the images are not square.
+    (the 8 x 8 digits) are filled. ``perceptron predict`` and the web app
+    preprocess with these.
 
+    Parameters
+    ----------
+    n_features : int
+        Pixels per image the model reads (``n_features_in_``).
+
+    Returns
+    -------
+    size, box : int
+        For :func:`preprocess_digit_image` and :class:`DigitImagePreprocessor`.
+
+    Raises
+    ------
+    ValueError
+        When ``n_features`` is not a square number of pixels.
+
+    Examples
+    --------
     >>> from perceptron.preprocessing import digit_field
     >>> digit_field(784), digit_field(64)
     ((28, 20), (8, 8))

@@ -191,6 +191,22 @@ def create_app(model, *, class_names=None, description=None,
     Returns
     -------
     app : starlette.applications.Starlette
+
+    Examples
+    --------
+    >>> from starlette.testclient import TestClient
+    >>> from perceptron import PerceptronClassifier
+    >>> from perceptron.datasets import load_digits
+    >>> from perceptron.web import create_app
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = PerceptronClassifier(max_iter=5, random_state=0).fit(X, y)
+    >>> client = TestClient(create_app(clf))
+    >>> client.get("/api/model").json()["input"]
+    {'height': 8, 'width': 8, 'box': 8}
+    >>> answer = client.post("/api/predict", json={"pixels": X[0].reshape(8, 8).tolist(),
+    ...                                             "preprocess": False}).json()
+    >>> answer["label"] == clf.predict(X[:1])[0], round(sum(answer["probabilities"]), 6)
+    (np.True_, 1.0)
     """
     if not hasattr(model, "predict_proba"):
         from .. import load

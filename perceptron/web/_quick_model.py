@@ -64,6 +64,17 @@ def quick_model(data_home=None, *, epochs=None, n_threads=None, log=print):
     estimator : ConvDigitClassifier
     description : str
         What it is and where it is kept, for the user.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from perceptron.web import quick_model
+    >>> home = tempfile.mkdtemp()
+    >>> est, about = quick_model(home, epochs=2, n_threads=1)
+    No model given: training a quick CNN on the 8x8 digits (a few seconds; cached for next time) ...
+    >>> est, about = quick_model(home)  # the second time: read from the data home
+    >>> about.startswith("the quick digits CNN cached at")
+    True
     """
     from .. import load
     from ..datasets import get_data_home

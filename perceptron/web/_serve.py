@@ -57,6 +57,14 @@ def serve(model=None, *, host="127.0.0.1", port=8000, data_home=None, class_name
     class_names : sequence of str, str or None, default=None
         See :func:`perceptron.web.create_app`.
     log : callable, default=print
+
+    Examples
+    --------
+    What ``perceptron serve run1/model.npz --port 8080`` runs:
+
+    >>> from perceptron.web import serve
+    >>> serve("run1/model.npz", port=8080)  # doctest: +SKIP
+    Serving MLPDigitClassifier (read from run1/model.npz) at http://127.0.0.1:8080/  (Ctrl+C to stop)
     """
     check_port(host, port)  # before a quick model is trained for nothing
     owned = True  # a model read here: ours to set up for serving
