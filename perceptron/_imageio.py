@@ -134,11 +134,12 @@ def _has_alpha(img):
     return img.mode in ("RGBA", "RGBa", "LA", "La", "PA") or "transparency" in img.info
 
 
-def pil_to_gray(img, name, *, max_pixels=MAX_IMAGE_PIXELS, work_pixels=None):
+def pil_to_gray(img, name, *, max_pixels=MAX_IMAGE_PIXELS, work_pixels=None, draft=False):
     """Grey float32 array of a PIL image: upright (EXIF), alpha on white, luma.
 
-    The pixel count is checked before decoding; a JPEG larger than
-    ``work_pixels`` is decoded at a fraction of its size, and any image
+    The pixel count is checked before decoding. With ``draft`` (for an image
+    this package opened: ``draft`` changes the image object), a JPEG larger
+    than ``work_pixels`` is decoded at a fraction of its size; any image
     still larger is shrunk by averaging blocks. Decoding errors (a truncated
     or corrupt file) become a ValueError naming the image.
     """
@@ -147,7 +148,7 @@ def pil_to_gray(img, name, *, max_pixels=MAX_IMAGE_PIXELS, work_pixels=None):
     check_pixel_count(width, height, name, max_pixels)
     try:
         factor = shrink_factor(height, width, work_pixels)
-        if factor > 1 and img.mode in ("RGB", "L", "CMYK", "YCbCr"):
+        if draft and factor > 1 and img.mode in ("RGB", "L", "CMYK", "YCbCr"):
             # JPEG only (other formats ignore it): decode grey at 1/2, 1/4 or 1/8
             img.draft("L", (math.ceil(width / factor), math.ceil(height / factor)))
         img = ImageOps.exif_transpose(img)
@@ -206,4 +207,5 @@ def read_gray(source, name, *, max_pixels=MAX_IMAGE_PIXELS, work_pixels=None):
     if is_path(source):
         source = os.fspath(source)
     with open_image(source, name, max_pixels) as img:
-        return pil_to_gray(img, name, max_pixels=max_pixels, work_pixels=work_pixels)
+        return pil_to_gray(img, name, max_pixels=max_pixels, work_pixels=work_pixels,
+                           draft=True)

@@ -550,6 +550,11 @@ def test_large_photo_is_read_small(tmp_path):
     # arrays are shrunk the same way (block means)
     arr = np.asarray(big)
     assert np.abs(preprocess_digit_image(arr) - expected).mean() < 0.03
+    # a PIL image of the user's is read, not changed (no draft on it)
+    with Image.open(tmp_path / "big.jpg") as opened:
+        preprocess_digit_image(opened)
+        assert opened.size == big.size and opened.load() is not None
+        assert opened.size == big.size
 
 
 def png_header_only(width, height):

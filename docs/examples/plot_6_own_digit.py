@@ -76,13 +76,20 @@ panels = [
     (digits_like.reshape(8, 8), "digits-like\n8x8"),
     (X_train[y_train == 7][0].reshape(8, 8), "a training 7\n8x8"),
 ]
-fig, axes = plt.subplots(1, len(panels), figsize=(11, 2.8))
-for ax, (image, title) in zip(axes, panels):
-    ax.imshow(image, cmap=None if image.ndim == 3 else "gray_r")
-    ax.set_title(title, fontsize=10)
-    ax.axis("off")
-fig.tight_layout()
-plt.show()
+
+
+def show(panels, figsize):
+    """Images side by side with their titles (grey ones with the ink dark)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=figsize)
+    for ax, (image, title) in zip(axes, panels):
+        ax.imshow(image, cmap=None if image.ndim == 3 else "gray_r")
+        ax.set_title(title, fontsize=10)
+        ax.axis("off")
+    fig.tight_layout()
+    plt.show()
+
+
+show(panels, figsize=(11, 2.8))
 
 # %%
 # Predict
@@ -131,13 +138,7 @@ print("one level:", clf.predict(one_level)[0], " local background:", clf.predict
 
 panels = [(photo, "photo, uneven light"), (one_level.reshape(8, 8), 'background="border"'),
           (local.reshape(8, 8), 'background="auto"')]
-fig, axes = plt.subplots(1, 3, figsize=(8, 2.9))
-for ax, (image, title) in zip(axes, panels):
-    ax.imshow(image, cmap=None if image.ndim == 3 else "gray_r")
-    ax.set_title(title, fontsize=10)
-    ax.axis("off")
-fig.tight_layout()
-plt.show()
+show(panels, figsize=(8, 2.9))
 
 # %%
 # With your own image file

@@ -14,9 +14,9 @@ import threading
 
 import numpy as np
 
-from .._imageio import open_image
+from .._imageio import is_pil_image, open_image, pil_to_gray
 from ..datasets._sources import FASHION_MNIST_CLASSES
-from ..preprocessing import digit_field, preprocess_digit_image
+from ..preprocessing import WORK_PIXELS, digit_field, preprocess_digit_image
 
 #: uploads with more pixels are refused (a 24 MP camera's 6000 x 4000 photos pass)
 MAX_PIXELS = 24_000_000
@@ -122,6 +122,9 @@ class Predictor:
         ``size x size`` (or flat) values in [0, 1].
         """
         if preprocess:
+            if is_pil_image(image):  # opened here: read small (a JPEG at 1/2 to 1/8)
+                image = pil_to_gray(image, "the upload", max_pixels=self.max_pixels,
+                                    work_pixels=WORK_PIXELS, draft=True)
             digit = preprocess_digit_image(image, size=self.size, box=self.box)
             return digit.reshape(1, -1)
         arr = np.asarray(image, dtype=np.float64)
