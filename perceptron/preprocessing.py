@@ -371,8 +371,9 @@ class DigitImagePreprocessor(TransformerMixin, BaseEstimator):
     For each image: convert to grey (ITU-R 601 luma, transparency on white);
     invert if the background is light so that ink is high; subtract the
     background (the median of the border pixels, or under uneven light a
-    local level, see ``background``) and scale the strongest ink to 1; crop to the bounding box of the ink above ``threshold``; resize so that
-    the longest side is ``box`` pixels, keeping the aspect ratio (Gaussian
+    local level, see ``background``) and scale the strongest ink to 1; crop
+    to the bounding box of the ink above ``threshold``; resize so that the
+    longest side is ``box`` pixels, keeping the aspect ratio (Gaussian
     anti-aliasing then bilinear :func:`scipy.ndimage.zoom`); paste in a
     ``size`` x ``size`` field; move the centre of mass to the centre of the
     field, ``((size - 1) / 2, (size - 1) / 2)`` in pixel-index coordinates,

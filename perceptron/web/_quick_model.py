@@ -71,7 +71,7 @@ def quick_model(data_home=None, *, epochs=None, n_threads=None, log=print):
     >>> from perceptron.web import quick_model
     >>> home = tempfile.mkdtemp()
     >>> est, about = quick_model(home, epochs=2, n_threads=1)
-    No model given: training a quick CNN on the 8x8 digits (a few seconds; cached for next time) ...
+    No model given: training a quick CNN on the 8x8 digits (a few seconds; ...
     >>> est, about = quick_model(home)  # the second time: read from the data home
     >>> about.startswith("the quick digits CNN cached at")
     True

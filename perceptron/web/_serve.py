@@ -64,7 +64,7 @@ def serve(model=None, *, host="127.0.0.1", port=8000, data_home=None, class_name
 
     >>> from perceptron.web import serve
     >>> serve("run1/model.npz", port=8080)  # doctest: +SKIP
-    Serving MLPDigitClassifier (read from run1/model.npz) at http://127.0.0.1:8080/  (Ctrl+C to stop)
+    Serving MLPDigitClassifier (read from run1/model.npz) at http://127.0.0.1:8080/ ...
     """
     check_port(host, port)  # before a quick model is trained for nothing
     owned = True  # a model read here: ours to set up for serving
