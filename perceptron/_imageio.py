@@ -61,10 +61,13 @@ def check_pixel_count(width, height, name, max_pixels):
 
 
 def shrink_factor(height, width, work_pixels):
-    """The integer factor that brings ``height x width`` to at most ``work_pixels``."""
+    """The integer factor that brings ``height x width`` to at most ``work_pixels``.
+
+    Never more than the shorter side: a 1-pixel-high strip stays one pixel high.
+    """
     if work_pixels is None or height * width <= work_pixels:
         return 1
-    return math.ceil(math.sqrt(height * width / work_pixels))
+    return min(math.ceil(math.sqrt(height * width / work_pixels)), height, width)
 
 
 def _block_mean(arr, factor):

@@ -558,6 +558,17 @@ def test_large_photo_is_read_small(tmp_path):
         assert opened.size == big.size
 
 
+@pytest.mark.parametrize("shape", [(1, 3_000_000), (2, 2_000_000)])
+def test_thin_strips_are_never_shrunk_to_nothing(tmp_path, shape):
+    strip = np.full(shape, 255, np.uint8)
+    strip[:, shape[1] // 2 - 4:shape[1] // 2 + 4] = 0  # a short dash in the middle
+    path = tmp_path / "strip.png"
+    Image.fromarray(strip).save(path)
+    for image in (strip, path):
+        digit = preprocess_digit_image(image)
+        assert digit.shape == (28, 28) and digit.max() == 1.0
+
+
 def png_header_only(width, height):
     """A PNG file whose header claims ``width x height`` grey pixels (and no data)."""
     def chunk(kind, data):
