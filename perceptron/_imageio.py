@@ -71,7 +71,7 @@ def shrink_factor(height, width, work_pixels):
 
 
 def _block_mean(arr, factor):
-    """Average blocks of ``factor x factor`` pixels (2D or 3D array) in float32.
+    """Average blocks of ``factor x factor`` pixels (of each channel) in float32.
 
     The last rows and columns that do not fill a block (fewer than
     ``factor``) are dropped: a sliver of the border, which the preprocessing
@@ -79,8 +79,11 @@ def _block_mean(arr, factor):
     """
     if factor == 1:
         return arr.astype(np.float32)
+    if arr.ndim == 3:  # channel by channel: a reduction over (h, w) of a 2D array is fast
+        return np.stack([_block_mean(arr[..., c], factor) for c in range(arr.shape[2])],
+                        axis=-1)
     h, w = arr.shape[0] // factor, arr.shape[1] // factor
-    blocks = arr[:h * factor, :w * factor].reshape((h, factor, w, factor) + arr.shape[2:])
+    blocks = arr[:h * factor, :w * factor].reshape(h, factor, w, factor)
     return blocks.mean(axis=(1, 3), dtype=np.float32)
 
 
