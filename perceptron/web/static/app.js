@@ -130,6 +130,7 @@ function pump() {
     return;
   }
   dirty = false;
+  inFlight = true; // from now: toBlob is asynchronous too
   const mine = generation;
   pad.toBlob((blob) => send(blob, "image/png", mine), "image/png");
 }
