@@ -21,8 +21,6 @@ import warnings
 
 import numpy as np
 
-from ._validation import check_image_shape
-
 DATASETS = ("digits", "mnist", "fashion-mnist")
 
 
@@ -213,20 +211,37 @@ def _images_to_features(paths, n_features):
                 raise UserError(f"{path} has {arr.size} values; the model takes {n_features}")
             rows.append(arr.reshape(-1))
             continue
+        from .preprocessing import digit_field, preprocess_digit_image
+
         try:
-            side, _ = check_image_shape(None, n_features, what="this model")
+            side, box = digit_field(n_features)
         except ValueError:
             raise UserError("this model does not take square images; give a .npy array") \
                 from None
-        from .preprocessing import preprocess_digit_image
-
-        # MNIST digits fill a 20x20 box in 28x28; the 8x8 digits fill their frame
-        box = 20 if side == 28 else side
         rows.append(np.asarray(preprocess_digit_image(path, size=side, box=box)).reshape(-1))
     return np.vstack(rows)
 
 
+def _save_model_view(est, X, path):
+    """``predict --show``: the images as the model sees them, with its answers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .plotting import plot_predictions
+
+    # values as the model reads them: ink 1 is white, background 0 black
+    fig = plot_predictions(est, X, n=X.shape[0], cmap="gray")
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+
 def cmd_predict(args):
+    if args.show is not None:
+        folder = os.path.dirname(os.path.abspath(args.show))
+        if not os.path.isdir(folder):
+            raise UserError(f"--show: no folder {folder} to write {args.show} into")
     est = _load_model(args.model_path)
     X = _images_to_features(args.images, est.n_features_in_)
     proba = est.predict_proba(X)
@@ -235,6 +250,20 @@ def cmd_predict(args):
         probs = "  ".join(f"{c}:{q:.3f}" for c, q in zip(est.classes_, p))
         print(f"{path}: {label} (probability {p.max():.3f})")
         print(f"  {probs}")
+    if args.show is not None:
+        _save_model_view(est, X, args.show)
+        print(f"wrote {args.show}: the images as the model sees them")
+    return 0
+
+
+def cmd_serve(args):
+    if args.model_path is not None and not os.path.exists(args.model_path):
+        raise UserError(f"no model file at {args.model_path}")
+    if not 1 <= args.port <= 65535:
+        raise UserError(f"--port must be in 1..65535, got {args.port}")
+    from .web import serve
+
+    serve(args.model_path, host=args.host, port=args.port, data_home=args.data_home)
     return 0
 
 
@@ -314,7 +343,20 @@ def build_parser():
     p = sub.add_parser("predict", help="predict the digit in image files")
     p.add_argument("model_path")
     p.add_argument("images", nargs="+", help="PNG/JPEG files (any size) or .npy arrays")
+    p.add_argument("--show", metavar="OUT.png", default=None,
+                   help="also save the images as the model sees them (after the "
+                        "preprocessing), with its answers")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("serve", help="draw digits in the browser: a local web app of a model")
+    p.add_argument("model_path", nargs="?", default=None,
+                   help="a model.npz (default: a quick digits CNN, trained on first use "
+                        "and kept in the data home)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--data-home", default=None, help="where the quick model is kept")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("compare", help="perceptron vs MLP vs CNN on the same split")
     p.add_argument("--models", default="perceptron,mlp,cnn")

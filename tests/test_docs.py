@@ -27,6 +27,7 @@ PUBLIC_MODULES = (
     "perceptron.metrics",
     "perceptron.plotting",
     "perceptron.preprocessing",
+    "perceptron.web",
 )
 
 #: names in ``perceptron.compare`` that are public but not in an ``__all__``
