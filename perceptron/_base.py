@@ -10,24 +10,36 @@ for images, how to reshape ``X`` (``_network_input``).
 """
 
 import contextlib
+import math
 from abc import abstractmethod
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils._available_if import available_if
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ._config import effective_n_threads, kernel_threads
 from ._engine import make_network
 from ._guard import DeferredInterrupt, Snapshot
 from ._kernels import _isfinite
+from ._lbfgs import run_lbfgs
 from ._network import OUTPUTS, raise_not_finite
 from ._optimizers import OPTIMIZERS, make_optimizer
 from ._training import HISTORY_KEYS, history_from_curves, run_epochs, split_validation
 from ._validation import check_callbacks, check_n_threads, check_param, resolve_dtype
 from .layers import Dense
+
+#: every solver: the stochastic ones (mini-batches, :mod:`._optimizers`) and
+#: full-batch L-BFGS (:mod:`._lbfgs`)
+SOLVERS = (*OPTIMIZERS, "lbfgs")
+
+#: the kinds of target (scikit-learn's ``type_of_target`` names): one logistic
+#: unit for two classes, one output per class, one sigmoid per label
+TARGET_TYPES = ("binary", "multiclass", "multilabel-indicator")
 
 
 class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
@@ -37,6 +49,9 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
     as scikit-learn requires), ``_make_layers(n_features, n_outputs)`` and,
     if needed, ``_validate_extra_params()`` and ``_network_input(X)``.
     """
+
+    #: whether ``X`` may be a sparse matrix (a CSR copy is made of other formats)
+    _accept_sparse = False
 
     # ------------------------------------------------------------------ hooks
     @abstractmethod
@@ -60,7 +75,7 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------ validation
     def _validate_params(self):
-        check_param("solver", self.solver, None, options=set(OPTIMIZERS))
+        check_param("solver", self.solver, None, options=set(SOLVERS))
         check_param("output activation", self._output_activation(), None,
                     options=set(OUTPUTS))
         check_param("alpha", self.alpha, "float", 0)
@@ -85,11 +100,31 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         check_param("beta_2", self.beta_2, "float", 0, 1, closed_high=False)
         check_param("epsilon", self.epsilon, "float", 0, closed_low=False)
         check_param("rho", self.rho, "float", 0, 1, closed_high=False)
-        check_param("n_iter_no_change", self.n_iter_no_change, "int", 1)
+        if not (isinstance(self.n_iter_no_change, float) and self.n_iter_no_change == math.inf):
+            check_param("n_iter_no_change", self.n_iter_no_change, "int", 1)
+        check_param("max_fun", self.max_fun, "int", 1)
         check_n_threads(self.n_threads)
         check_callbacks(self.callbacks)
         self._dtype = resolve_dtype(self.dtype)
         self._validate_extra_params()
+
+    def _check_dropout(self):
+        """``dropout`` in [0, 1), and 0 with L-BFGS (it needs the same loss at every call)."""
+        check_param("dropout", self.dropout, "float", 0, 1, closed_high=False)
+        if self.dropout > 0 and self.solver == "lbfgs":
+            raise ValueError(f"dropout={self.dropout} needs a stochastic solver (sgd, adam or "
+                             "rmsprop): L-BFGS needs the same loss each time it asks, and "
+                             "dropout draws a new mask each time")
+
+    def _use_assigned_weights(self):
+        """Hook of :class:`DenseWeightsMixin`: the weights assigned before the first fit."""
+
+    def _check_solver(self):
+        """``partial_fit`` exists for the stochastic solvers only (scikit-learn's rule)."""
+        if self.solver == "lbfgs":
+            raise AttributeError("partial_fit is only available for stochastic optimizers; "
+                                 "solver='lbfgs' is not stochastic")
+        return True
 
     # ------------------------------------------------------------ public API
     def fit(self, X, y, *, X_val=None, y_val=None):
@@ -107,9 +142,12 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training images, one flattened image per row.
-        y : array-like of shape (n_samples,)
-            Class labels (any hashable type).
+            Training images, one flattened image per row (a sparse matrix
+            where the estimator takes one: ``PerceptronClassifier`` and
+            ``MLPDigitClassifier``).
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels (any hashable type), or a 0/1 indicator matrix of
+            labels (multi-label: one sigmoid output per label).
         X_val : array-like of shape (n_val, n_features), default=None
             A validation set: its loss and accuracy are computed after each
             epoch (``history_["val_loss"]``, ``history_["val_score"]``,
@@ -118,7 +156,7 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
             ``early_stopping=True`` it replaces the held-out
             ``validation_fraction`` (scikit-learn's HistGradientBoosting
             convention).
-        y_val : array-like of shape (n_val,), default=None
+        y_val : array-like of shape (n_val,) or (n_val, n_labels), default=None
             Its labels, all among those of ``y``.
 
         Returns
@@ -128,21 +166,25 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         """
         return self._fit(X, y, incremental=False, X_val=X_val, y_val=y_val)
 
+    @available_if(_check_solver)
     def partial_fit(self, X, y, classes=None):
         """Run one epoch over ``(X, y)``, continuing from the current state.
 
         All or nothing: if the call raises (training diverged, a callback
         failed) or is interrupted (Ctrl-C, which then propagates as
         KeyboardInterrupt once the current batch is done), the estimator is
-        left exactly as it was before the call.
+        left exactly as it was before the call. Only for the stochastic
+        solvers, and not with ``early_stopping=True`` (a ValueError, as in
+        scikit-learn: there is no epoch loop to stop).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
         classes : array-like of shape (n_classes,), default=None
-            Every class that will ever appear. Required on the first call,
-            ignored (but checked) afterwards.
+            Every class that will ever appear. Required on the first call
+            (for an indicator matrix ``y``, its columns ``0 .. n_labels -
+            1``), ignored (but checked) afterwards.
 
         Returns
         -------
@@ -160,7 +202,9 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
-            Rows sum to one; columns follow ``classes_``.
+            Columns follow ``classes_``. Rows sum to one, except for
+            multi-label targets: each column is then the probability of its
+            label on its own.
         """
         check_is_fitted(self, "_network")
         X = self._validate_input(X, reset=False, dtype=self._network.dtype.type,
@@ -178,11 +222,15 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        y : ndarray of shape (n_samples,)
-            Labels from ``classes_``.
+        y : ndarray of shape (n_samples,) or (n_samples, n_labels)
+            Labels from ``classes_``; for multi-label targets, the indicator
+            matrix of the labels whose probability is above 0.5.
         """
         check_is_fitted(self, "_network")
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        if self._target_type == "multilabel-indicator":
+            return (proba > 0.5).astype(int)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`.
@@ -222,6 +270,12 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
     def __sklearn_is_fitted__(self):
         return hasattr(self, "_network")
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = self._accept_sparse
+        tags.classifier_tags.multi_label = True
+        return tags
+
     # ------------------------------------------------------------ internals
     def _validate_input(self, X, y="no_validation", *, reset, dtype, check_finite=True):
         """``validate_data`` (C-ordered, ``dtype``), with a parallel NaN/inf check.
@@ -232,6 +286,7 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         ``check_finite=False`` leaves that check to the caller (prediction
         fuses it into the first layer's pass over ``X``).
         """
+        sparse = "csr" if self._accept_sparse else False
         if isinstance(y, str) and y == "no_validation":  # X alone (predict)
             # an ndarray that check_array would return unchanged skips it (a
             # cold call costs more than a small predict); the feature count
@@ -239,14 +294,19 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
             ready = (type(X) is np.ndarray and X.ndim == 2 and X.dtype == dtype
                      and X.flags.c_contiguous and X.shape[0] >= 1 and X.shape[1] >= 1)
             X = out = validate_data(self, X, reset=reset, dtype=dtype, order="C",
-                                    ensure_all_finite=False, skip_check_array=ready)
+                                    accept_sparse=sparse, ensure_all_finite=False,
+                                    skip_check_array=ready)
         else:
-            out = validate_data(self, X, y, reset=reset, dtype=dtype, order="C",
-                                ensure_all_finite=False)
-            X = out[0]
-        if check_finite and not _isfinite.all_finite(X.reshape(-1),
+            X, y = validate_data(self, X, y, reset=reset, dtype=dtype, order="C",
+                                 accept_sparse=sparse, multi_output=True,
+                                 ensure_all_finite=False)
+            if y.ndim == 2 and y.shape[1] == 1:  # a column of labels: warn and ravel
+                y = column_or_1d(y, warn=True)
+            out = X, y
+        values = X.data if sp.issparse(X) else X.reshape(-1)
+        if check_finite and not _isfinite.all_finite(values,
                                                      effective_n_threads(self.n_threads)):
-            raise_not_finite(X)
+            raise_not_finite(values)
         return out
 
     @contextlib.contextmanager
@@ -275,13 +335,18 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _train(self, X, y, incremental, classes, X_val, y_val, interrupt):
-        """Validate, initialise if needed and run the epochs; return the batches trained."""
+        """Validate, initialise if needed and train; return the batches (or L-BFGS
+        iterations) trained."""
         self._validate_params()
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True: it trains "
+                             "one epoch per call, with no epochs to stop; set "
+                             "early_stopping=False, or stop the calls with a validation set "
+                             "of your own")
         fitted = hasattr(self, "_network")
         first_pass = not fitted or not (incremental or self.warm_start)
         X, y = self._validate_input(X, y, reset=first_pass, dtype=self._dtype)
-        check_classification_targets(y)
-        y_idx = self._encode_labels(y, classes, first_pass, incremental)
+        T, labels = self._encode_targets(y, classes, first_pass, incremental)
         if not first_pass and self._network.dtype != np.dtype(self._dtype):
             raise ValueError(
                 f"dtype changed from {self._network.dtype.name} to "
@@ -289,39 +354,63 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         val = None if incremental else self._validation_set(X_val, y_val)
 
         if first_pass:
-            self._initialize(X.shape[1], len(self.classes_))
-        if not incremental or not hasattr(self, "_optimizer"):
+            self._initialize(X.shape[1], self._target_type)
+            self._use_assigned_weights()
+        if self.solver != "lbfgs" and (not incremental or not hasattr(self, "_optimizer")):
             self._optimizer = make_optimizer(self.solver, self._network.params, self)
-            self._learning_rate = float(self.learning_rate_init)
 
         X_in = self._network_input(X)
         with self._thread_limits():
             if incremental:
-                return run_epochs(self, X_in, y_idx, None, None, n_epochs=1, incremental=True,
+                return run_epochs(self, X_in, T, None, None, n_epochs=1, incremental=True,
                                   interrupt=interrupt)
             if val is not None:
-                X_val, y_val = self._network_input(val[0]), val[1]
-            elif self.early_stopping:
-                X_in, X_val, y_idx, y_val = split_validation(self, X_in, y_idx)
+                X_val, T_val = self._network_input(val[0]), val[1]
+            elif self.early_stopping and self.solver != "lbfgs":
+                stratify = None if labels is None else self.classes_[labels]
+                X_in, X_val, T, T_val = split_validation(self, X_in, T, stratify)
+            else:
+                X_val = T_val = None
             if X_val is not None and self.validation_scores_ is None:
                 self.validation_scores_ = []
-            return run_epochs(self, X_in, y_idx, X_val, y_val, n_epochs=self.max_iter,
+            if self.solver == "lbfgs":
+                return run_lbfgs(self, X_in, T, X_val, T_val, interrupt)
+            return run_epochs(self, X_in, T, X_val, T_val, n_epochs=self.max_iter,
                               incremental=False, interrupt=interrupt)
 
     def _validation_set(self, X_val, y_val):
-        """``(X_val, class indices of y_val)`` validated as ``fit``'s input, or None."""
+        """``(X_val, targets of y_val)`` validated as ``fit``'s input, or None."""
         if X_val is None and y_val is None:
             return None
         if X_val is None or y_val is None:
             raise ValueError("X_val and y_val must be given together")
         X_val, y_val = self._validate_input(X_val, y_val, reset=False, dtype=self._dtype)
-        check_classification_targets(y_val)
-        return X_val, self._class_indices(y_val, "y_val", "fit")
+        return X_val, self._targets(y_val, "y_val", "fit")[0]
 
-    def _encode_labels(self, y, classes, first_pass, incremental):
-        """Set or check ``classes_``; return ``y`` as class indices (intp)."""
+    def _encode_targets(self, y, classes, first_pass, incremental):
+        """Set or check ``classes_`` and the kind of target; return the targets.
+
+        Returns
+        -------
+        T : ndarray of shape (n_samples, n_outputs), dtype uint8
+            The 0/1 target matrix the losses take: one column for a binary
+            problem (1 for ``classes_[1]``), one-hot rows for classes, the
+            indicator matrix itself for multi-label targets.
+        labels : ndarray of shape (n_samples,) or None
+            Class indices (the early-stopping split is stratified by class;
+            None for multi-label targets).
+        """
+        check_classification_targets(y)
+        multilabel = type_of_target(y) == "multilabel-indicator"
         if first_pass:
-            if incremental:
+            if multilabel:
+                labels = np.arange(y.shape[1])
+                if incremental and classes is not None and not np.array_equal(
+                        np.unique(np.asarray(classes)), labels):
+                    raise ValueError(f"classes={classes!r}: a multi-label y of {y.shape[1]} "
+                                     f"columns has the classes {labels!r}")
+                classes = labels
+            elif incremental:
                 if classes is None:
                     raise ValueError("classes must be passed on the first call to partial_fit.")
                 classes = np.unique(np.asarray(classes))
@@ -332,12 +421,44 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
                     f"The number of classes has to be at least 2; got {len(classes)} class.")
             self._label_encoder = LabelEncoder().fit(classes)
             self.classes_ = self._label_encoder.classes_
+            self._target_type = ("multilabel-indicator" if multilabel else
+                                 "binary" if len(classes) == 2 else "multiclass")
         elif incremental and classes is not None and not np.array_equal(
                 np.unique(np.asarray(classes)), self.classes_):
             raise ValueError(
                 f"`classes={np.unique(classes)!r}` is not the same as on the first call "
                 f"to partial_fit, which was {self.classes_!r}")
-        return self._class_indices(y, "y", "partial_fit" if incremental else "warm_start fit")
+        elif not incremental and not multilabel and set(np.unique(y)) != set(self.classes_):
+            raise ValueError(
+                "warm_start can only be used where `y` has the same classes as in the "
+                f"previous call to fit. Previously got {self.classes_}, `y` has "
+                f"{np.unique(y)}")
+        return self._targets(y, "y", "partial_fit" if incremental else "warm_start fit")
+
+    def _targets(self, y, name, where):
+        """``(T, labels)`` of :meth:`_encode_targets` for ``y``, the classes being known."""
+        if sp.issparse(y):
+            y = y.toarray()
+        multilabel = type_of_target(y) == "multilabel-indicator"
+        if multilabel != (self._target_type == "multilabel-indicator"):
+            fitted = "an indicator matrix of labels" if not multilabel else "class labels"
+            raise ValueError(f"{name} is {'an indicator matrix' if multilabel else 'labels'}"
+                             f", but the model was first fitted on {fitted} (a {where} must "
+                             "keep the kind of target)")
+        if multilabel:
+            if y.shape[1] != len(self.classes_):
+                raise ValueError(f"{name} has {y.shape[1]} label columns; the model has "
+                                 f"{len(self.classes_)}")
+            if not np.isin(y, (0, 1)).all():
+                raise ValueError(f"{name}: a multi-label indicator matrix holds 0 and 1 only")
+            return np.ascontiguousarray(y, dtype=np.uint8), None
+        labels = self._class_indices(y, name, where)
+        if self._target_type == "binary":
+            T = (labels == 1).astype(np.uint8)[:, None]
+        else:
+            T = np.zeros((labels.shape[0], len(self.classes_)), dtype=np.uint8)
+            T[np.arange(labels.shape[0]), labels] = 1
+        return T, labels
 
     def _class_indices(self, y, name, where):
         """``y`` as indices into ``classes_``; a ValueError naming any unknown label."""
@@ -348,23 +469,38 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
                 f"(a {where} must use the classes of the first fit)")
         return self._label_encoder.transform(y).astype(np.intp, copy=False)
 
-    def _initialize(self, n_features, n_classes):
-        """Fresh network, histories and random state."""
+    def _initialize(self, n_features, target_type):
+        """Fresh network, histories and random state, for ``classes_`` and ``target_type``.
+
+        A binary problem gets one logistic unit (the probability of
+        ``classes_[1]``), as in scikit-learn; classes get one output each,
+        with the output function ``output_activation`` names; multi-label
+        targets one sigmoid per label.
+        """
+        if target_type not in TARGET_TYPES:
+            raise ValueError(f"target type must be one of {TARGET_TYPES}, got {target_type!r}")
+        self._target_type = target_type
         self._rng = np.random.default_rng(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        layers = self._make_layers(n_features, n_classes)
-        self._network = make_network(layers, output=self._output_activation(),
-                                     dtype=self._dtype)
+        if target_type == "multiclass":
+            output = "softmax" if self._output_activation() == "softmax" else "sigmoid"
+            n_outputs = len(self.classes_)
+        else:
+            output = "independent"
+            n_outputs = 1 if target_type == "binary" else len(self.classes_)
+        layers = self._make_layers(n_features, n_outputs)
+        self._network = make_network(layers, output=output, dtype=self._dtype)
         self._network.build(self._input_shape(n_features), self._rng)
-        self.n_outputs_ = n_classes
-        self.out_activation_ = self._output_activation()
+        self.n_outputs_ = n_outputs
+        self.n_layers_ = 1 + sum(1 for layer in layers if layer.param_shapes)
+        self.out_activation_ = "logistic" if output == "independent" else output
         self.n_iter_ = 0
         self.t_ = 0
         self.loss_curve_ = []
         self.train_scores_ = []
         self.validation_scores_ = [] if self.early_stopping else None
         self.best_validation_score_ = None
-        self.best_loss_ = np.inf
+        self.best_loss_ = None if self.early_stopping else np.inf
         self.fit_time_ = 0.0
         self.history_ = {}
         self._no_improvement_count = 0
@@ -391,19 +527,20 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
             (:meth:`Network.state`), ``"optimizer"`` (None or the optimizer's
             ``state()``), ``"rng"`` (the estimator's random stream) and
             ``"training"`` (the learning rate and the early-stopping count,
-            for resuming).
+            for resuming), ``"target_type"`` (one of :data:`TARGET_TYPES`).
         """
         check_is_fitted(self, "_network")
         optimizer = getattr(self, "_optimizer", None)
         return {
             "classes": self.classes_,
+            "target_type": self._target_type,
             "attributes": {k: getattr(self, k) for k in self._SAVED_ATTRIBUTES
                            if hasattr(self, k)},
             "network": self._network.state(),
             "optimizer": None if optimizer is None else optimizer.state(),
             "rng": self._rng.bit_generator.state,
-            "training": {"learning_rate": getattr(self, "_learning_rate",
-                                                  float(self.learning_rate_init)),
+            "training": {"learning_rate": float(self.learning_rate_init) if optimizer is None
+                         else optimizer.learning_rate,
                          "no_improvement_count": getattr(self, "_no_improvement_count", 0)},
         }
 
@@ -412,7 +549,9 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
 
         The network is rebuilt from the hyper-parameters exactly as ``fit``
         builds it, then the saved arrays are checked against it and poured
-        in. Raises a ValueError when anything does not fit.
+        in. Raises a ValueError when anything does not fit. A state without
+        ``"target_type"`` (a file from before binary problems had one
+        logistic unit) is ``"multiclass"``: one output per class.
         """
         self._validate_params()
         attributes = dict(state["attributes"])
@@ -428,7 +567,7 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = classes
         if len(classes) < 2:
             raise ValueError(f"a model has at least 2 classes, got {len(classes)}")
-        self._initialize(n_features, len(classes))
+        self._initialize(n_features, state.get("target_type", "multiclass"))
         self._network.load_state(state["network"])
         self._rng.bit_generator.state = state["rng"]
         for name, value in attributes.items():
@@ -438,11 +577,12 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         else:  # a file from before history_
             self.history_ = history_from_curves(self)
         training = state.get("training", {})
-        self._learning_rate = float(training.get("learning_rate", self.learning_rate_init))
         self._no_improvement_count = int(training.get("no_improvement_count", 0))
         if state.get("optimizer") is not None:
             self._optimizer = make_optimizer(self.solver, self._network.params, self)
             self._optimizer.load_state(state["optimizer"])
+            self._optimizer.learning_rate = float(training.get("learning_rate",
+                                                               self.learning_rate_init))
         return self
 
     @property
@@ -479,7 +619,13 @@ class DenseWeightsMixin:
     """``coefs_`` and ``intercepts_`` of the dense layers, as scikit-learn names them.
 
     They are views into the network's parameters (editing them edits the model),
-    one entry per dense layer, input side first.
+    one entry per dense layer, input side first. Assigning them -- the whole
+    list, ``clf.coefs_ = [...]``, or one entry, ``clf.coefs_[0] = W`` --
+    copies the values into the model, after checking every shape (and that
+    the values are finite): a wrong assignment is a ValueError and changes
+    nothing. Assigned before the first ``fit`` (or ``partial_fit``), they
+    are kept as given and that fit starts from them instead of random
+    weights (the shapes are checked then).
     """
 
     def _dense_layers(self):
@@ -487,23 +633,95 @@ class DenseWeightsMixin:
             raise AttributeError("the estimator is not fitted yet; call fit first")
         return [layer for layer in self._network.layers if isinstance(layer, Dense)]
 
+    def _layer_arrays(self, name, key):
+        if not hasattr(self, "_network") and f"_assigned_{name}" in self.__dict__:
+            return self.__dict__[f"_assigned_{name}"]
+        views = [layer.params[key] for layer in self._dense_layers()]
+        return _LayerArrays(views, name)
+
+    def _set_layer_arrays(self, name, key, values):
+        if not hasattr(self, "_network"):
+            self.__dict__[f"_assigned_{name}"] = values  # used by the first fit
+        else:
+            _copy_checked([layer.params[key] for layer in self._dense_layers()], values, name)
+
     @property
     def coefs_(self):
-        return [layer.params["W"] for layer in self._dense_layers()]
+        return self._layer_arrays("coefs_", "W")
+
+    @coefs_.setter
+    def coefs_(self, values):
+        self._set_layer_arrays("coefs_", "W", values)
 
     @property
     def intercepts_(self):
-        return [layer.params["b"] for layer in self._dense_layers()]
+        return self._layer_arrays("intercepts_", "b")
+
+    @intercepts_.setter
+    def intercepts_(self, values):
+        self._set_layer_arrays("intercepts_", "b", values)
+
+    def _use_assigned_weights(self):
+        """Start from the ``coefs_`` / ``intercepts_`` assigned before the first fit."""
+        for name, key in (("coefs_", "W"), ("intercepts_", "b")):
+            values = self.__dict__.pop(f"_assigned_{name}", None)
+            if values is not None:
+                _copy_checked([layer.params[key] for layer in self._dense_layers()],
+                              values, name)
+
+
+class _LayerArrays(list):
+    """``coefs_`` or ``intercepts_``: the layers' arrays (views into the model);
+    assigning an entry copies into the model, shape checked."""
+
+    def __init__(self, views, name):
+        super().__init__(views)
+        self._name = name
+
+    def __setitem__(self, index, value):
+        if isinstance(index, slice):
+            raise TypeError(f"assign {self._name} whole, or one entry at a time")
+        view = self[index]
+        _copy_checked([view], [value], f"{self._name}[{index}]")
+
+
+def _copy_checked(targets, values, name):
+    """Copy ``values`` (a sequence of arrays) into ``targets``, all shapes checked first."""
+    try:
+        values = list(values)
+    except TypeError:
+        raise ValueError(f"{name} must be a list of arrays, got {values!r}") from None
+    if len(values) != len(targets):
+        raise ValueError(f"{name} must hold {len(targets)} arrays (one per dense layer), "
+                         f"got {len(values)}")
+    arrays = []
+    for i, (target, value) in enumerate(zip(targets, values)):
+        label = name if len(targets) == 1 else f"{name}[{i}]"
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{label} must be an array of numbers, got {value!r}") from None
+        if array.shape != target.shape:
+            raise ValueError(f"{label} must have shape {target.shape}, got {array.shape}")
+        if not np.isfinite(array).all():
+            raise ValueError(f"{label} holds NaN or infinity")
+        arrays.append(array)
+    for target, array in zip(targets, arrays):
+        target[...] = array
 
 
 #: numpydoc text of the training-loop parameters every estimator shares
 TRAINING_PARAMS_DOC = """\
-    solver : {{"sgd", "adam", "rmsprop"}}, default="{solver}"
+    solver : {{"sgd", "adam", "rmsprop", "lbfgs"}}, default="{solver}"
         The optimizer: stochastic gradient descent with (Nesterov) momentum,
-        Adam, or RMSprop.
+        Adam or RMSprop on mini-batches; or full-batch L-BFGS
+        (:func:`scipy.optimize.minimize`, the loss and gradient from the
+        package's kernels), which scikit-learn recommends for small data
+        sets: no step size, no batches, and no ``partial_fit``.
     alpha : float, default={alpha}
         L2 penalty. As in scikit-learn, ``0.5 * alpha * ||W||^2 / batch_size``
-        is added to the mean loss of each batch (weights only, not biases).
+        is added to the mean loss of each batch (weights only, not biases;
+        with "lbfgs" the batch is the whole training set).
     batch_size : int or "auto", default={batch_size}
         Samples per mini-batch; "auto" means ``min(200, n_samples)``.
     learning_rate : {{"constant", "invscaling", "adaptive"}}, default="constant"
@@ -515,7 +733,9 @@ TRAINING_PARAMS_DOC = """\
     power_t : float, default=0.5
         Exponent of the "invscaling" schedule.
     max_iter : int, default={max_iter}
-        Maximum number of epochs (passes over the training data) in ``fit``.
+        Maximum number of epochs (passes over the training data) of one
+        ``fit``, warm-started ones included; with "lbfgs", of L-BFGS
+        iterations.
     shuffle : bool, default=True
         Shuffle the samples before each epoch.
     random_state : int, RandomState instance or None, default=None
@@ -523,7 +743,9 @@ TRAINING_PARAMS_DOC = """\
         split. With an int and the same number of threads, two fits give
         bit-identical models.
     tol : float, default=1e-4
-        Minimum improvement of the loss (or validation score) that counts.
+        Minimum improvement of the loss (or validation score) that counts;
+        with "lbfgs", the gradient's size at which it has converged (scipy's
+        ``gtol``).
     verbose : bool or int, default=False
         Show a progress bar per epoch and print one line per epoch.
     warm_start : bool, default=False
@@ -533,9 +755,11 @@ TRAINING_PARAMS_DOC = """\
     nesterovs_momentum : bool, default=True
         Use Nesterov's momentum with the "sgd" solver.
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the training data (stratified),
-        stop when its accuracy stalls for ``n_iter_no_change`` epochs, and keep
-        the parameters of the best validation epoch.
+        Hold out ``validation_fraction`` of the training data (stratified by
+        class, so each class needs two samples at least), stop when its
+        accuracy stalls for ``n_iter_no_change`` epochs, and keep the
+        parameters of the best validation epoch. For the stochastic solvers
+        only, and not with ``partial_fit``.
     validation_fraction : float, default=0.1
         Fraction of the training data held out when ``early_stopping``.
     beta_1 : float, default=0.9
@@ -544,8 +768,12 @@ TRAINING_PARAMS_DOC = """\
         Adam's decay rate of the second-moment estimate.
     epsilon : float, default=1e-8
         Numerical stability term of Adam and RMSprop.
-    n_iter_no_change : int, default=10
-        Epochs without ``tol`` improvement before stopping.
+    n_iter_no_change : int or np.inf, default=10
+        Epochs without ``tol`` improvement before stopping (``np.inf``:
+        never stop early). Not for "lbfgs".
+    max_fun : int, default=15000
+        With "lbfgs", the most loss evaluations (each one a pass over the
+        training data).
     rho : float, default=0.9
         RMSprop's decay rate of the squared-gradient average.
     dtype : {{"float32", "float64"}}, default="float32"
@@ -567,13 +795,16 @@ TRAINING_PARAMS_DOC = """\
 #: numpydoc text of the fitted attributes every estimator shares
 FITTED_ATTRIBUTES_DOC = """\
     classes_ : ndarray of shape (n_classes,)
-        Class labels.
+        Class labels (for a multi-label indicator ``y``, its columns
+        ``0 .. n_labels - 1``).
     n_features_in_ : int
         Number of features seen during ``fit``.
     loss_ : float
         Mean training loss of the last epoch.
     loss_curve_ : list of float
-        Mean training loss of each epoch.
+        Mean training loss of each epoch (with "lbfgs", of each iteration),
+        over the estimator's whole training: warm-started fits and
+        ``partial_fit`` append to it.
     train_scores_ : list of float
         Training accuracy of each epoch, counted on the mini-batches as they
         were seen (before each update), as Keras reports it.
@@ -583,23 +814,33 @@ FITTED_ATTRIBUTES_DOC = """\
     best_validation_score_ : float or None
         Best validation accuracy when ``early_stopping``.
     history_ : dict of str to list of float
-        Keras-style record of every epoch, one list entry per epoch:
+        Keras-style record of every epoch (or L-BFGS iteration), one list
+        entry per epoch, as ``loss_curve_``:
         ``"loss"`` and ``"score"`` (training loss and accuracy, as
         ``loss_curve_`` and ``train_scores_``), ``"val_loss"`` and
         ``"val_score"`` (when there is a validation set; the loss includes
         the same L2 term as the training loss), ``"lr"`` (the step size the
-        epoch started with) and ``"time"`` (seconds, validation included).
+        epoch started with; NaN for L-BFGS) and ``"time"`` (seconds,
+        validation included).
         ``partial_fit`` and ``warm_start`` append; an entry a later fit adds
         is NaN for the epochs before it. Saved with the model.
-    best_loss_ : float
-        Lowest training loss reached.
+    best_loss_ : float or None
+        Lowest training loss reached; None with ``early_stopping``, which
+        watches the validation score instead (scikit-learn's convention).
     n_iter_ : int
-        Number of epochs run (``partial_fit`` counts one per call).
+        Number of epochs (or L-BFGS iterations) the last ``fit`` ran; 1
+        after a ``partial_fit``. The count over the whole training is
+        ``len(loss_curve_)``.
     t_ : int
-        Number of training samples seen.
+        Number of training samples the stochastic solvers have seen.
     n_outputs_ : int
-        Number of output units (one per class).
+        Number of output units: 1 for two classes (one logistic unit, the
+        probability of ``classes_[1]``), else one per class or label.
+    n_layers_ : int
+        Number of layers with weights, plus the input layer (scikit-learn's
+        count).
     out_activation_ : str
-        The output function.
+        The output function: "logistic" for two classes and for multi-label
+        targets, else "softmax" or "sigmoid" (``output_activation``).
     fit_time_ : float
         Seconds spent in training epochs (validation included)."""

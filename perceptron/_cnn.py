@@ -117,7 +117,8 @@ class ConvDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, rho=0.9, dtype="float32", n_threads=None, callbacks=None):
+                 n_iter_no_change=10, max_fun=15000, rho=0.9, dtype="float32", n_threads=None,
+                 callbacks=None):
         self.conv_layers = conv_layers
         self.pool_size = pool_size
         self.padding = padding
@@ -146,6 +147,7 @@ class ConvDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.rho = rho
         self.dtype = dtype
         self.n_threads = n_threads
@@ -204,7 +206,7 @@ class ConvDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
         self._make_conv_stack()
         self._dense_sizes()
         activation_code(self.activation)
-        check_param("dropout", self.dropout, "float", 0, 1, closed_high=False)
+        self._check_dropout()
         if self.image_shape is not None:
             self._image_shape(None)
 

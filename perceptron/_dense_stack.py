@@ -15,9 +15,10 @@ up to the order of floating-point sums, which the tests check.
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from ._kernels import _stack
-from ._network import Network, raise_not_finite
+from ._network import OUTPUT_CODES, Network, raise_not_finite, take_rows
 from .layers import Dense, Dropout
 
 
@@ -91,27 +92,39 @@ class DenseStackNetwork(Network):
         self._activations = np.array(codes, dtype=np.int32)
         return self
 
-    def train_batch(self, X, y, rows, alpha=0.0, optimizer=None, learning_rate=None):
-        """One training step on ``X[rows]``, ``y[rows]``, in one kernel call.
+    def train_batch(self, X, T, rows, alpha=0.0, optimizer=None, learning_rate=None):
+        """One training step on ``X[rows]``, ``T[rows]``, in one kernel call.
 
         Parameters and results as :meth:`Network.train_batch`; the gradients
-        are the same, summed in another order.
+        are the same, summed in another order. The kernel gathers the rows of
+        a dense ``X`` itself; those of a sparse one are densified first.
         """
         m = rows.shape[0]
+        if sp.issparse(X):
+            xb = self._batch_buffer((m, int(self._widths[0])))
+            take_rows(X, rows, xb, self.n_threads)
+            X, T, rows = xb, np.ascontiguousarray(T[rows]), self._batch_rows(m)
         plan = self._plan(m)
         for i, layer in plan.dropouts:  # the mask seeds, drawn as Dropout.forward draws them
             plan.seeds[i] = layer.next_seed()
         update = {} if optimizer is None else optimizer.fused_step(learning_rate)._asdict()
         loss, n_correct, penalty, updated = _stack.dense_stack_step(
-            X.reshape(X.shape[0], -1), rows, y, self.params, self.grads, plan.private,
+            X.reshape(X.shape[0], -1), rows, T, self.params, self.grads, plan.private,
             plan.work, plan.shared, plan.widths, plan.activations, plan.drop, plan.seeds,
-            self.output == "softmax", alpha, plan.row_loss, plan.hit, plan.team, **update)
+            OUTPUT_CODES[self.output], alpha, plan.row_loss, plan.hit, plan.team, **update)
         if updated:
             optimizer.count_step()
         loss /= m
         if alpha:
             loss += 0.5 * alpha * penalty / m
         return loss, n_correct
+
+    def _batch_rows(self, m):
+        """``0, 1, ..., m - 1``: the rows of a batch gathered beforehand (kept)."""
+        rows = self._scratch.get("rows")
+        if rows is None or rows.shape[0] != m:
+            rows = self._scratch["rows"] = np.arange(m, dtype=np.intp)
+        return rows
 
     def _plan(self, m):
         """The :class:`StepPlan` of batches of ``m`` rows on the current threads."""

@@ -5,8 +5,8 @@ training loop (:mod:`perceptron._training`) stays about training:
 
 - **All or nothing.** :class:`Snapshot` records, before a call changes
   anything, every fitted attribute and the arrays the call would change in
-  place (the parameters, the optimizer's state vectors, the random streams,
-  the histories). If the call raises -- "training diverged", a bad callback,
+  place (the parameters, the optimizer's state vectors and step size, the
+  random streams, the histories). If the call raises -- "training diverged", a bad callback,
   an abort -- :meth:`Snapshot.restore` puts the estimator back exactly as it
   was, and the exception propagates.
 - **Ctrl-C at the end of a batch.** :class:`DeferredInterrupt` replaces
@@ -45,6 +45,7 @@ class Snapshot:
         self._optimizer = None if optimizer is None else {
             k: v.copy() if isinstance(v, np.ndarray) else v
             for k, v in optimizer.state().items()}
+        self._learning_rate = None if optimizer is None else optimizer.learning_rate
         rng = self._attributes.get("_rng")
         self._rng = None if rng is None else rng.bit_generator.state
 
@@ -64,6 +65,7 @@ class Snapshot:
                 net.layers[i].load_state(layer_state)
         if self._optimizer is not None:
             est._optimizer.load_state(self._optimizer)
+            est._optimizer.learning_rate = self._learning_rate
         if self._rng is not None:
             est._rng.bit_generator.state = self._rng
 

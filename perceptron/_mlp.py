@@ -2,7 +2,7 @@
 
 from ._base import (FITTED_ATTRIBUTES_DOC, TRAINING_PARAMS_DOC, BaseDigitClassifier,
                     DenseWeightsMixin)
-from ._validation import check_layer_sizes, check_param
+from ._validation import check_layer_sizes
 from .layers import Dense, Dropout, activation_code
 
 
@@ -67,8 +67,8 @@ class MLPDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
                  power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4,
                  verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
                  early_stopping=False, validation_fraction=0.1, beta_1=0.9,
-                 beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, rho=0.9, dropout=0.0,
-                 dtype="float32", n_threads=None, callbacks=None):
+                 beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, rho=0.9,
+                 dropout=0.0, dtype="float32", n_threads=None, callbacks=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.output_activation = output_activation
@@ -92,11 +92,14 @@ class MLPDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.rho = rho
         self.dropout = dropout
         self.dtype = dtype
         self.n_threads = n_threads
         self.callbacks = callbacks
+
+    _accept_sparse = True  # a dense stack: sparse batches are densified as they are gathered
 
     def _hidden_sizes(self):
         return check_layer_sizes("hidden_layer_sizes", self.hidden_layer_sizes)
@@ -104,7 +107,7 @@ class MLPDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
     def _validate_extra_params(self):
         self._hidden_sizes()
         activation_code(self.activation)
-        check_param("dropout", self.dropout, "float", 0, 1, closed_high=False)
+        self._check_dropout()
 
     def _make_layers(self, n_features, n_outputs):
         layers = []

@@ -12,14 +12,34 @@ Which engine trains which model is decided once, in
 import math
 
 import numpy as np
+import scipy.sparse as sp
 
 from ._kernels import _dense, _loss
 
-#: the output functions (and their losses) a network can end with
+#: the output functions (and their losses) an estimator's ``output_activation`` names
 OUTPUTS = ("softmax", "sigmoid", "logistic")
 
-#: output code of the probability kernels: logits, softmax, normalised sigmoids
-_LOGITS, _SOFTMAX, _SIGMOIDS = 0, 1, 2
+#: a network's output -> the code of its output function in the kernels: softmax;
+#: one sigmoid per class, one class per row (one-vs-rest: "logistic" is the same);
+#: one sigmoid per unit, each its own label (multi-label, and a binary problem's
+#: one logistic unit). Code 0 is the raw logits.
+OUTPUT_CODES = {"softmax": 1, "sigmoid": 2, "logistic": 2, "independent": 3}
+_LOGITS = 0
+
+
+def take_rows(X, rows, out, n_threads):
+    """``out[k] = X[rows[k]]``: gather a mini-batch, densifying it when ``X`` is sparse.
+
+    ``X`` is a C-contiguous array of shape ``(n, *input_shape)`` or a CSR
+    matrix; ``out`` is ``(len(rows), n_features)``.
+    """
+    if sp.issparse(X):
+        indices, indptr = X.indices, X.indptr
+        if indices.dtype != indptr.dtype:
+            indices, indptr = indices.astype(np.int64), indptr.astype(np.int64)
+        _dense.take_csr_rows(X.data, indices, indptr, rows, out, n_threads)
+    else:
+        _dense.take_rows(X.reshape(X.shape[0], -1), rows, out, n_threads)
 
 
 def raise_not_finite(X):
@@ -41,15 +61,21 @@ class Network:
     layers : list of Layer
         The last layer must produce one logit per output unit (identity
         activation); the loss applies the output function.
-    output : {"softmax", "sigmoid", "logistic"}
+    output : {"softmax", "sigmoid", "logistic", "independent"}
         ``"softmax"``: softmax + cross-entropy. ``"sigmoid"``/``"logistic"``:
-        one sigmoid per class + binary cross-entropy (one-vs-rest).
+        one sigmoid per class + binary cross-entropy (one-vs-rest; the
+        probabilities are normalised to sum to one). ``"independent"``: one
+        sigmoid per unit + binary cross-entropy, each unit its own label
+        (multi-label targets; with one unit, a binary classifier).
     dtype : {np.float32, np.float64}
+
+    The targets of every loss are a 0/1 matrix ``T`` with one column per
+    output unit (one-hot rows for classes; see ``_kernels/_loss.pyx``).
     """
 
     def __init__(self, layers, output="softmax", dtype=np.float32):
-        if output not in OUTPUTS:
-            raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+        if output not in OUTPUT_CODES:
+            raise ValueError(f"output must be one of {sorted(OUTPUT_CODES)}, got {output!r}")
         self.layers = list(layers)
         self.output = output
         self.dtype = np.dtype(dtype)
@@ -140,14 +166,14 @@ class Network:
             out = layer.forward(out, training)
         return out
 
-    def train_step(self, X, y, alpha=0.0):
+    def train_step(self, X, T, alpha=0.0):
         """Forward, fused loss + gradient, backward; fills ``self.grads``.
 
         Parameters
         ----------
         X : ndarray of shape (n, *input_shape)
-        y : ndarray of shape (n,), dtype intp
-            Class indices.
+        T : ndarray of shape (n, n_units), dtype uint8
+            The 0/1 targets.
         alpha : float
             L2 penalty, scikit-learn's convention: ``0.5 * alpha * ||W||^2 / n``
             is added to the mean loss.
@@ -157,14 +183,14 @@ class Network:
         loss : float
             Mean loss over the batch, penalty included.
         n_correct : int
-            Number of samples whose arg-max logit was the true class (read
-            before the update: the running training accuracy Keras reports).
+            Number of samples predicted right (read before the update: the
+            running training accuracy Keras reports).
         """
         n = X.shape[0]
         logits = self.forward(X, training=True)
         # the loss kernel writes dL/dlogits over the logits (they are not needed
-        # again) and counts the rows whose arg-max logit is the true class
-        loss, n_correct = self._loss_kernel()(logits, y, logits, 1.0 / n, self.n_threads)
+        # again) and counts the rows predicted right
+        loss, n_correct = self._loss(logits, T, logits, 1.0 / n)
         loss /= n
         grad = logits
         for i in range(len(self.layers) - 1, -1, -1):
@@ -177,18 +203,26 @@ class Network:
             loss += 0.5 * alpha * penalty / n
         return loss, n_correct
 
-    def _loss_kernel(self):
-        """The kernel of the output function fused with its loss (``_loss.pyx``)."""
-        return (_loss.softmax_cross_entropy if self.output == "softmax"
-                else _loss.sigmoid_binary_cross_entropy)
+    def _loss(self, logits, T, grad, scale):
+        """The output function fused with its loss (``_loss.pyx``): loss sum, hits."""
+        code = OUTPUT_CODES[self.output]
+        if code == 1:
+            return _loss.softmax_cross_entropy(logits, T, grad, scale, self.n_threads)
+        return _loss.sigmoid_binary_cross_entropy(logits, T, grad, scale, self.n_threads,
+                                                  independent=code == 3)
+
+    @property
+    def decay_slices(self):
+        """The slices of :attr:`params` the L2 penalty acts on (the weights)."""
+        return self._decay_slices
 
     def squared_norm(self):
         """``||W||^2``, the sum of the squared weights the L2 penalty acts on."""
         return sum(float(np.dot(self.params[sl], self.params[sl]))
                    for sl in self._decay_slices)
 
-    def evaluate(self, X, y):
-        """Mean loss and accuracy on ``(X, y)``, without training.
+    def evaluate(self, X, T):
+        """Mean loss and accuracy on ``(X, T)``, without training.
 
         The logits come from the predict path (:meth:`decision_function`,
         batch by batch, dropout off), then the loss kernel of training turns
@@ -198,25 +232,25 @@ class Network:
 
         Parameters
         ----------
-        X : ndarray of shape (n_samples, *input_shape)
-        y : ndarray of shape (n_samples,), dtype intp
-            Class indices.
+        X : ndarray of shape (n_samples, *input_shape) or CSR matrix
+        T : ndarray of shape (n_samples, n_units), dtype uint8
+            The 0/1 targets.
 
         Returns
         -------
         loss : float
             Mean loss over the rows.
         accuracy : float
-            Fraction of the rows whose arg-max logit is the true class.
+            Fraction of the rows predicted right.
         """
         n = X.shape[0]
         logits = self.decision_function(X)
         # the gradient (scale 0) goes over the logits: only the loss and hits are wanted
-        loss, n_correct = self._loss_kernel()(logits, y, logits, 0.0, self.n_threads)
+        loss, n_correct = self._loss(logits, T, logits, 0.0)
         return loss / n, n_correct / n
 
-    def train_batch(self, X, y, rows, alpha=0.0, optimizer=None, learning_rate=None):
-        """One training step on the mini-batch ``X[rows]``, ``y[rows]``.
+    def train_batch(self, X, T, rows, alpha=0.0, optimizer=None, learning_rate=None):
+        """One training step on the mini-batch ``X[rows]``, ``T[rows]``.
 
         Gathers the batch, runs :meth:`train_step` on it and then, given an
         ``optimizer``, its step -- unless the loss is not finite, to leave
@@ -224,11 +258,13 @@ class Network:
 
         Parameters
         ----------
-        X : ndarray of shape (n_samples, *input_shape)
-            The whole training set, C-contiguous.
-        y : ndarray of shape (n_samples,), dtype intp
+        X : ndarray of shape (n_samples, *input_shape), or CSR matrix
+            The whole training set, C-contiguous (a sparse one is densified
+            batch by batch, as the batch is gathered).
+        T : ndarray of shape (n_samples, n_units), dtype uint8
+            The 0/1 targets.
         rows : ndarray of shape (m,), dtype intp
-            The batch: indices into ``X`` and ``y``.
+            The batch: indices into ``X`` and ``T``.
         alpha : float
         optimizer : SGD, Adam or RMSprop, optional
         learning_rate : float
@@ -240,9 +276,9 @@ class Network:
             As :meth:`train_step`.
         """
         m = rows.shape[0]
-        xb = self._batch_buffer((m,) + X.shape[1:])
-        _dense.take_rows(X.reshape(X.shape[0], -1), rows, xb.reshape(m, -1), self.n_threads)
-        loss, n_correct = self.train_step(xb, y[rows], alpha)
+        xb = self._batch_buffer((m,) + self.input_shape)
+        take_rows(X, rows, xb.reshape(m, -1), self.n_threads)
+        loss, n_correct = self.train_step(xb, T[rows], alpha)
         if optimizer is not None and math.isfinite(loss):
             optimizer.step(self.params, self.grads, learning_rate, self.n_threads)
         return loss, n_correct
@@ -272,18 +308,44 @@ class Network:
         return int(min(max(rows, 1024), 16384))
 
     def decision_function(self, X, check_finite=False):
-        """Raw logits for ``X``, computed batch by batch.
+        """Raw logits for ``X`` (an array, or a CSR matrix), computed batch by batch.
 
         With ``check_finite``, a ValueError is raised if ``X`` holds NaN or
         infinity: the first layer checks each batch as it reads it
         (:meth:`~perceptron.layers.Layer.forward_checked`).
         """
-        return self._outputs(X, check_finite, _LOGITS)
+        return self._predict(X, check_finite, _LOGITS)
 
     def predict_proba(self, X, check_finite=False):
-        """Class probabilities for ``X``: the output function of the logits."""
-        return self._outputs(X, check_finite,
-                             _SOFTMAX if self.output == "softmax" else _SIGMOIDS)
+        """Probabilities for ``X``: the output function of the logits.
+
+        One column per output unit; a single ``"independent"`` unit (the
+        logistic unit of a binary problem) gives two, ``[1 - p, p]``, the
+        probabilities of its two classes, computed as ``softmax([0, z])``.
+        """
+        code = OUTPUT_CODES[self.output]
+        if code == 3 and self.output_shape == (1,):
+            z = self.decision_function(X, check_finite)
+            proba = np.zeros((z.shape[0], 2), dtype=self.dtype)
+            proba[:, 1] = z[:, 0]
+            _loss.probabilities(proba, OUTPUT_CODES["softmax"], self.n_threads)
+            return proba
+        return self._predict(X, check_finite, code)
+
+    def _predict(self, X, check_finite, output):
+        """:meth:`_outputs` of ``X``; a sparse ``X`` block by block of densified rows."""
+        if not sp.issparse(X):
+            return self._outputs(X, check_finite, output)
+        n = X.shape[0]
+        out = np.empty((n, math.prod(self.output_shape)), dtype=self.dtype)
+        block = self.predict_batch_size()
+        dense = np.empty((min(block, n), math.prod(self.input_shape)), dtype=self.dtype)
+        for start in range(0, n, block):
+            rows = np.arange(start, min(start + block, n), dtype=np.intp)
+            take_rows(X, rows, dense[:rows.shape[0]], self.n_threads)
+            out[start:start + rows.shape[0]] = self._outputs(dense[:rows.shape[0]],
+                                                             check_finite, output)
+        return out
 
     def _outputs(self, X, check_finite, output):
         """Logits, softmax or normalised sigmoids of ``X`` (``output`` code)."""

@@ -1,7 +1,9 @@
 """Optimizers: state vectors the size of the model, updated by one kernel call.
 
 Each optimizer owns its state (plain attributes, saved and restored with
-:meth:`state` / :meth:`load_state`) and applies a step in one of two ways:
+:meth:`state` / :meth:`load_state`) and its step size ``learning_rate``
+(which the training loop's schedules change), and applies a step in one of
+two ways:
 
 - :meth:`step` calls its own kernel (``_kernels/_optim.pyx``) on the flat
   parameter and gradient vectors: the layer-by-layer engine does this;
@@ -37,19 +39,26 @@ class FusedStep(NamedTuple):
 
 
 class Optimizer:
-    """Common part: a step counter and the state protocol.
+    """Common part: a step counter, the step size and the state protocol.
 
     Subclasses list their state vectors in ``_vectors`` and their
     hyper-parameters in ``__init__``.
+
+    Attributes
+    ----------
+    learning_rate : float
+        The step size of the next step (scikit-learn's optimizers keep it
+        under the same name).
     """
 
     #: names of the state vectors (each the size of the parameter vector)
     _vectors = ()
 
-    def __init__(self, params):
+    def __init__(self, params, learning_rate=0.001):
         for name in self._vectors:
             setattr(self, name, np.zeros_like(params))
         self.n_steps = 0
+        self.learning_rate = float(learning_rate)
 
     def count_step(self):
         """Count a step applied, by :meth:`step` or by a fused kernel."""
@@ -91,8 +100,8 @@ class SGD(Optimizer):
 
     _vectors = ("velocity",)
 
-    def __init__(self, params, momentum=0.9, nesterov=True):
-        super().__init__(params)
+    def __init__(self, params, learning_rate=0.001, momentum=0.9, nesterov=True):
+        super().__init__(params, learning_rate)
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
 
@@ -111,8 +120,8 @@ class Adam(Optimizer):
 
     _vectors = ("m", "v")
 
-    def __init__(self, params, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
-        super().__init__(params)
+    def __init__(self, params, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
+        super().__init__(params, learning_rate)
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
     def step(self, params, grads, lr, n_threads=1):
@@ -135,8 +144,8 @@ class RMSprop(Optimizer):
 
     _vectors = ("sq",)
 
-    def __init__(self, params, rho=0.9, epsilon=1e-7):
-        super().__init__(params)
+    def __init__(self, params, learning_rate=0.001, rho=0.9, epsilon=1e-7):
+        super().__init__(params, learning_rate)
         self.rho, self.epsilon = float(rho), float(epsilon)
 
     def step(self, params, grads, lr, n_threads=1):
@@ -148,16 +157,19 @@ class RMSprop(Optimizer):
                          False)
 
 
-#: solver name -> optimizer class
+#: solver name -> optimizer class (the stochastic solvers; "lbfgs" is full-batch,
+#: :mod:`perceptron._lbfgs`)
 OPTIMIZERS = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
 
 
 def make_optimizer(solver, params, est):
-    """Build the optimizer named ``solver`` with the estimator's hyper-parameters."""
+    """Build the optimizer named ``solver`` with the estimator's hyper-parameters,
+    its step size at ``learning_rate_init``."""
+    lr = est.learning_rate_init
     if solver == "sgd":
-        return SGD(params, est.momentum, est.nesterovs_momentum)
+        return SGD(params, lr, est.momentum, est.nesterovs_momentum)
     if solver == "adam":
-        return Adam(params, est.beta_1, est.beta_2, est.epsilon)
+        return Adam(params, lr, est.beta_1, est.beta_2, est.epsilon)
     if solver == "rmsprop":
-        return RMSprop(params, est.rho, est.epsilon)
+        return RMSprop(params, lr, est.rho, est.epsilon)
     raise ValueError(f"unknown solver {solver!r}; expected one of {sorted(OPTIMIZERS)}")

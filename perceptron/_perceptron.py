@@ -58,7 +58,7 @@ class PerceptronClassifier(DenseWeightsMixin, BaseDigitClassifier):
                  max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
                  warm_start=False, momentum=0.9, nesterovs_momentum=True,
                  early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-8, n_iter_no_change=10, rho=0.9, dtype="float32",
+                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, rho=0.9, dtype="float32",
                  n_threads=None, callbacks=None):
         self.activation = activation
         self.solver = solver
@@ -81,10 +81,13 @@ class PerceptronClassifier(DenseWeightsMixin, BaseDigitClassifier):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.rho = rho
         self.dtype = dtype
         self.n_threads = n_threads
         self.callbacks = callbacks
+
+    _accept_sparse = True  # a dense stack: sparse batches are densified as they are gathered
 
     def _output_activation(self):
         return self.activation

@@ -19,7 +19,8 @@ import zipfile
 import numpy as np
 
 FORMAT_NAME = "perceptron-model"
-FORMAT_VERSION = 1
+#: 2: a binary problem's model has one logistic unit (``target_type``)
+FORMAT_VERSION = 2
 
 def _estimator_classes():
     import perceptron
@@ -103,6 +104,7 @@ def save_model(estimator, path):
         "attributes": {k: _jsonable(v, k) for k, v in state["attributes"].items()},
         "training": _jsonable(state["training"], "training"),
         "classes_dtype": classes.dtype.str if classes.dtype != object else "object",
+        "target_type": state["target_type"],
         # random streams, so that training resumes exactly where it stopped
         "rng_states": {"estimator": state["rng"]},
     }
@@ -220,6 +222,8 @@ def load_model(path):
     state = {"classes": cls, "attributes": attributes, "network": network,
              "optimizer": optimizer, "rng": rng_states.get("estimator"),
              "training": training}
+    if "target_type" in meta:  # files from before binary problems had one logistic unit lack it
+        state["target_type"] = meta["target_type"]
     try:
         return est._import_state(state)
     except (KeyError, TypeError) as exc:

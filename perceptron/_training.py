@@ -16,6 +16,7 @@ import time
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
@@ -27,35 +28,49 @@ def batch_size(est, n_samples):
     return max(1, min(est.batch_size, n_samples))
 
 
-def split_validation(est, X, y):
-    """Hold out ``validation_fraction`` of ``(X, y)``, stratified when possible."""
+def split_validation(est, X, T, stratify):
+    """Hold out ``validation_fraction`` of ``(X, T)`` for ``early_stopping``.
+
+    Stratified by the labels ``stratify`` (None: a plain random split, for
+    multi-label targets), as scikit-learn does: a class with a single
+    member cannot be, and is a ValueError.
+    """
     seed = int(est._rng.integers(np.iinfo(np.int32).max))
     try:
-        X_tr, X_val, y_tr, y_val = train_test_split(
-            X, y, test_size=est.validation_fraction, random_state=seed, stratify=y)
-    except ValueError:
-        # a class too small to stratify: fall back to a plain random split
-        X_tr, X_val, y_tr, y_val = train_test_split(
-            X, y, test_size=est.validation_fraction, random_state=seed)
+        X_tr, X_val, T_tr, T_val = train_test_split(
+            X, T, test_size=est.validation_fraction, random_state=seed, stratify=stratify)
+    except ValueError as exc:
+        raise ValueError(
+            f"early_stopping holds out a validation set stratified by class, and here it "
+            f"cannot be: {str(exc).rstrip('.')}. Give more samples of each class, pass X_val "
+            "and y_val to fit, or set early_stopping=False.") from None
     if X_tr.shape[0] < 1 or X_val.shape[0] < 1:
         raise ValueError(
             f"validation_fraction={est.validation_fraction} leaves an empty "
             f"training or validation set for {X.shape[0]} samples")
-    return (np.ascontiguousarray(X_tr), np.ascontiguousarray(X_val), y_tr, y_val)
+    if not sp.issparse(X):
+        X_tr, X_val = np.ascontiguousarray(X_tr), np.ascontiguousarray(X_val)
+    return X_tr, X_val, np.ascontiguousarray(T_tr), np.ascontiguousarray(T_val)
 
 
-def run_epochs(est, X, y, X_val, y_val, n_epochs, incremental, interrupt):
-    """Train ``est._network`` for up to ``n_epochs`` epochs on ``(X, y)``.
+def run_epochs(est, X, T, X_val, T_val, n_epochs, incremental, interrupt):
+    """Train ``est._network`` for up to ``n_epochs`` epochs on ``(X, T)``.
+
+    ``est.n_iter_`` counts the epochs of this call (scikit-learn's rule: a
+    warm-started ``fit`` runs up to ``max_iter`` more epochs, a
+    ``partial_fit`` one); the epochs of the estimator's whole training are
+    numbered on (``len(est.loss_curve_)``), and that is the epoch index the
+    callbacks see and ``history_`` records.
 
     Parameters
     ----------
     est : BaseDigitClassifier
         Initialised (network, optimizer, histories, random stream).
-    X : ndarray of shape (n_samples, *input_shape)
+    X : ndarray of shape (n_samples, *input_shape), or CSR matrix
         The network's input, C-contiguous.
-    y : ndarray of shape (n_samples,), dtype intp
-        Class indices.
-    X_val, y_val : ndarray or None
+    T : ndarray of shape (n_samples, n_outputs), dtype uint8
+        The 0/1 targets.
+    X_val, T_val : ndarray or None
         The validation set, scored after each epoch.
     n_epochs : int
     incremental : bool
@@ -77,23 +92,24 @@ def run_epochs(est, X, y, X_val, y_val, n_epochs, incremental, interrupt):
     start_history(est, validation=X_val is not None)
     callbacks.begin(incremental)
     trained, short = 0, None  # batches trained; (batch, n_batches) of an epoch cut short
+    est.n_iter_ = 0
     for _ in range(n_epochs):
         if interrupt.raised:
             break
-        epoch = est.n_iter_
+        epoch = len(est.loss_curve_)
         callbacks.epoch_begin(epoch)
         if interrupt.raised:
             break
         start_time = time.perf_counter()
-        learning_rate = est._learning_rate  # the step size this epoch starts with
+        learning_rate = est._optimizer.learning_rate  # the step size this epoch starts with
         if est.shuffle:
             est._rng.shuffle(order)
-        bar = progress.start(epoch + 1)
-        loss, score, batches = _train_epoch(est, X, y, order, bs, interrupt, progress, bar)
+        bar = progress.start(est.n_iter_ + 1)
+        loss, score, batches = _train_epoch(est, X, T, order, bs, interrupt, progress, bar)
         trained += batches
         if batches * bs < n:
             short = (batches, -(-n // bs))
-        logs = end_epoch(est, loss, score, X_val, y_val, learning_rate, start_time, bs)
+        logs = end_epoch(est, loss, score, X_val, T_val, learning_rate, start_time, bs)
         progress.end(bar, est, logs)
         _update_no_improvement(est, early_stopping=est.early_stopping and not incremental)
         if interrupt.raised:
@@ -118,27 +134,27 @@ def run_epochs(est, X, y, X_val, y_val, n_epochs, incremental, interrupt):
     return trained
 
 
-def _train_epoch(est, X, y, order, bs, interrupt, progress, bar):
+def _train_epoch(est, X, T, order, bs, interrupt, progress, bar):
     """The mini-batches of one epoch, in ``order``, until a Ctrl-C.
 
     Returns the mean loss and the accuracy over the rows trained, and the
     number of batches.
     """
-    net = est._network
+    net, optimizer = est._network, est._optimizer
     loss_sum, correct, seen, batches = 0.0, 0, 0, 0
     for start in range(0, X.shape[0], bs):
         idx = order[start:start + bs]
         m = idx.shape[0]
         # gradient and optimizer step (skipped if the loss is not finite)
-        loss, n_correct = net.train_batch(X, y, idx, est.alpha, est._optimizer,
-                                          est._learning_rate)
+        loss, n_correct = net.train_batch(X, T, idx, est.alpha, optimizer,
+                                          optimizer.learning_rate)
         if not math.isfinite(loss):
             raise ValueError(
                 f"training diverged: the loss became {loss} at epoch "
-                f"{est.n_iter_ + 1}; try a smaller learning_rate_init")
+                f"{len(est.loss_curve_) + 1}; try a smaller learning_rate_init")
         est.t_ += m
         if est.learning_rate == "invscaling":
-            est._learning_rate = est.learning_rate_init / (est.t_ + 1) ** est.power_t
+            optimizer.learning_rate = est.learning_rate_init / (est.t_ + 1) ** est.power_t
         loss_sum += loss * m
         correct += n_correct
         seen += m
@@ -154,10 +170,11 @@ def _stopping_rule(est, progress):
     training (or, with ``learning_rate="adaptive"``, divide the step size by 5)."""
     if est._no_improvement_count <= est.n_iter_no_change:
         return False
-    if est.learning_rate == "adaptive" and est._learning_rate > 1e-6:
-        est._learning_rate /= 5.0
+    optimizer = est._optimizer
+    if est.learning_rate == "adaptive" and optimizer.learning_rate > 1e-6:
+        optimizer.learning_rate /= 5.0
         est._no_improvement_count = 0
-        progress.message(f"Setting learning rate to {est._learning_rate:f}")
+        progress.message(f"Setting learning rate to {optimizer.learning_rate:f}")
         return False
     what = "Validation score" if est.early_stopping else "Training loss"
     progress.message(
@@ -168,8 +185,9 @@ def _stopping_rule(est, progress):
 
 def _warn_interrupted(est, short):
     """Say where a Ctrl-C stopped ``fit``."""
-    where = (f"after epoch {est.n_iter_}" if short is None else
-             f"during epoch {est.n_iter_}, after batch {short[0]} of {short[1]} (the epoch "
+    epoch = len(est.loss_curve_)
+    where = (f"after epoch {epoch}" if short is None else
+             f"during epoch {epoch}, after batch {short[0]} of {short[1]} (the epoch "
              "is recorded over those batches)")
     warnings.warn(f"fit interrupted (KeyboardInterrupt) {where}: training stopped there "
                   f"(n_iter_={est.n_iter_}, t_={est.t_}); the estimator can predict, be "
@@ -209,7 +227,7 @@ def history_from_curves(est):
     return history
 
 
-def end_epoch(est, loss, score, X_val, y_val, learning_rate, start_time, bs):
+def end_epoch(est, loss, score, X_val, T_val, learning_rate, start_time, bs):
     """Record an epoch: counters, curves, validation figures, ``history_``; return its logs."""
     net = est._network
     est.n_iter_ += 1
@@ -218,7 +236,7 @@ def end_epoch(est, loss, score, X_val, y_val, learning_rate, start_time, bs):
     est.train_scores_.append(score)
     logs = {"loss": loss, "score": score}
     if X_val is not None:
-        val_loss, val_score = net.evaluate(X_val, y_val)
+        val_loss, val_score = net.evaluate(X_val, T_val)
         if est.alpha:  # the L2 term the training loss carries, for comparable curves
             val_loss += 0.5 * est.alpha * net.squared_norm() / bs
         est.validation_scores_.append(val_score)
@@ -288,7 +306,12 @@ class CallbackRun:
 
 
 def _update_no_improvement(est, early_stopping):
-    """Count the epochs without ``tol`` improvement; keep the best validation weights."""
+    """Count the epochs without ``tol`` improvement; keep the best validation weights.
+
+    With ``early_stopping`` the validation score is watched and
+    ``best_loss_`` is not (it stays None, as in scikit-learn); otherwise
+    the training loss.
+    """
     if early_stopping:
         score = est.validation_scores_[-1]
         best = est.best_validation_score_
@@ -299,12 +322,13 @@ def _update_no_improvement(est, early_stopping):
         if best is None or score > best:
             est.best_validation_score_ = score
             est._best_params = est._network.params.copy()
+        return
+    best_loss = math.inf if est.best_loss_ is None else est.best_loss_
+    if est.loss_ > best_loss - est.tol:
+        est._no_improvement_count += 1
     else:
-        if est.loss_ > est.best_loss_ - est.tol:
-            est._no_improvement_count += 1
-        else:
-            est._no_improvement_count = 0
-    if est.loss_ < est.best_loss_:
+        est._no_improvement_count = 0
+    if est.loss_ < best_loss:
         est.best_loss_ = est.loss_
 
 
@@ -331,6 +355,12 @@ class EpochProgress:
         if bar is None:
             return
         bar.close()
+        self.line(est, logs)
+
+    def line(self, est, logs):
+        """The epoch's (or L-BFGS iteration's) line, scikit-learn's "Iteration" line."""
+        if not self.verbose:
+            return
         line = (f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}, "
                 f"train accuracy = {logs['score']:.4f}")
         if "val_loss" in logs:

@@ -409,6 +409,9 @@ class LearningRateScheduler(Callback):
                                                                  "exponential"):
             raise ValueError("LearningRateScheduler: schedule must be 'cosine', 'step', "
                              f"'exponential' or a callable, got {self.schedule!r}")
+        if estimator.solver == "lbfgs":
+            raise ValueError("LearningRateScheduler needs a stochastic solver (sgd, adam or "
+                             "rmsprop); solver='lbfgs' takes no step size")
         if estimator.learning_rate != "constant":
             raise ValueError("LearningRateScheduler needs learning_rate='constant'; got "
                              f"learning_rate={estimator.learning_rate!r}, which has its own "
@@ -433,11 +436,12 @@ class LearningRateScheduler(Callback):
         return lr0 * gamma ** epoch
 
     def on_epoch_begin(self, estimator, epoch):
+        optimizer = estimator._optimizer
         lr = self.learning_rate(epoch, float(estimator.learning_rate_init),
-                                estimator._learning_rate, estimator.max_iter)
+                                optimizer.learning_rate, estimator.max_iter)
         check_param(f"the step size LearningRateScheduler gave for epoch {epoch}", lr,
                     "float", 0, closed_low=False)
-        estimator._learning_rate = float(lr)
+        optimizer.learning_rate = float(lr)
 
 
 class CSVLogger(Callback):

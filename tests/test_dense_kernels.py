@@ -157,19 +157,22 @@ def test_bias_grad_and_l2_penalty(n_threads):
     np.testing.assert_allclose(g, expected)
 
 
-def _numpy_softmax_ce(z, y):
+def _onehot(y, d):
+    """The 0/1 target matrix of class indices ``y``, as the loss kernels take it."""
+    return np.eye(d, dtype=np.uint8)[y]
+
+
+def _numpy_softmax_ce(z, T):
     zs = z - z.max(axis=1, keepdims=True)
     p = np.exp(zs) / np.exp(zs).sum(axis=1, keepdims=True)
-    loss = -np.log(p[np.arange(len(y)), y]).sum()
-    onehot = np.eye(z.shape[1])[y]
-    return loss, p - onehot
+    loss = -np.log(p[T.astype(bool)]).sum()
+    return loss, p - T
 
 
-def _numpy_sigmoid_bce(z, y):
+def _numpy_sigmoid_bce(z, T):
     s = 1 / (1 + np.exp(-z))
-    t = np.eye(z.shape[1])[y]
-    loss = -(t * np.log(s) + (1 - t) * np.log(1 - s)).sum()
-    return loss, s - t
+    loss = -(T * np.log(s) + (1 - T) * np.log(1 - s)).sum()
+    return loss, s - T
 
 
 @pytest.mark.parametrize("n_threads", [1, 2])
@@ -190,11 +193,12 @@ def test_fused_losses_match_numpy_and_finite_differences(kernel, reference):
     rng = np.random.default_rng(4)
     z = rng.standard_normal((6, 4)) * 3
     y = rng.integers(0, 4, 6).astype(np.intp)
+    y = _onehot(y, 4)
     grad = np.empty_like(z)
     loss, n_correct = kernel(z, y, grad, 1.0, 2)
     ref_loss, ref_grad = reference(z, y)
     assert loss == pytest.approx(ref_loss, rel=1e-12)
-    assert n_correct == np.count_nonzero(z.argmax(axis=1) == y)
+    assert n_correct == np.count_nonzero(z.argmax(axis=1) == y.argmax(axis=1))
     np.testing.assert_allclose(grad, ref_grad, atol=1e-12)
     # finite differences of the kernel's own loss
     eps = 1e-6
@@ -211,7 +215,7 @@ def test_fused_losses_match_numpy_and_finite_differences(kernel, reference):
 def test_softmax_is_stable_for_huge_logits():
     z = np.array([[1000.0, 0.0, -1000.0], [5.0, 5.0, 5.0]])
     grad = np.empty_like(z)
-    loss, n_correct = _loss.softmax_cross_entropy(z, np.array([0, 1], dtype=np.intp), grad)
+    loss, n_correct = _loss.softmax_cross_entropy(z, _onehot([0, 1], 3), grad)
     assert np.isfinite(loss)
     assert n_correct == 1  # the three-way tie goes to class 0, as argmax does, not to y=1
     _loss.probabilities(z, 1)
@@ -228,18 +232,80 @@ def test_fused_losses_in_float32_in_place(kernel, reference, n_threads):
     rng = np.random.default_rng(7)
     z = (rng.standard_normal((5000, 10)) * 4).astype(np.float32)
     y = rng.integers(0, 10, 5000).astype(np.intp)
-    ref_loss, ref_grad = reference(z.astype(np.float64), y)
     expected_correct = np.count_nonzero(z.argmax(axis=1) == y)
+    y = _onehot(y, 10)
+    ref_loss, ref_grad = reference(z.astype(np.float64), y)
     loss, n_correct = kernel(z, y, z, 0.5, n_threads)
     assert loss == pytest.approx(ref_loss, rel=1e-5)
     assert n_correct == expected_correct
     np.testing.assert_allclose(z, 0.5 * ref_grad, atol=1e-6)
 
 
-def test_loss_rejects_out_of_range_labels():
+def test_loss_rejects_targets_of_another_shape():
     z = np.zeros((2, 3))
-    with pytest.raises(ValueError, match="out of range"):
-        _loss.softmax_cross_entropy(z, np.array([0, 3], dtype=np.intp), np.empty_like(z))
+    with pytest.raises(ValueError, match="differ in shape"):
+        _loss.softmax_cross_entropy(z, _onehot([0, 1], 4), np.empty_like(z))
+    with pytest.raises(ValueError, match="differ in shape"):
+        _loss.sigmoid_binary_cross_entropy(z, _onehot([0], 3), np.empty_like(z))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_independent_sigmoids_take_any_target_pattern(dtype, n_threads):
+    """Multi-label targets (and the binary unit): the loss of any 0/1 pattern, and
+    a row is right when every unit is on the side of 0 its target says."""
+    rng = np.random.default_rng(8)
+    z = (rng.standard_normal((4000, 5)) * 3).astype(dtype)
+    T = (rng.random((4000, 5)) < 0.4).astype(np.uint8)
+    T[:50] = (z[:50] > 0)  # some rows entirely right
+    ref_loss, ref_grad = _numpy_sigmoid_bce(z.astype(np.float64), T)
+    grad = np.empty_like(z)
+    loss, n_correct = _loss.sigmoid_binary_cross_entropy(z, T, grad, 0.25, n_threads,
+                                                         independent=True)
+    assert loss == pytest.approx(ref_loss, rel=1e-5 if dtype == np.float32 else 1e-12)
+    assert n_correct == np.count_nonzero(((z > 0) == T.astype(bool)).all(axis=1))
+    assert n_correct >= 50
+    np.testing.assert_allclose(grad, 0.25 * ref_grad, atol=1e-6)
+    # one unit, a binary problem: right when the logit's sign is the target's
+    z1, T1 = z[:, :1].copy(), T[:, :1].copy()
+    _, n_right = _loss.sigmoid_binary_cross_entropy(z1, T1, np.empty_like(z1),
+                                                    independent=True)
+    assert n_right == np.count_nonzero((z1[:, 0] > 0) == T1[:, 0].astype(bool))
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_independent_sigmoid_probabilities(n_threads):
+    """Output code 3: one sigmoid per unit, not normalised; a NaN logit is 0.5."""
+    z = np.random.default_rng(0).normal(scale=5, size=(3000, 4))
+    z[0] = [1000.0, -1000.0, 0.0, np.nan]
+    expected = 1 / (1 + np.exp(-np.clip(np.nan_to_num(z), -700, 700)))
+    expected[0, 3] = 0.5
+    _loss.probabilities(z, 3, n_threads)
+    np.testing.assert_allclose(z, expected, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("index", [np.int32, np.int64])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_take_csr_rows_densifies_the_batch(dtype, index, n_threads):
+    import scipy.sparse as sp
+
+    X = sp.random(300, 70, density=0.1, format="csr", random_state=0, dtype=dtype)
+    X.data[:3] = [1.0, 2.0, 3.0]
+    rows = np.random.default_rng(1).integers(0, 300, 257).astype(np.intp)
+    out = np.full((257, 70), np.nan, dtype=dtype)
+    _dense.take_csr_rows(X.data, X.indices.astype(index), X.indptr.astype(index), rows, out,
+                         n_threads)
+    np.testing.assert_array_equal(out, X.toarray()[rows])
+    # indices out of bounds never write anywhere
+    bad = X.indices.astype(index)
+    bad[X.indptr[rows[0]]:X.indptr[rows[0] + 1]] = 70
+    if X.indptr[rows[0] + 1] > X.indptr[rows[0]]:
+        with pytest.raises(ValueError, match="column index"):
+            _dense.take_csr_rows(X.data, bad, X.indptr.astype(index), rows, out)
+    with pytest.raises(IndexError, match="out of range"):
+        _dense.take_csr_rows(X.data, X.indices, X.indptr, np.array([300], dtype=np.intp),
+                             out[:1])
 
 
 @pytest.mark.parametrize("nesterov", [False, True])
@@ -325,7 +391,7 @@ def _loss_of(net, X, y, alpha):
 
 
 @pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh", "identity"])
-@pytest.mark.parametrize("output", ["softmax", "sigmoid"])
+@pytest.mark.parametrize("output", ["softmax", "sigmoid", "independent"])
 @pytest.mark.parametrize("dropout", [0.0, 0.4])
 def test_network_gradient_matches_finite_differences(activation, output, dropout):
     """Backprop through dense + activation + dropout + fused loss + L2, in float64."""
@@ -337,7 +403,7 @@ def test_network_gradient_matches_finite_differences(activation, output, dropout
     net = Network(layers, output=output, dtype=np.float64).build((4,), rng)
     net.set_n_threads(2)
     X = rng.standard_normal((8, 4))
-    y = rng.integers(0, 3, 8).astype(np.intp)
+    y = _onehot(rng.integers(0, 3, 8), 3)
     alpha = 0.1
     if activation == "relu":
         net.params += 0.05  # move pre-activations off relu's kink
@@ -372,7 +438,7 @@ def test_network_matches_numpy_reference_forward_backward():
     dW2, db2 = A1.T @ D2, D2.sum(axis=0)
     D1 = D2 @ W2.T * A1 * (1 - A1)
     dW1, db1 = X.T @ D1, D1.sum(axis=0)
-    got, _ = net.train_step(X, y, 0.0)
+    got, _ = net.train_step(X, _onehot(y, 2), 0.0)
     assert got == pytest.approx(loss, rel=1e-12)
     for layer, (dW, db) in zip(net.layers, [(dW1, db1), (dW2, db2)]):
         np.testing.assert_allclose(layer.grads["W"], dW, atol=1e-12)

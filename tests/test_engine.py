@@ -51,7 +51,7 @@ def test_both_engines_predict_alike(n_threads):
 def test_network_state_round_trip_resumes_the_dropout_stream():
     a, b = _stack(DenseStackNetwork, seed=0), _stack(DenseStackNetwork, seed=1)
     X = np.random.default_rng(2).normal(size=(30, 10))
-    y = np.arange(30, dtype=np.intp) % 4
+    y = np.eye(4, dtype=np.uint8)[np.arange(30) % 4]
     rows = np.arange(30, dtype=np.intp)
     a.train_batch(X, y, rows)  # moves a's dropout stream
     b.load_state(a.state())

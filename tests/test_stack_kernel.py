@@ -31,12 +31,21 @@ def make_net(widths, activation="relu", output="softmax", dropout=0.0,
     return net.build((widths[0],), np.random.default_rng(seed))
 
 
-def make_data(widths, n=90, dtype=np.float64, seed=1):
+def onehot(y, d):
+    """Class indices as the 0/1 target matrix the losses take."""
+    return np.eye(d, dtype=np.uint8)[y]
+
+
+def make_data(widths, n=90, dtype=np.float64, seed=1, multilabel=False):
+    """``X``, the targets (one-hot rows, or any 0/1 pattern) and a batch of rows."""
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, widths[0])).astype(dtype)
-    y = rng.integers(0, widths[-1], n).astype(np.intp)
+    if multilabel:
+        T = (rng.random((n, widths[-1])) < 0.4).astype(np.uint8)
+    else:
+        T = onehot(rng.integers(0, widths[-1], n), widths[-1])
     rows = rng.permutation(n)[:37].astype(np.intp)  # 37: no team divides it
-    return X, y, rows
+    return X, T, rows
 
 
 @pytest.fixture
@@ -55,10 +64,10 @@ def layered_step(net, X, y, rows, alpha):
                          ids=["three-layers", "one-layer", "few-inputs"])
 @pytest.mark.parametrize("activation, output", [
     ("relu", "softmax"), ("tanh", "sigmoid"), ("logistic", "softmax"),
-    ("identity", "softmax")])
+    ("identity", "softmax"), ("relu", "independent")])
 @pytest.mark.parametrize("dropout", [0.0, 0.3])
 def test_step_matches_layer_by_layer(team, widths, activation, output, dropout):
-    X, y, rows = make_data(widths)
+    X, y, rows = make_data(widths, multilabel=output == "independent")
     fused = make_net(widths, activation, output, dropout)
     fused.set_n_threads(team)
     layered = make_net(widths, activation, output, dropout, engine=Network)
@@ -121,7 +130,7 @@ def test_repeated_steps_are_identical_on_two_threads():
     widths = (784, 100, 100, 10)
     rng = np.random.default_rng(0)
     X = rng.random((512, 784), dtype=np.float32)
-    y = rng.integers(0, 10, 512).astype(np.intp)
+    y = onehot(rng.integers(0, 10, 512), 10)
     rows = rng.permutation(512)[:128].astype(np.intp)
     assert _stack.stack_team(128, np.array(widths, dtype=np.intp), 2) == 2
     grads = []
@@ -157,7 +166,7 @@ def test_other_networks_train_layer_by_layer():
     # and they still train: the batch is gathered and the optimizer stepped
     rng = np.random.default_rng(0)
     X = rng.normal(size=(20, 6, 6, 1)).astype(np.float32)
-    y = rng.integers(0, 3, 20).astype(np.intp)
+    y = onehot(rng.integers(0, 3, 20), 3)
     opt = SGD(conv.params)
     before = conv.params.copy()
     loss, _ = conv.train_batch(X, y, np.arange(0, 20, 2, dtype=np.intp), 0.0, opt, 0.1)
@@ -170,15 +179,13 @@ def test_bad_arguments_raise():
     net = make_net(widths)
     with pytest.raises(IndexError, match="out of range"):
         net.train_batch(X, y, np.array([0, 90], dtype=np.intp))
-    y_bad = y.copy()
-    y_bad[rows[0]] = 3
-    with pytest.raises(ValueError, match="class index 3 out of range"):
-        net.train_batch(X, y_bad, rows)
+    with pytest.raises(ValueError, match="do not agree"):  # targets of another width
+        net.train_batch(X, onehot(np.zeros(90, dtype=np.intp), 4), rows)
     w = np.array(widths, dtype=np.intp)
     drop = np.zeros(2)
     args = dict(private=np.zeros((0, 64)), work=np.zeros((1, 4096)), shared=np.zeros(4096),
                 widths=w, activations=np.array([1, 0], dtype=np.int32), drop=drop,
-                seeds=np.zeros(2, dtype=np.uint64), softmax=True, alpha=0.0,
+                seeds=np.zeros(2, dtype=np.uint64), output=1, alpha=0.0,
                 row_loss=np.zeros(37), hit=np.zeros(37, dtype=np.uint8))
     with pytest.raises(ValueError, match="team"):
         _stack.dense_stack_step(X, rows, y, net.params, net.grads, team=40, **args)
@@ -190,6 +197,9 @@ def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="solver state"):
         _stack.dense_stack_step(X, rows, y, net.params, net.grads, team=1, solver=_optim.ADAM,
                                 state1=np.zeros_like(net.params), **args)
+    with pytest.raises(ValueError, match="do not agree"):  # output codes are 1, 2 and 3
+        _stack.dense_stack_step(X, rows, y, net.params, net.grads, team=1,
+                                **{**args, "output": 0})
     with pytest.raises(TypeError):  # the optimizer's arguments are keyword-only
         _stack.dense_stack_step(X, rows, y, net.params, net.grads, *args.values(), 1,
                                 _optim.SGD)
@@ -204,7 +214,7 @@ def test_mnist_sized_steps_match_layer_by_layer_on_two_threads():
     widths = (784, 100, 100, 10)
     rng = np.random.default_rng(0)
     X = rng.random((2048, 784))
-    y = rng.integers(0, 10, 2048).astype(np.intp)
+    y = onehot(rng.integers(0, 10, 2048), 10)
     fused = make_net(widths, dropout=0.2)
     layered = make_net(widths, dropout=0.2, engine=Network)
     fused.set_n_threads(2)
@@ -230,13 +240,16 @@ def numpy_outputs(net, X, output):
         e = np.exp(h - h.max(axis=1, keepdims=True))
         return h, e / e.sum(axis=1, keepdims=True)
     s = 1 / (1 + np.exp(-h))
+    if output == "independent":  # one probability per unit; one unit: its two classes
+        return h, np.hstack([1 - s, s]) if s.shape[1] == 1 else s
     return h, s / s.sum(axis=1, keepdims=True)
 
 
 @pytest.mark.parametrize("n_threads", [1, 2])
-@pytest.mark.parametrize("widths", [(40, 24, 16, 5), (40, 5), (300, 64, 10)])
+@pytest.mark.parametrize("widths", [(40, 24, 16, 5), (40, 5), (300, 64, 10), (40, 8, 1)])
 @pytest.mark.parametrize("activation, output", [
-    ("relu", "softmax"), ("tanh", "sigmoid"), ("logistic", "softmax")])
+    ("relu", "softmax"), ("tanh", "sigmoid"), ("logistic", "softmax"),
+    ("relu", "independent")])
 @pytest.mark.parametrize("n", [0, 1, 1300])  # 1300: two whole blocks of 512 and a part
 def test_predict_matches_numpy(n_threads, widths, activation, output, n):
     net = make_net(widths, activation, output, dropout=0.5)  # no dropout at predict time
@@ -278,6 +291,30 @@ def test_predict_bad_arguments_raise():
     with pytest.raises(ValueError, match="do not agree"):
         _stack.dense_stack_predict(X, net.params, np.zeros((5, 4)), work, w, acts, 1, False, 1)
     with pytest.raises(ValueError, match="do not agree"):
-        _stack.dense_stack_predict(X, net.params, out, work, w, acts, 3, False, 1)
+        _stack.dense_stack_predict(X, net.params, out, work, w, acts, 4, False, 1)
     with pytest.raises(ValueError, match="work is too small"):
         _stack.dense_stack_predict(X, net.params, out, work[:, :10], w, acts, 1, False, 1)
+
+
+@pytest.mark.parametrize("engine", [DenseStackNetwork, Network])
+def test_sparse_input_trains_and_predicts_as_dense(engine, monkeypatch):
+    """A CSR ``X``: each batch densified as it is gathered, prediction block by
+    block (three blocks here), the same numbers as the dense ``X``."""
+    import scipy.sparse as sp
+
+    widths = (40, 16, 5)
+    X, y, rows = make_data(widths, n=2500)
+    X[np.abs(X) < 1] = 0
+    X_csr = sp.csr_matrix(X)
+    dense, sparse = make_net(widths, engine=engine), make_net(widths, engine=engine)
+    for _ in range(2):
+        loss, correct = dense.train_batch(X, y, rows, 0.01)
+        assert sparse.train_batch(X_csr, y, rows, 0.01) == (pytest.approx(loss, rel=1e-12),
+                                                             correct)
+        np.testing.assert_allclose(sparse.grads, dense.grads, rtol=1e-12, atol=1e-15)
+    monkeypatch.setattr(engine, "predict_batch_size", lambda self: 1000)
+    np.testing.assert_allclose(sparse.predict_proba(X_csr), dense.predict_proba(X),
+                               rtol=1e-12)
+    with pytest.raises(ValueError, match="NaN"):
+        X_csr.data[-1] = np.nan
+        sparse.decision_function(X_csr, check_finite=True)

@@ -84,7 +84,7 @@ def test_history_has_one_entry_per_epoch_and_validation_figures(make, digits):
     est = make().fit(X, y, X_val=X_val, y_val=y_val)
     h = est.history_
     assert list(h) == ["loss", "score", "val_loss", "val_score", "lr", "time"]
-    assert all(len(v) == est.n_iter_ for v in h.values())
+    assert all(len(v) == est.n_iter_ == len(est.loss_curve_) for v in h.values())
     assert h["loss"] == est.loss_curve_ and h["score"] == est.train_scores_
     assert h["val_score"] == est.validation_scores_
     assert all(t > 0 for t in h["time"]) and est.fit_time_ == pytest.approx(sum(h["time"]))
@@ -93,9 +93,10 @@ def test_history_has_one_entry_per_epoch_and_validation_figures(make, digits):
     assert h["val_loss"][-1] == pytest.approx(log_loss(y_val, proba, labels=est.classes_),
                                               rel=1e-4)
     assert h["val_score"][-1] == est.score(X_val, y_val)
-    # partial_fit appends a row without validation figures
+    # partial_fit appends a row without validation figures (n_iter_ counts its one epoch)
     est.partial_fit(X, y)
-    assert all(len(v) == est.n_iter_ for v in h.values())
+    assert est.n_iter_ == 1
+    assert all(len(v) == len(est.loss_curve_) for v in h.values())
     assert math.isnan(h["val_loss"][-1]) and h["loss"][-1] == est.loss_
 
 
@@ -107,7 +108,8 @@ def test_history_without_validation_and_when_it_appears_later(digits):
     est.set_params(warm_start=True).fit(X, y, X_val=X_val, y_val=y_val)
     h = est.history_
     assert list(h) == ["loss", "score", "val_loss", "val_score", "lr", "time"]
-    assert all(len(v) == est.n_iter_ == 4 for v in h.values())
+    assert all(len(v) == len(est.loss_curve_) == 4 for v in h.values())
+    assert est.n_iter_ == 2  # the warm-started fit's epochs
     assert np.isnan(h["val_loss"][:2]).all() and not np.isnan(h["val_loss"][2:]).any()
 
 
@@ -123,7 +125,8 @@ def test_val_loss_includes_the_l2_term_of_the_training_loss(digits):
 @pytest.mark.parametrize("output", ["softmax", "sigmoid"])
 def test_both_engines_evaluate_alike(output):
     rng = np.random.default_rng(0)
-    X, y = rng.random((70, 10)), rng.integers(0, 4, 70).astype(np.intp)
+    X, labels = rng.random((70, 10)), rng.integers(0, 4, 70)
+    y = np.eye(4, dtype=np.uint8)[labels]
 
     def build(engine):
         return engine([Dense(12, "tanh"), Dropout(0.3), Dense(4)], output=output,
@@ -132,7 +135,7 @@ def test_both_engines_evaluate_alike(output):
     fused, layered = build(DenseStackNetwork), build(Network)
     loss, accuracy = fused.evaluate(X, y)
     assert (loss, accuracy) == pytest.approx(layered.evaluate(X, y), rel=1e-12)
-    assert accuracy == np.mean(fused.decision_function(X).argmax(axis=1) == y)
+    assert accuracy == np.mean(fused.decision_function(X).argmax(axis=1) == labels)
     assert type(make_network([Dense(3)])) is DenseStackNetwork
 
 
@@ -387,16 +390,21 @@ def _interrupt_after_batch(monkeypatch, engine, batch):
 
 
 def assert_consistent(est, X, y, n_rows):
-    """Counters, histories and optimizer agree with each other; the model is usable."""
-    assert all(len(v) == est.n_iter_ for v in est.history_.values())
-    assert len(est.loss_curve_) == len(est.train_scores_) == est.n_iter_
+    """Counters, histories and optimizer agree with each other; the model is usable.
+
+    ``est`` was fitted once: ``n_iter_`` counts that fit's epochs, the histories
+    every epoch.
+    """
+    epochs = len(est.loss_curve_)
+    assert all(len(v) == epochs for v in est.history_.values())
+    assert len(est.train_scores_) == epochs == est.n_iter_
     bs = est.batch_size
     full, rest = divmod(est.t_, n_rows)
-    assert full == est.n_iter_ - (rest > 0)
+    assert full == epochs - (rest > 0)
     assert n_steps(est) == full * -(-n_rows // bs) + -(-rest // bs)
     est.predict(X)
     est.set_params(callbacks=None).partial_fit(X, y)
-    assert all(len(v) == est.n_iter_ for v in est.history_.values())
+    assert all(len(v) == epochs + 1 for v in est.history_.values()) and est.n_iter_ == 1
 
 
 @pytest.mark.parametrize("make,engine", [(mlp, DenseStackNetwork), (cnn, Network)])

@@ -6,7 +6,8 @@ is one kernel call and one parallel region, the products going to BLAS and
 the rest -- adding the bias, applying the activation ``f``, its derivative,
 summing the bias gradient -- done by the same threads on the rows (or
 columns) they own, while those are in their cache. :func:`take_rows`
-gathers a shuffled mini-batch and :func:`l2_penalty` adds the L2 term to the
+gathers a shuffled mini-batch (:func:`take_csr_rows` from a sparse CSR
+matrix, densifying its rows) and :func:`l2_penalty` adds the L2 term to the
 gradient (the layer-by-layer training path calls both).
 
 Each of those steps on its own over a whole array (``matmul``,
@@ -25,7 +26,8 @@ relu' = [A > 0], sigmoid' = A (1 - A), tanh' = 1 - A**2
 
 from cython cimport floating
 from cython.parallel cimport parallel, prange
-from libc.string cimport memcpy
+from libc.stdint cimport int32_t, int64_t
+from libc.string cimport memcpy, memset
 
 from ._finite cimport chunk_finite
 from ._gemm cimport feature_split, gemm, gemm_blocks
@@ -55,6 +57,50 @@ def take_rows(const floating[:, ::1] x, const Py_ssize_t[::1] rows,
     for k in prange(n, nogil=True, schedule="static",
                     num_threads=threads_for(n * d, n_threads)):
         memcpy(&out[k, 0], &x[rows[k], 0], d * sizeof(floating))
+
+
+ctypedef fused csr_index:
+    # scipy's CSR matrices index with int32, or int64 when they are large
+    int32_t
+    int64_t
+
+
+def take_csr_rows(const floating[::1] data, const csr_index[::1] indices,
+                  const csr_index[::1] indptr, const Py_ssize_t[::1] rows,
+                  floating[:, ::1] out, int n_threads=1):
+    """``out[k] = X[rows[k]]`` densified, for a CSR matrix ``X = (data, indices, indptr)``.
+
+    Each thread clears its rows of ``out`` and scatters their stored values
+    into them (duplicate entries add up, as ``X.toarray()`` does): a sparse
+    mini-batch becomes the dense batch the layers take, without ever
+    densifying the whole of ``X``. Every index is checked against the
+    array bounds.
+    """
+    cdef Py_ssize_t k, p, j, r, n = rows.shape[0], d = out.shape[1]
+    cdef Py_ssize_t n_rows = indptr.shape[0] - 1, nnz = data.shape[0]
+    cdef unsigned char[::1] bad = np.zeros(max(n, 1), dtype=np.uint8)
+    if out.shape[0] != n or n_rows < 0 or indices.shape[0] != nnz:
+        raise ValueError("take_csr_rows: out must have shape (len(rows), n_features), "
+                         "and indices as many entries as data")
+    for k in range(n):
+        if rows[k] < 0 or rows[k] >= n_rows:
+            raise IndexError(f"take_csr_rows: row {rows[k]} out of range [0, {n_rows})")
+        if not 0 <= indptr[rows[k]] <= indptr[rows[k] + 1] <= nnz:
+            raise ValueError(f"take_csr_rows: indptr of row {rows[k]} is not a valid range")
+    if n == 0 or d == 0:
+        return
+    for k in prange(n, nogil=True, schedule="static",
+                    num_threads=threads_for(n * d, n_threads)):
+        r = rows[k]
+        memset(&out[k, 0], 0, d * sizeof(floating))
+        for p in range(indptr[r], indptr[r + 1]):
+            j = indices[p]
+            if 0 <= j < d:
+                out[k, j] += data[p]
+            else:
+                bad[k] = 1
+    if not _none_set(bad):
+        raise ValueError(f"take_csr_rows: a column index is out of range [0, {d})")
 
 
 # Each kernel below works row by row (or on a block of columns) through the

@@ -1,19 +1,27 @@
 """Output layers fused with their loss: value and gradient in one pass.
 
+The targets are a 0/1 matrix ``T`` with one column per output unit: one-hot
+rows for classes (``t_k = [k == y]``), any pattern for multi-label targets,
+and one column for the single logistic unit of a binary problem (1 for the
+second class).
+
 Softmax + cross-entropy
-    For logits ``z`` (one row per sample) and the true class ``y``::
+    For logits ``z`` (one row per sample) and a one-hot target row ``t``::
 
         p_k   = exp(z_k - max(z)) / sum_j exp(z_j - max(z))
-        loss  = log(sum_j exp(z_j - max(z))) + max(z) - z_y
-        dL/dz = p - onehot(y)
+        loss  = log(sum_j exp(z_j - max(z))) + max(z) - z . t
+        dL/dz = p - t
 
     Subtracting ``max(z)`` keeps every ``exp`` at most 1, so nothing overflows.
 
-Sigmoid + binary cross-entropy (one-vs-rest, one sigmoid unit per class)
-    With ``t_k = [k == y]``::
+Sigmoid + binary cross-entropy (one sigmoid unit per column of ``T``)
+    ::
 
         loss_k = softplus(z_k) - t_k z_k = max(z_k, 0) - t_k z_k + log1p(exp(-|z_k|))
         dL/dz_k = sigmoid(z_k) - t_k
+
+    One-vs-rest for classes, and the loss of multi-label targets and of the
+    binary unit.
 
 The gradient is multiplied by ``scale`` (``1 / batch_size`` for a mean loss).
 Each row's loss goes to its own slot and the slots are summed in order, so the
@@ -26,13 +34,13 @@ from cython cimport floating
 from cython.parallel cimport prange
 
 from ._loss_rows cimport (count_set, ordered_sum, sigmoid_bce_row, sigmoid_proba_row,
-                          softmax_ce_row, softmax_row)
+                          sigmoid_row, softmax_ce_row, softmax_row)
 from ._openmp cimport threads_for
 
 import numpy as np
 
 
-def softmax_cross_entropy(const floating[:, ::1] z, const Py_ssize_t[::1] y,
+def softmax_cross_entropy(const floating[:, ::1] z, const unsigned char[:, ::1] T,
                           floating[:, ::1] grad, double scale=1.0,
                           int n_threads=1):
     """Summed cross-entropy of ``softmax(z)`` and its gradient, in one pass.
@@ -41,10 +49,10 @@ def softmax_cross_entropy(const floating[:, ::1] z, const Py_ssize_t[::1] y,
     ----------
     z : ndarray of shape (n_samples, n_classes)
         Logits.
-    y : ndarray of shape (n_samples,), dtype intp
-        Class indices in ``[0, n_classes)``.
+    T : ndarray of shape (n_samples, n_classes), dtype uint8
+        One-hot targets: ``T[i, y_i] = 1``.
     grad : ndarray of shape (n_samples, n_classes)
-        Receives ``scale * (softmax(z) - onehot(y))``. May be ``z`` itself.
+        Receives ``scale * (softmax(z) - T)``. May be ``z`` itself.
 
     Returns
     -------
@@ -54,62 +62,72 @@ def softmax_cross_entropy(const floating[:, ::1] z, const Py_ssize_t[::1] y,
         Rows whose largest logit is at the true class (the first largest on
         ties, as ``argmax``): the training accuracy comes for free.
     """
-    cdef Py_ssize_t i, j, n = z.shape[0], d = z.shape[1]
+    cdef Py_ssize_t i, n = z.shape[0], d = z.shape[1]
     cdef double[::1] row_loss = np.empty(n, dtype=np.float64)
     cdef unsigned char[::1] hit = np.empty(n, dtype=np.uint8)
-    _check(z, y, grad)
+    _check(z, T, grad)
+    if n == 0:
+        return 0.0, 0
     for i in prange(n, nogil=True, schedule="static",
                     num_threads=threads_for(n * d, n_threads)):
-        row_loss[i] = softmax_ce_row(&z[i, 0], y[i], &grad[i, 0], d, scale,
+        row_loss[i] = softmax_ce_row(&z[i, 0], &T[i, 0], &grad[i, 0], d, scale,
                                       &hit[i])
     return ordered_sum(&row_loss[0], n), count_set(&hit[0], n)
 
 
-def sigmoid_binary_cross_entropy(const floating[:, ::1] z, const Py_ssize_t[::1] y,
+def sigmoid_binary_cross_entropy(const floating[:, ::1] z, const unsigned char[:, ::1] T,
                                  floating[:, ::1] grad, double scale=1.0,
-                                 int n_threads=1):
-    """Summed one-vs-rest binary cross-entropy and its gradient, in one pass.
+                                 int n_threads=1, *, bint independent=False):
+    """Summed binary cross-entropy of one sigmoid per unit and its gradient, in one pass.
 
-    Same arguments and returns as :func:`softmax_cross_entropy`; ``grad``
-    receives ``scale * (sigmoid(z) - onehot(y))``.
+    Same arguments and returns as :func:`softmax_cross_entropy`; ``T`` is
+    any 0/1 matrix and ``grad`` receives ``scale * (sigmoid(z) - T)``.
+
+    Parameters
+    ----------
+    independent : bool, default=False
+        How a row counts as right: False (one class per row, one-vs-rest)
+        when its largest logit is at its class; True (multi-label targets,
+        the binary unit) when every unit is on the side of 0 its target says.
     """
     cdef Py_ssize_t i, n = z.shape[0], d = z.shape[1]
     cdef double[::1] row_loss = np.empty(n, dtype=np.float64)
     cdef unsigned char[::1] hit = np.empty(n, dtype=np.uint8)
-    _check(z, y, grad)
+    _check(z, T, grad)
+    if n == 0:
+        return 0.0, 0
     for i in prange(n, nogil=True, schedule="static",
                     num_threads=threads_for(n * d, n_threads)):
-        row_loss[i] = sigmoid_bce_row(&z[i, 0], y[i], &grad[i, 0], d, scale,
-                                      &hit[i])
+        row_loss[i] = sigmoid_bce_row(&z[i, 0], &T[i, 0], &grad[i, 0], d, scale,
+                                      independent, &hit[i])
     return ordered_sum(&row_loss[0], n), count_set(&hit[0], n)
 
 
 def probabilities(floating[:, ::1] z, int output, int n_threads=1):
     """In place: each row of logits ``z`` becomes probabilities.
 
-    ``output`` 1: softmax; 2: one sigmoid per class, normalised to sum to one
-    (the codes of :func:`perceptron._kernels._stack.dense_stack_predict`).
+    ``output`` 1: softmax; 2: one sigmoid per class, normalised to sum to one;
+    3: one sigmoid per unit, each its own probability (the codes of
+    :func:`perceptron._kernels._stack.dense_stack_predict`).
     """
     cdef Py_ssize_t i, n = z.shape[0], d = z.shape[1]
-    if output not in (1, 2):
-        raise ValueError(f"probabilities: output must be 1 or 2, got {output}")
+    if output not in (1, 2, 3):
+        raise ValueError(f"probabilities: output must be 1, 2 or 3, got {output}")
     if d == 0:
         return
     for i in prange(n, nogil=True, schedule="static",
                     num_threads=threads_for(n * d, n_threads)):
         if output == 1:
             softmax_row(&z[i, 0], d)
-        else:
+        elif output == 2:
             sigmoid_proba_row(&z[i, 0], d)
+        else:
+            sigmoid_row(&z[i, 0], d)
 
 
-cdef void _check(const floating[:, ::1] z, const Py_ssize_t[::1] y,
+cdef void _check(const floating[:, ::1] z, const unsigned char[:, ::1] T,
                  floating[:, ::1] grad) except *:
-    cdef Py_ssize_t i
     if grad.shape[0] != z.shape[0] or grad.shape[1] != z.shape[1]:
         raise ValueError("loss: grad and z differ in shape")
-    if y.shape[0] != z.shape[0]:
-        raise ValueError("loss: y and z differ in length")
-    for i in range(y.shape[0]):
-        if y[i] < 0 or y[i] >= z.shape[1]:
-            raise ValueError(f"loss: class index {y[i]} out of range [0, {z.shape[1]})")
+    if T.shape[0] != z.shape[0] or T.shape[1] != z.shape[1]:
+        raise ValueError("loss: the targets T and z differ in shape")

@@ -1,7 +1,9 @@
 # One row of the output layer fused with its loss: the loss value, the
 # gradient ``dL/dz`` and whether the row is predicted right, in one pass over
 # the logits; the probabilities at predict time; and the ordered sums that
-# turn the rows' losses and hits into the batch's.
+# turn the rows' losses and hits into the batch's. A row's targets are its
+# row ``t`` of the 0/1 target matrix (one column per output unit): one-hot
+# for classes, any pattern for multi-label targets.
 #
 # Shared by the loss kernels of the layer-by-layer path (``_loss.pyx``) and
 # the whole-step dense stack (``_stack.pyx``), so that both paths compute
@@ -24,54 +26,70 @@ cdef inline floating exp_(floating x) noexcept nogil:
         return exp(x)
 
 
-cdef inline double softmax_ce_row(const floating *z, Py_ssize_t y, floating *g,
+cdef inline double softmax_ce_row(const floating *z, const unsigned char *t, floating *g,
                                   Py_ssize_t d, double scale,
                                   unsigned char *hit) noexcept nogil:
-    """One row: ``g = scale * (softmax(z) - onehot(y))``; return its loss.
+    """One row: ``g = scale * (softmax(z) - t)``; return its loss ``-log p_y``.
 
-    One ``exp`` per class: ``e_j = exp(z_j - max)`` goes into ``g`` and is
-    rescaled by ``scale / sum(e)`` once the sum is known. ``g`` may be ``z``,
-    so ``z_y`` is read before anything is written.
+    ``t`` is the row of the one-hot target matrix (``t_y = 1``). One ``exp``
+    per class: ``e_j = exp(z_j - max)`` goes into ``g`` and is rescaled by
+    ``scale / sum(e)`` once the sum is known. ``g`` may be ``z``, so
+    ``z . t`` is read before anything is written. The row is right when the
+    largest logit is at the target.
     """
     cdef Py_ssize_t j, best = 0
-    cdef floating zmax = z[0], zy = z[y], total = 0, inv
+    cdef floating zmax = z[0], total = 0, inv
+    cdef double zt = 0
     for j in range(1, d):
         if z[j] > zmax:
             zmax = z[j]
             best = j
-    hit[0] = best == y
+    hit[0] = t[best] != 0
     for j in range(d):
+        if t[j]:
+            zt += z[j]
         g[j] = exp_(z[j] - zmax)
         total += g[j]
     inv = <floating>(scale / total)
     for j in range(d):
         g[j] *= inv
-    g[y] -= <floating>scale
-    return log(total) + zmax - zy
+        if t[j]:
+            g[j] -= <floating>scale
+    return log(total) + zmax - zt
 
 
-cdef inline double sigmoid_bce_row(const floating *z, Py_ssize_t y, floating *g,
-                                   Py_ssize_t d, double scale,
+cdef inline double sigmoid_bce_row(const floating *z, const unsigned char *t, floating *g,
+                                   Py_ssize_t d, double scale, bint independent,
                                    unsigned char *hit) noexcept nogil:
-    """One row: ``g = scale * (sigmoid(z) - onehot(y))``; return its loss.
+    """One row: ``g = scale * (sigmoid(z) - t)``; return its loss.
 
+    ``t`` is the row of the 0/1 target matrix: one-hot for one-vs-rest
+    classes; any pattern for multi-label targets, and the one unit of a
+    binary problem (target 1 for the second class).
     ``loss_k = softplus(z_k) - t_k z_k``, written as
     ``max(z_k, 0) - t_k z_k + log1p(exp(-|z_k|))`` so that nothing overflows.
     ``g`` may be ``z``: each ``z_k`` is read before ``g_k`` is written.
+
+    Whether the row is right: with ``independent`` (each unit its own yes/no
+    label) when every unit is on the side of 0 its target says; otherwise
+    (one class per row) when the largest logit is at the target.
     """
     cdef Py_ssize_t j, best = 0
-    cdef double zj, zbest = z[0], t, s, e, acc = 0
+    cdef double zj, zbest = z[0], tj, s, e, acc = 0
+    cdef bint all_right = True
     for j in range(d):
         zj = z[j]
         if zj > zbest:
             zbest = zj
             best = j
-        t = 1.0 if j == y else 0.0
+        tj = 1.0 if t[j] else 0.0
+        if (zj > 0) != (t[j] != 0):
+            all_right = False
         e = exp(-fabs(zj))
-        acc = acc + (zj if zj > 0 else 0.0) - t * zj + log1p(e)
+        acc = acc + (zj if zj > 0 else 0.0) - tj * zj + log1p(e)
         s = 1 / (1 + e) if zj >= 0 else e / (1 + e)
-        g[j] = <floating>((s - t) * scale)
-    hit[0] = best == y
+        g[j] = <floating>((s - tj) * scale)
+    hit[0] = all_right if independent else t[best] != 0
     return acc
 
 
@@ -100,6 +118,19 @@ cdef inline void sigmoid_proba_row(floating *z, Py_ssize_t d) noexcept nogil:
         total += z[j]
     for j in range(d):
         z[j] /= total
+
+
+cdef inline void sigmoid_row(floating *z, Py_ssize_t d) noexcept nogil:
+    """In place: one sigmoid per unit, each its own probability (multi-label,
+    and the unit of a binary problem). A NaN logit says nothing: 0.5."""
+    cdef Py_ssize_t j
+    cdef floating e
+    for j in range(d):
+        if z[j] != z[j]:
+            z[j] = 0.5
+            continue
+        e = exp_(-z[j] if z[j] >= 0 else z[j])  # exp(-|z|) never overflows
+        z[j] = 1 / (1 + e) if z[j] >= 0 else e / (1 + e)
 
 
 cdef inline double ordered_sum(const double *values, Py_ssize_t n) noexcept nogil:

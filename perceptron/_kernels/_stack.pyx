@@ -52,7 +52,7 @@ from ._finite cimport chunk_finite
 from ._gemm cimport feature_split, gemm, gemm_blocks
 from ._layer_rows cimport activation_backward_row, add_row, bias_activation_row, column_sums
 from ._loss_rows cimport (count_set, ordered_sum, sigmoid_bce_row, sigmoid_proba_row,
-                          softmax_ce_row, softmax_row)
+                          sigmoid_row, softmax_ce_row, softmax_row)
 from ._openmp cimport barrier, perc_omp_get_num_threads, perc_omp_get_thread_num
 from ._update_rules cimport (NO_UPDATE, SOLVER_ADAM, SOLVER_RMSPROP, SOLVER_SGD, l2_chunk,
                              update_range)
@@ -144,12 +144,12 @@ def grad_stride(Py_ssize_t n_params):
 
 
 def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
-                     const Py_ssize_t[::1] y, floating[::1] params,
+                     const unsigned char[:, ::1] T, floating[::1] params,
                      floating[::1] grads, floating[:, ::1] private,
                      floating[:, ::1] work, floating[::1] shared,
                      const Py_ssize_t[::1] widths, const int[::1] activations,
                      const double[::1] drop, const unsigned long long[::1] seeds,
-                     bint softmax, double alpha, double[::1] row_loss,
+                     int output, double alpha, double[::1] row_loss,
                      unsigned char[::1] hit, int team, *, int solver=NO_UPDATE,
                      floating[::1] state1=None, floating[::1] state2=None,
                      double lr=0, double decay1=0, double decay2=0, double eps=0,
@@ -161,9 +161,9 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
     X : ndarray of shape (n_samples, n_features)
         The whole training set; the step gathers its rows itself.
     rows : ndarray of shape (m,), dtype intp
-        The mini-batch: indices into ``X`` and ``y``.
-    y : ndarray of shape (n_samples,), dtype intp
-        Class indices.
+        The mini-batch: indices into ``X`` and ``T``.
+    T : ndarray of shape (n_samples, widths[-1]), dtype uint8
+        The 0/1 targets, one column per output unit (see ``_loss.pyx``).
     params, grads : ndarray of shape (n_params,)
         The network's flat vectors: for each layer ``W`` (``(k, n)``,
         row-major) then ``b`` (``(n,)``). ``grads`` receives the gradient of
@@ -183,13 +183,16 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
         Dropout rate after each layer (0: none; the last must be 0) and the
         seed of its mask. Element ``(i, j)`` of the batch is kept exactly as
         :func:`perceptron._kernels._dropout.dropout_forward` keeps it.
-    softmax : bool
-        Softmax + cross-entropy; otherwise one sigmoid per class + binary
-        cross-entropy.
+    output : int
+        The output function and its loss: 1, softmax + cross-entropy; 2, one
+        sigmoid per class + binary cross-entropy, one class per row; 3, the
+        same loss with each unit its own label (multi-label, the binary
+        unit), which only changes how a row counts as right. The codes of
+        :func:`dense_stack_predict`.
     alpha : float
         L2 penalty.
     row_loss, hit : ndarray of shape (>= m,)
-        Receive each row's loss and whether its arg-max logit is its class.
+        Receive each row's loss and whether it is predicted right.
     team : int
         Threads (see :func:`stack_team`).
 
@@ -215,7 +218,7 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
     loss : float
         The loss summed over the rows (in row order), without the penalty.
     n_correct : int
-        Rows whose largest logit is at their class.
+        Rows predicted right (see ``output``).
     penalty : float
         ``sum(W**2)`` over every layer's weights (0 when ``alpha`` is 0).
     updated : bool
@@ -233,8 +236,8 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
     cdef Py_ssize_t ld_private = private.shape[1] if private is not None else 0
     for l in range(n_layers):
         n_params += widths[l] * widths[l + 1] + widths[l + 1]
-    _check(X, rows, y, params, grads, private, work, shared, widths, activations, drop,
-           seeds, row_loss, hit, team, n_params, m)
+    _check(X, rows, T, params, grads, private, work, shared, widths, activations, drop,
+           seeds, output, row_loss, hit, team, n_params, m)
     if solver != NO_UPDATE:
         if (solver not in (SOLVER_SGD, SOLVER_ADAM, SOLVER_RMSPROP) or state1 is None
                 or state1.shape[0] != n_params
@@ -265,10 +268,10 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
         barrier()  # every partial product of the first layer is complete
         t = me
         while t < team:
-            _phase_b(&rows[0], &y[0], m, t, team, &params[0],
+            _phase_b(&rows[0], &T[0, 0], m, t, team, &params[0],
                      &grads[0] if t == 0 else priv + (t - 1) * ld_private,
                      work, &shared[0], n_layers, &widths[0], &activations[0],
-                     &drop[0], &seeds[0], softmax, &row_loss[0], &hit[0])
+                     &drop[0], &seeds[0], output, &row_loss[0], &hit[0])
             t = t + running
         barrier()  # every row of dL/dZ1 and every thread's gradients are complete
         t = me
@@ -286,10 +289,10 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
 
 
 cdef void _check(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
-                 const Py_ssize_t[::1] y, floating[::1] params, floating[::1] grads,
+                 const unsigned char[:, ::1] T, floating[::1] params, floating[::1] grads,
                  floating[:, ::1] private, floating[:, ::1] work, floating[::1] shared,
                  const Py_ssize_t[::1] widths, const int[::1] activations,
-                 const double[::1] drop, const unsigned long long[::1] seeds,
+                 const double[::1] drop, const unsigned long long[::1] seeds, int output,
                  double[::1] row_loss, unsigned char[::1] hit, int team,
                  Py_ssize_t n_params, Py_ssize_t m) except *:
     cdef Py_ssize_t i, n_layers = widths.shape[0] - 1
@@ -299,7 +302,8 @@ cdef void _check(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
         raise ValueError(f"dense_stack_step: team must be in [1, min({MAX_TEAM}, m)], "
                          f"got {team}")
     if (params.shape[0] != n_params or grads.shape[0] != n_params
-            or X.shape[1] != widths[0] or y.shape[0] != X.shape[0]
+            or X.shape[1] != widths[0] or T.shape[0] != X.shape[0]
+            or T.shape[1] != widths[n_layers] or not 1 <= output <= 3
             or activations.shape[0] != n_layers or drop.shape[0] != n_layers
             or seeds.shape[0] != n_layers or activations[n_layers - 1] != 0
             or drop[n_layers - 1] != 0 or row_loss.shape[0] < m or hit.shape[0] < m
@@ -312,9 +316,6 @@ cdef void _check(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
     for i in range(m):
         if rows[i] < 0 or rows[i] >= X.shape[0]:
             raise IndexError(f"dense_stack_step: row {rows[i]} out of range [0, {X.shape[0]})")
-        if y[rows[i]] < 0 or y[rows[i]] >= widths[n_layers]:
-            raise ValueError(f"dense_stack_step: class index {y[rows[i]]} out of range "
-                             f"[0, {widths[n_layers]})")
 
 
 cdef void _phase_a(const floating *X, const Py_ssize_t *rows, Py_ssize_t m, Py_ssize_t t,
@@ -350,11 +351,11 @@ cdef inline void _apply_dropout(floating *out, const floating *a, Py_ssize_t m,
                 out[i * n + j] = 0
 
 
-cdef void _phase_b(const Py_ssize_t *rows, const Py_ssize_t *y, Py_ssize_t m_total,
+cdef void _phase_b(const Py_ssize_t *rows, const unsigned char *T, Py_ssize_t m_total,
                    Py_ssize_t t, int team, const floating *params, floating *grads,
                    floating[:, ::1] work, floating *shared, Py_ssize_t n_layers,
                    const Py_ssize_t *widths, const int *activations, const double *drop,
-                   const unsigned long long *seeds, bint softmax, double *row_loss,
+                   const unsigned long long *seeds, int output, double *row_loss,
                    unsigned char *hit) noexcept nogil:
     """Thread ``t``: its rows forward from ``Z1``, loss, and back to ``dL/dZ1``."""
     cdef Py_ssize_t r0 = t * m_total // team, r1 = (t + 1) * m_total // team
@@ -417,12 +418,13 @@ cdef void _phase_b(const Py_ssize_t *rows, const Py_ssize_t *y, Py_ssize_t m_tot
     n = widths[n_layers]
     g = g1 + r0 * n1 if n_layers == 1 else outs[n_layers]
     for i in range(m):
-        if softmax:
-            row_loss[r0 + i] = softmax_ce_row(outs[n_layers] + i * n, y[rows[r0 + i]],
+        if output == 1:
+            row_loss[r0 + i] = softmax_ce_row(outs[n_layers] + i * n, T + rows[r0 + i] * n,
                                               g + i * n, n, 1.0 / m_total, &hit[r0 + i])
         else:
-            row_loss[r0 + i] = sigmoid_bce_row(outs[n_layers] + i * n, y[rows[r0 + i]],
-                                               g + i * n, n, 1.0 / m_total, &hit[r0 + i])
+            row_loss[r0 + i] = sigmoid_bce_row(outs[n_layers] + i * n, T + rows[r0 + i] * n,
+                                               g + i * n, n, 1.0 / m_total, output == 3,
+                                               &hit[r0 + i])
 
     # backward through layers n_layers .. 2; g is dL/d(output of layer l) on entry
     for l in range(n_layers, 1, -1):
@@ -531,7 +533,8 @@ def dense_stack_predict(const floating[:, ::1] X, const floating[::1] params,
     widths, activations
         As :func:`dense_stack_step` (dropout does nothing at predict time).
     output : int
-        0: the logits; 1: softmax; 2: one sigmoid per class, normalised.
+        0: the logits; 1: softmax; 2: one sigmoid per class, normalised; 3: one
+        sigmoid per unit, each its own probability.
     check_finite : bool
         Check each block of ``X`` for NaN and infinity just before its
         product.
@@ -552,7 +555,7 @@ def dense_stack_predict(const floating[:, ::1] X, const floating[::1] params,
     if (not 1 <= n_layers <= MAX_LAYERS or params.shape[0] != n_params
             or X.shape[1] != widths[0] or out.shape[0] != m
             or out.shape[1] != widths[n_layers] or activations.shape[0] != n_layers
-            or activations[n_layers - 1] != 0 or not 0 <= output <= 2):
+            or activations[n_layers - 1] != 0 or not 0 <= output <= 3):
         raise ValueError("dense_stack_predict: arrays do not agree with the layer widths")
     team = <int>min(gemm_blocks(m, 1, _macs_per_row(&widths[0], n_layers), n_threads),
                     n_blocks)
@@ -601,4 +604,7 @@ cdef bint _predict_block(const floating *X, const floating *params, floating *ou
     elif output == 2:
         for i in range(m):
             sigmoid_proba_row(out + (r0 + i) * n, n)
+    elif output == 3:
+        for i in range(m):
+            sigmoid_row(out + (r0 + i) * n, n)
     return True
