@@ -25,7 +25,7 @@ from ._kernels import _isfinite
 from ._network import OUTPUTS, raise_not_finite
 from ._optimizers import OPTIMIZERS, make_optimizer
 from ._training import run_epochs, split_validation
-from ._validation import check_n_threads, check_param, resolve_dtype
+from ._validation import MAX_THREADS, check_n_threads, check_param, resolve_dtype
 from .layers import Dense
 
 
@@ -222,12 +222,13 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
     @contextlib.contextmanager
     def _thread_limits(self):
         """Resolve ``n_threads``, give it to the network and set the threads up
-        for the kernels meanwhile (:func:`perceptron._config.kernel_threads`)."""
+        for the kernels meanwhile (:func:`perceptron._config.kernel_threads`);
+        yields the thread count."""
         n_threads = effective_n_threads(self.n_threads)
         if hasattr(self, "_network"):
             self._network.set_n_threads(n_threads)
         with kernel_threads(n_threads):
-            yield
+            yield n_threads
 
     def _fit(self, X, y, incremental, classes=None):
         self._validate_params()
@@ -248,7 +249,8 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
             self._learning_rate = float(self.learning_rate_init)
 
         X_in = self._network_input(X)
-        with self._thread_limits():
+        with self._thread_limits() as n_threads:
+            self.n_threads_ = n_threads
             if incremental:
                 run_epochs(self, X_in, y_idx, None, None, n_epochs=1, incremental=True)
             else:
@@ -311,7 +313,7 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
     #: fitted attributes a saved model keeps, beside the arrays (JSON-friendly)
     _SAVED_ATTRIBUTES = ("n_features_in_", "n_outputs_", "out_activation_", "n_iter_", "t_",
                          "loss_", "loss_curve_", "train_scores_", "validation_scores_",
-                         "best_validation_score_", "best_loss_", "fit_time_")
+                         "best_validation_score_", "best_loss_", "fit_time_", "n_threads_")
 
     def _export_state(self):
         """Everything a fitted estimator is, besides its hyper-parameters.
@@ -355,6 +357,8 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         unknown = set(attributes) - set(self._SAVED_ATTRIBUTES)
         if unknown:
             raise ValueError(f"unknown fitted attributes {sorted(unknown)}")
+        if "n_threads_" in attributes:
+            check_param("n_threads_", attributes["n_threads_"], "int", 1, MAX_THREADS)
         n_features = attributes.get("n_features_in_")
         if not isinstance(n_features, int) or isinstance(n_features, bool) or n_features < 1:
             raise ValueError(f"n_features_in_ must be a positive int, got {n_features!r}")
@@ -466,9 +470,14 @@ TRAINING_PARAMS_DOC = """\
     dtype : {{"float32", "float64"}}, default="float32"
         Precision of the parameters and of all computation.
     n_threads : int or None, default=None
-        Threads for the OpenMP kernels and BLAS. None follows
-        ``OMP_NUM_THREADS`` / :func:`threadpoolctl.threadpool_limits`;
-        a negative value counts back from the number of CPUs."""
+        Threads for the OpenMP kernels. None takes the budget of where the
+        fit runs: one thread in a task of a Dask worker (whose
+        ``threads_per_worker`` tasks run at once), joblib's share in its
+        worker processes (``n_jobs`` fits share the CPUs), else
+        ``OMP_NUM_THREADS`` / :func:`threadpoolctl.threadpool_limits` and
+        the CPUs available. A positive value is capped by the CPUs
+        available (and must be at most 8192); a negative one counts back
+        from them (-1: all). The count used is ``n_threads_``."""
 
 #: numpydoc text of the fitted attributes every estimator shares
 FITTED_ATTRIBUTES_DOC = """\
@@ -498,4 +507,8 @@ FITTED_ATTRIBUTES_DOC = """\
     out_activation_ : str
         The output function.
     fit_time_ : float
-        Seconds spent in training epochs."""
+        Seconds spent in training epochs.
+    n_threads_ : int
+        Threads the kernels used in the last ``fit`` or ``partial_fit``
+        (``n_threads`` resolved where it ran). Models are bit-identical for
+        the same ``random_state`` and the same ``n_threads_``."""
