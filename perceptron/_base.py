@@ -471,11 +471,10 @@ TRAINING_PARAMS_DOC = """\
         Precision of the parameters and of all computation.
     n_threads : int or None, default=None
         Threads for the OpenMP kernels. None takes the budget of where the
-        fit runs: one thread in a task of a Dask worker (whose
-        ``threads_per_worker`` tasks run at once), joblib's share in its
-        worker processes (``n_jobs`` fits share the CPUs), else
-        ``OMP_NUM_THREADS`` / :func:`threadpoolctl.threadpool_limits` and
-        the CPUs available. A positive value is capped by the CPUs
+        fit runs: ``OMP_NUM_THREADS`` / :func:`threadpoolctl.threadpool_limits`
+        and the CPUs available, which joblib's workers divide by ``n_jobs``,
+        and which a Dask worker shares among its ``threads_per_worker`` tasks
+        (one thread each in Dask's default worker processes). A positive value is capped by the CPUs
         available (and must be at most 8192); a negative one counts back
         from them (-1: all). The count used is ``n_threads_``."""
 

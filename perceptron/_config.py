@@ -28,36 +28,44 @@ def available_cpus():
     return max(1, int(cpu_count(only_physical_cores=False)))
 
 
-def _in_dask_task():
-    """Whether this code runs in a task of a ``dask.distributed`` worker.
+def _dask_worker_threads():
+    """Threads of the ``dask.distributed`` workers of this process, when this
+    code runs in one of them; else None.
 
     ``distributed`` is looked up in ``sys.modules``, never imported: a process
-    that does not use Dask pays nothing and needs no Dask installed.
+    that does not use Dask pays nothing and needs no Dask installed. A
+    worker process (a nanny's) holds one worker; a
+    ``LocalCluster(processes=False)`` holds all of them in the client's
+    process, where they share its CPUs.
     """
     distributed = sys.modules.get("distributed")
     if distributed is None:
-        return False
+        return None
     try:
-        distributed.get_worker()
-    except ValueError:  # "No worker found": not inside a task
-        return False
-    return True
+        worker = distributed.get_worker()
+    except ValueError:  # "No worker found": not in a worker
+        return None
+    workers = {w for w in getattr(distributed.Worker, "_instances", ())
+               if w.status.name in ("running", "paused")}
+    return sum(w.state.nthreads for w in workers | {worker})
 
 
 def thread_budget():
     """Threads ``n_threads=None`` gets where this code runs, and why.
 
-    - In a ``dask.distributed`` worker: **one**. A worker started with
-      ``threads_per_worker=k`` runs ``k`` tasks at once, each on one of its
-      threads, so one thread per fit is what adds up to the worker's ``k``
-      (Dask's own rule: its nanny starts workers with ``OMP_NUM_THREADS=1``).
-    - Elsewhere (the main process, a joblib/loky worker): OpenMP's
-      ``omp_get_max_threads()``, which honours ``OMP_NUM_THREADS`` and
-      :func:`threadpoolctl.threadpool_limits`. joblib's loky workers start
-      with ``OMP_NUM_THREADS = cpus // n_jobs``, so ``n_jobs`` fits share
-      the machine instead of each taking all of it.
+    The budget of the process is OpenMP's ``omp_get_max_threads()`` (which
+    honours ``OMP_NUM_THREADS`` and :func:`threadpoolctl.threadpool_limits`),
+    at most the CPUs available (:func:`available_cpus`). Then:
 
-    Either way, never more than :func:`available_cpus`.
+    - in a ``dask.distributed`` worker, it is shared by the worker's threads:
+      a worker of ``threads_per_worker=k`` runs ``k`` tasks at once, so each
+      fit gets ``budget // k`` threads (at least 1), and the fits add up to
+      the budget. Dask's nanny starts worker processes with
+      ``OMP_NUM_THREADS=1``: one thread per fit, unless the workers are
+      configured otherwise;
+    - joblib's loky workers start with ``OMP_NUM_THREADS = cpus // n_jobs``,
+      which the budget already is: ``n_jobs`` fits share the CPUs instead of
+      each taking all of them.
 
     Returns
     -------
@@ -67,21 +75,24 @@ def thread_budget():
     """
     if not openmp_enabled():
         return 1, "built without OpenMP"
-    if _in_dask_task():
-        return 1, "a Dask worker's task: one of the worker's threads"
     cpus = available_cpus()
     threads = _openmp_info.omp_max_threads()
-    if threads < cpus:
-        return threads, "OpenMP's limit (OMP_NUM_THREADS, threadpoolctl or joblib)"
-    return cpus, "the CPUs available to the process"
+    source = "OpenMP's limit (OMP_NUM_THREADS, threadpoolctl or joblib)"
+    if threads >= cpus:
+        threads, source = cpus, "the CPUs available to the process"
+    dask_threads = _dask_worker_threads()
+    if dask_threads:
+        return (max(1, threads // dask_threads),
+                f"{source}, shared by {dask_threads} Dask worker thread(s)")
+    return threads, source
 
 
 def effective_n_threads(n_threads=None):
     """Resolve an ``n_threads`` parameter to the number of threads to use.
 
-    - ``None``: the budget of where the fit runs (:func:`thread_budget`): one
-      thread in a Dask worker's task, OpenMP's limit elsewhere, never more
-      than the CPUs available;
+    - ``None``: the budget of where the fit runs (:func:`thread_budget`):
+      OpenMP's limit, at most the CPUs available, shared by the threads of a
+      Dask worker;
     - a positive int: that many threads, capped by the CPUs available to
       the process (:func:`available_cpus`): more threads than CPUs only make
       the kernels' threads wait for each other at every barrier, and asking
