@@ -5,7 +5,7 @@ import functools
 import os
 import sys
 
-from ._kernels import _fpenv, _openmp_info
+from ._kernels import WAIT_POLICY, _fpenv, _openmp_info
 from ._validation import check_n_threads
 
 
@@ -206,8 +206,10 @@ def show_config(file=None):
         ``openmp`` (bool), ``threads`` (int, for ``n_threads=None``),
         ``threads_source`` (str, where that number comes from, see
         :func:`thread_budget`), ``cpus`` (int, the CPUs available to the
-        process), ``omp_num_threads_env`` (str or None), ``blas`` (list of
-        dicts from threadpoolctl describing the BLAS libraries in use).
+        process), ``wait_policy`` (str, how idle kernel threads wait: see
+        :mod:`perceptron._kernels`), ``omp_num_threads_env`` (str or None),
+        ``blas`` (list of dicts from threadpoolctl describing the BLAS
+        libraries in use).
 
     Examples
     --------
@@ -215,7 +217,8 @@ def show_config(file=None):
     >>> import perceptron
     >>> info = perceptron.show_config(file=io.StringIO())
     >>> sorted(info)
-    ['blas', 'cpus', 'omp_num_threads_env', 'openmp', 'threads', 'threads_source', 'version']
+    ['blas', 'cpus', 'omp_num_threads_env', 'openmp', 'threads', 'threads_source', 'version',
+     'wait_policy']
     """
     from threadpoolctl import threadpool_info
 
@@ -233,6 +236,7 @@ def show_config(file=None):
         "threads": threads,
         "threads_source": source,
         "cpus": available_cpus(),
+        "wait_policy": WAIT_POLICY,
         "omp_num_threads_env": os.environ.get("OMP_NUM_THREADS"),
         "blas": blas,
     }
@@ -242,6 +246,7 @@ def show_config(file=None):
     print(f"  kernel threads : {threads} ({source}; OMP_NUM_THREADS="
           f"{info['omp_num_threads_env']})", file=out)
     print(f"  CPUs available : {info['cpus']}", file=out)
+    print(f"  thread waiting : {WAIT_POLICY}", file=out)
     for lib in blas:
         print(f"  BLAS           : {lib['internal_api']} {lib['version']} "
               f"({lib['num_threads']} threads)", file=out)

@@ -165,3 +165,22 @@ def test_loky_workers_share_the_cpus(digits):
                           refit=False)
     _fit(search, X, y)
     assert set(search.cv_results_["mean_test_threads"]) == {max(1, available_cpus() // 2)}
+
+
+@needs_openmp
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="libgomp on Linux")
+def test_wait_policy_is_set_for_libgomp_and_the_environment_left_alone():
+    """The package sets libgomp's spin count while libgomp loads, then removes
+    the variable again; a user's own setting wins."""
+    code = ("import os, perceptron\n"
+            "from perceptron._kernels import WAIT_POLICY\n"
+            "print(WAIT_POLICY); print(os.environ.get('GOMP_SPINCOUNT'))")
+    clean = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, cwd=ROOT, env=clean)
+    policy, leftover = out.stdout.splitlines()
+    assert leftover == "None", out.stderr
+    assert policy == f"GOMP_SPINCOUNT={perceptron._kernels.SPIN_COUNT} (set by perceptron)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, cwd=ROOT, env={**clean, "OMP_WAIT_POLICY": "passive"})
+    assert out.stdout.splitlines() == ["OMP_WAIT_POLICY=passive (from the environment)", "None"]
