@@ -24,7 +24,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 TITLES = {"mlp": "MLP: perceptron vs scikit-learn vs PyTorch-CPU",
           "cnn": "CNN: perceptron's ConvDigitClassifier vs PyTorch-CPU",
           "accuracy": "Accuracy of the documented configurations",
-          "dask": "Grid search: one fit after another, joblib, and a Dask cluster"}
+          "dask": "Grid search: one fit after another, joblib, and a Dask cluster",
+          "openmp": "OpenMP: how the kernels' idle threads wait, on a quiet and a busy machine"}
 RATIO = ("The contestants of a comparison ran in interleaved rounds in one process: round i "
          "of each saw the same load. `ratio vs ours` is their median time / our median time at "
          "the same thread count (above 1: ours is faster); `per-round ratio` is the median over "

@@ -79,16 +79,16 @@ def _rounds(work, rounds):
             if load == "busy":
                 busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
                 time.sleep(0.5)
-            try:
-                step, _ = H.interleave(
+            try:  # the fit's own seconds, as the child measured them (not its start-up)
+                _, fit = H.interleave(
                     {policy: (lambda p=policy: _fit_seconds(work, p)) for policy in POLICIES},
                     dict.fromkeys(POLICIES, 1))
             finally:
                 if busy is not None:
                     busy.kill()
                     busy.wait()
-            for policy, values in step.items():
-                seconds[(load, policy)] += values
+            for policy, value in fit.items():
+                seconds[(load, policy)].append(value)
     return seconds
 
 

@@ -51,6 +51,14 @@ def test_absurd_thread_counts_are_a_clear_error(digits, Est, n_threads):
         Est(n_threads=n_threads, max_iter=1).fit(X, y)
 
 
+def test_predict_checks_the_thread_count_too(digits):
+    X, y = digits
+    clf = _fit(PerceptronClassifier(max_iter=1, random_state=0), X, y)
+    clf.set_params(n_threads=10**9)
+    with pytest.raises(ValueError, match="n_threads must be"):
+        clf.predict(X)
+
+
 def test_a_billion_threads_does_not_kill_the_process():
     """libgomp ended the process ("out of memory allocating 224 GB") before
     the bound; in a child process, so that a regression fails this test
