@@ -15,11 +15,14 @@ here.
 # %%
 # A cluster on this machine
 # -------------------------
-# Two worker processes of one thread each. Each fit runs on the kernels'
-# OpenMP threads, and a grid search is fastest with one thread per fit and
-# as many fits at once as there are cores. The cluster listens on 127.0.0.1
-# only and runs no dashboard (a real one would keep it: it shows the fits as
-# they run).
+# Two workers of one thread each: each fit runs on the kernels' OpenMP
+# threads, and a grid search is fastest with one thread per fit and as many
+# fits at once as there are cores. Here the workers live in this process
+# (``processes=False``): nothing listens on the network, and the script runs
+# as it is. Dask's default, one process per worker, runs the same code; a
+# script that starts worker processes must keep its code under ``if __name__
+# == "__main__":`` (the workers import it). This cluster has no dashboard
+# either; a real one would keep it: it shows the fits as they run.
 import itertools
 import logging
 import warnings
@@ -39,9 +42,8 @@ warnings.filterwarnings("ignore", category=ConvergenceWarning)  # the refits of 
 
 X_train, X_test, y_train, y_test = load_dataset("digits")
 
-cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                       host="127.0.0.1", dashboard_address=None,
-                       silence_logs=logging.ERROR)
+cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                       dashboard_address=None, silence_logs=logging.ERROR)
 client = Client(cluster)
 print(client)
 
@@ -64,14 +66,14 @@ print(f"test accuracy of the refitted best model: {search.score(X_test, y_test):
 # %%
 # Each bar is one task on one worker: a small batch of fits, joblib's unit of
 # work. The two workers are busy side by side.
+computed = [(task["worker"], period["start"], period["stop"]) for task in stream.data
+            for period in task["startstops"] if period["action"] == "compute"]
+workers = sorted({worker for worker, _, _ in computed})
+start = min(begin for _, begin, _ in computed)
 fig, ax = plt.subplots(figsize=(6, 2.2))
-workers = sorted({task["worker"] for task in stream.data})
-start = min(period["start"] for task in stream.data for period in task["startstops"])
-for task in stream.data:
-    for period in task["startstops"]:
-        if period["action"] == "compute":
-            ax.barh(workers.index(task["worker"]), period["stop"] - period["start"],
-                    left=period["start"] - start, height=0.6, edgecolor="white")
+for worker, begin, end in computed:
+    ax.barh(workers.index(worker), end - begin, left=begin - start, height=0.6,
+            color="tab:blue", edgecolor="white")
 ax.set_yticks(range(len(workers)), [f"worker {i}" for i in range(len(workers))])
 ax.set_xlabel("seconds since the first fit")
 ax.set_title("The search's tasks on the two workers")
@@ -82,9 +84,11 @@ plt.show()
 # Threads per fit
 # ---------------
 # ``n_threads=None`` (the default) asks where the fit runs. In a Dask
-# worker, the worker's threads share the process's budget: Dask starts its
-# workers with ``OMP_NUM_THREADS=1``, so a fit there uses one thread. In this
-# process a fit may use every CPU. ``n_threads_`` says what a fit used.
+# worker, the worker threads of the process share its CPUs: here two workers
+# of one thread each, so a fit on a worker uses half of them (one thread on
+# a 2-core machine). Dask's worker processes start with
+# ``OMP_NUM_THREADS=1``: one thread per fit there. Outside the workers, a
+# fit may use every CPU. ``n_threads_`` says what a fit used.
 
 
 def threads_of_a_fit(X, y):
@@ -98,9 +102,11 @@ print("threads of a fit here       :", threads_of_a_fit(X_train, y_train))
 # The same scores as one fit after another
 # ----------------------------------------
 # With an integer ``random_state`` a fit is reproducible bit for bit for a
-# given thread count. The fits on the workers used one thread each, so a
-# serial search with ``n_threads=1`` finds exactly the same scores.
-serial = GridSearchCV(estimator.set_params(n_threads=1), grid, cv=3).fit(X_train, y_train)
+# given thread count. A serial search whose fits use as many threads as the
+# workers' fits did finds exactly the same scores.
+threads = client.submit(threads_of_a_fit, X_train, y_train).result()
+serial = GridSearchCV(estimator.set_params(n_threads=threads), grid, cv=3)
+serial.fit(X_train, y_train)
 same = all(np.array_equal(search.cv_results_[f"split{i}_test_score"],
                           serial.cv_results_[f"split{i}_test_score"]) for i in range(3))
 print("identical fold scores:", same)
