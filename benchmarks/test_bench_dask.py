@@ -21,6 +21,7 @@ best score, and the speed-up over ``serial``; contestants whose fits used the
 same thread count must find the same scores, bit for bit.
 """
 
+import contextlib
 import itertools
 import logging
 import os
@@ -52,7 +53,7 @@ def _search(X, y, folds, case, clients, grid=GRID, epochs=1):
                           n_jobs=2 if case == "loky-2jobs" else 1,
                           scoring={"accuracy": "accuracy",
                                    "threads": lambda est, X, y: est.n_threads_})
-    backend = joblib.parallel_backend("sequential")
+    backend = contextlib.nullcontext()  # n_jobs decides: serial, or joblib's loky processes
     if case in CLUSTERS:
         backend = joblib.parallel_backend("dask", client=clients[case],
                                           scatter=[X, y, *itertools.chain(*folds)])
@@ -74,7 +75,8 @@ def race(request):
         for case, (workers, threads) in CLUSTERS.items():
             clusters[case] = distributed.LocalCluster(
                 n_workers=workers, threads_per_worker=threads, processes=True,
-                host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
+                host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR,
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})  # no port 8787
             clients[case] = distributed.Client(clusters[case], set_as_default=False)
         os.environ.clear()
         os.environ.update(environ)

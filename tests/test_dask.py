@@ -58,7 +58,10 @@ def client():
         with _deadline(TIMEOUT, "starting the LocalCluster"):
             cluster = distributed.LocalCluster(
                 n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                dashboard_address=None, silence_logs=logging.ERROR)
+                dashboard_address=None, silence_logs=logging.ERROR,
+                # the scheduler's HTTP endpoints (health, metrics) on a free port
+                # of 127.0.0.1, not on 8787, which another program may hold
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
             client = distributed.Client(cluster, timeout=TIMEOUT)
         try:
             yield client

@@ -43,7 +43,11 @@ warnings.filterwarnings("ignore", category=ConvergenceWarning)  # the refits of 
 X_train, X_test, y_train, y_test = load_dataset("digits")
 
 cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                       dashboard_address=None, silence_logs=logging.ERROR)
+                       dashboard_address=None, silence_logs=logging.ERROR,
+                       # Dask's HTTP endpoints (health, metrics) on free ports of
+                       # 127.0.0.1 only
+                       scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                       worker_dashboard_address="127.0.0.1:0")
 client = Client(cluster)
 print(client)
 
