@@ -33,7 +33,11 @@ def _jsonable(value, what):
     if isinstance(value, (list, tuple)):
         return [_jsonable(v, what) for v in value]
     if isinstance(value, dict):
-        return {str(k): _jsonable(v, what) for k, v in value.items()}
+        if all(isinstance(k, str) for k in value):
+            return {k: _jsonable(v, what) for k, v in value.items()}
+        # other keys (the class labels of class_weight) kept as [key, value]
+        # pairs, since JSON would turn them into strings
+        return {_PAIRS: [[_jsonable(k, what), _jsonable(v, what)] for k, v in value.items()]}
     if isinstance(value, np.generic):
         return value.item()
     if value is None or isinstance(value, (bool, int, float, str)):
@@ -46,9 +50,20 @@ def _jsonable(value, what):
                      "tuples and None can be stored without pickle")
 
 
+#: the key of a dict saved as [key, value] pairs (see :func:`_jsonable`)
+_PAIRS = "__pairs__"
+
+
 def _unjson(value):
-    if value in ("inf", "-inf", "nan"):
+    if isinstance(value, str) and value in ("inf", "-inf", "nan"):
         return float(value)
+    if isinstance(value, dict) and set(value) == {_PAIRS}:
+        pairs = value[_PAIRS]
+        if not isinstance(pairs, list) or not all(
+                isinstance(p, list) and len(p) == 2
+                and isinstance(p[0], (str, int, float, bool)) for p in pairs):
+            raise ValueError(f"malformed dict in the model's parameters: {value!r}")
+        return {key: _unjson(v) for key, v in pairs}
     return value
 
 

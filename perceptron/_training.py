@@ -25,24 +25,38 @@ def batch_size(est, n_samples):
     return max(1, min(est.batch_size, n_samples))
 
 
-def split_validation(est, X, y):
-    """Hold out ``validation_fraction`` of ``(X, y)``, stratified when possible."""
+def split_validation(est, X, y, sample_weight=None):
+    """Hold out ``validation_fraction`` of ``(X, y)``, stratified when possible.
+
+    Returns ``X_train, X_val, y_train, y_val, w_train, w_val``: the sample
+    weights follow their rows (both None without weights), as in
+    scikit-learn's MLPClassifier.
+    """
     seed = int(est._rng.integers(np.iinfo(np.int32).max))
+    arrays = (X, y) if sample_weight is None else (X, y, sample_weight)
     try:
-        X_tr, X_val, y_tr, y_val = train_test_split(
-            X, y, test_size=est.validation_fraction, random_state=seed, stratify=y)
+        parts = train_test_split(*arrays, test_size=est.validation_fraction,
+                                 random_state=seed, stratify=y)
     except ValueError:
         # a class too small to stratify: fall back to a plain random split
-        X_tr, X_val, y_tr, y_val = train_test_split(
-            X, y, test_size=est.validation_fraction, random_state=seed)
+        parts = train_test_split(*arrays, test_size=est.validation_fraction,
+                                 random_state=seed)
+    X_tr, X_val, y_tr, y_val = parts[:4]
+    w_tr, w_val = parts[4:] if sample_weight is not None else (None, None)
     if X_tr.shape[0] < 1 or X_val.shape[0] < 1:
         raise ValueError(
             f"validation_fraction={est.validation_fraction} leaves an empty "
             f"training or validation set for {X.shape[0]} samples")
-    return (np.ascontiguousarray(X_tr), np.ascontiguousarray(X_val), y_tr, y_val)
+    if sample_weight is not None and not (w_tr.any() and w_val.any()):
+        raise ValueError(
+            "the sample weights of the early-stopping "
+            f"{'training' if not w_tr.any() else 'validation'} set are all zero; "
+            "use another random_state or validation_fraction")
+    return (np.ascontiguousarray(X_tr), np.ascontiguousarray(X_val), y_tr, y_val, w_tr, w_val)
 
 
-def run_epochs(est, X, y, X_val, y_val, n_epochs, incremental):
+def run_epochs(est, X, y, X_val, y_val, n_epochs, incremental, sample_weight=None,
+               val_weight=None):
     """Train ``est._network`` for up to ``n_epochs`` epochs on ``(X, y)``.
 
     Parameters
@@ -58,9 +72,17 @@ def run_epochs(est, X, y, X_val, y_val, n_epochs, incremental):
     n_epochs : int
     incremental : bool
         A ``partial_fit`` epoch: no stopping rule, no convergence warning.
+    sample_weight : ndarray of shape (n_samples,), dtype float64, optional
+        The training samples' weights: each batch's loss is their weighted
+        mean, and the epoch's loss (``loss_``) too. The training accuracy
+        stays a plain count, as Keras's metrics.
+    val_weight : ndarray, optional
+        The validation samples' weights: a weighted accuracy, as
+        scikit-learn's ``score(X, y, sample_weight)``.
     """
     net = est._network
     n = X.shape[0]
+    total_weight = n if sample_weight is None else float(np.sum(sample_weight))
     bs = batch_size(est, n)
     order = np.arange(n, dtype=np.intp)
     progress = EpochProgress(est.verbose, -(-n // bs))
@@ -75,7 +97,7 @@ def run_epochs(est, X, y, X_val, y_val, n_epochs, incremental):
             m = idx.shape[0]
             # gradient and optimizer step (skipped if the loss is not finite)
             loss, n_correct = net.train_batch(X, y, idx, est.alpha, est._optimizer,
-                                              est._learning_rate)
+                                              est._learning_rate, sample_weight=sample_weight)
             if not math.isfinite(loss):
                 raise ValueError(
                     f"training diverged: the loss became {loss} at epoch "
@@ -83,16 +105,18 @@ def run_epochs(est, X, y, X_val, y_val, n_epochs, incremental):
             est.t_ += m
             if est.learning_rate == "invscaling":
                 est._learning_rate = est.learning_rate_init / (est.t_ + 1) ** est.power_t
-            loss_sum += loss * m
+            # the epoch's loss: the batches' means weighted by their total weights
+            loss_sum += loss * (m if sample_weight is None else float(np.sum(sample_weight[idx])))
             correct += n_correct
             progress.update(bar, loss)
         est.n_iter_ += 1
         est.fit_time_ += time.perf_counter() - start_time
-        est.loss_ = loss_sum / n
+        est.loss_ = loss_sum / total_weight
         est.loss_curve_.append(est.loss_)
         est.train_scores_.append(correct / n)
         if X_val is not None:
-            score = float(np.mean(np.argmax(net.decision_function(X_val), axis=1) == y_val))
+            hits = np.argmax(net.decision_function(X_val), axis=1) == y_val
+            score = float(np.average(hits, weights=val_weight))
             est.validation_scores_.append(score)
         progress.end(bar, est)
         if incremental:
