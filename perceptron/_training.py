@@ -91,6 +91,8 @@ def run_epochs(est, X, y, X_val, y_val, n_epochs, incremental, sample_weight=Non
         if est.shuffle:
             est._rng.shuffle(order)
         loss_sum, correct = 0.0, 0
+        if sample_weight is not None:  # each batch's total weight, for the epoch's loss
+            batch_weights = np.add.reduceat(sample_weight[order], np.arange(0, n, bs)).tolist()
         bar = progress.start(est.n_iter_ + 1)
         for start in range(0, n, bs):
             idx = order[start:start + bs]
@@ -106,7 +108,7 @@ def run_epochs(est, X, y, X_val, y_val, n_epochs, incremental, sample_weight=Non
             if est.learning_rate == "invscaling":
                 est._learning_rate = est.learning_rate_init / (est.t_ + 1) ** est.power_t
             # the epoch's loss: the batches' means weighted by their total weights
-            loss_sum += loss * (m if sample_weight is None else float(np.sum(sample_weight[idx])))
+            loss_sum += loss * (m if sample_weight is None else batch_weights[start // bs])
             correct += n_correct
             progress.update(bar, loss)
         est.n_iter_ += 1
