@@ -62,8 +62,8 @@ class MLPDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
     )
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *,
-                 output_activation="softmax", solver="adam", alpha=0.0001,
-                 class_weight=None, batch_size=128, learning_rate="constant", learning_rate_init=0.001,
+                 output_activation="softmax", solver="adam", alpha=0.0001, class_weight=None,
+                 batch_size=128, learning_rate="constant", learning_rate_init=0.001,
                  power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4,
                  verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
                  early_stopping=False, validation_fraction=0.1, beta_1=0.9,
