@@ -537,9 +537,11 @@ FITTED_ATTRIBUTES_DOC = """\
         Mean training loss of each epoch.
     train_scores_ : list of float
         Training accuracy of each epoch, counted on the mini-batches as they
-        were seen (before each update), as Keras reports it.
+        were seen (before each update), as Keras reports it (each sample
+        counts once, whatever its weight).
     validation_scores_ : list of float or None
-        Validation accuracy of each epoch when ``early_stopping``, else None.
+        Validation accuracy of each epoch when ``early_stopping`` (weighted by
+        the held-out samples' weights, when given), else None.
     best_validation_score_ : float or None
         Best validation accuracy when ``early_stopping``.
     best_loss_ : float

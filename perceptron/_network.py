@@ -229,7 +229,11 @@ class Network:
         m = rows.shape[0]
         xb = self._batch_buffer((m,) + X.shape[1:])
         _dense.take_rows(X.reshape(X.shape[0], -1), rows, xb.reshape(m, -1), self.n_threads)
-        weights = None if sample_weight is None else sample_weight[rows]
+        weights = None
+        if sample_weight is not None:
+            if sample_weight.shape[0] != X.shape[0]:
+                raise ValueError("train_batch: sample_weight and X differ in length")
+            weights = sample_weight[rows]
         loss, n_correct = self.train_step(xb, y[rows], alpha, weights)
         if (optimizer is not None and math.isfinite(loss)
                 and (weights is None or weights.any())):

@@ -131,6 +131,24 @@ def test_no_update_when_the_loss_is_not_finite(team):
     assert opt.n_steps == 0 and not opt.m.any()
 
 
+@pytest.mark.parametrize("engine", [DenseStackNetwork, Network])
+def test_a_batch_of_weight_zero_changes_nothing(engine):
+    """No gradient (the L2 term included), no optimizer step, a loss of 0."""
+    widths = (20, 8, 3)
+    X, y, rows = make_data(widths)
+    sw = np.ones(X.shape[0])
+    sw[rows] = 0
+    net = make_net(widths, engine=engine)
+    opt = Adam(net.params)
+    before = net.params.copy()
+    loss, _ = net.train_batch(X, y, rows, 0.1, opt, 0.1, sample_weight=sw)
+    assert loss == 0.0 and not net.grads.any()
+    np.testing.assert_array_equal(net.params, before)
+    assert opt.n_steps == 0 and not opt.m.any()
+    with pytest.raises(ValueError, match="sample_weight"):
+        net.train_batch(X, y, rows, sample_weight=sw[:-1])
+
+
 def test_repeated_steps_are_identical_on_two_threads():
     """Large enough that the real team is 2: no race between the phases."""
     widths = (784, 100, 100, 10)
