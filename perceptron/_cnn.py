@@ -118,7 +118,7 @@ class ConvDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, rho=0.9, dtype="float32", n_threads=None):
+                 n_iter_no_change=10, rho=0.9, dtype="float32", n_threads=None, callbacks=None):
         self.conv_layers = conv_layers
         self.pool_size = pool_size
         self.padding = padding
@@ -151,6 +151,7 @@ class ConvDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
         self.rho = rho
         self.dtype = dtype
         self.n_threads = n_threads
+        self.callbacks = callbacks
 
     # ------------------------------------------------------------ parameters
     def _conv_specs(self):

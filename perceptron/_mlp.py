@@ -68,7 +68,7 @@ class MLPDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
                  verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
                  early_stopping=False, validation_fraction=0.1, beta_1=0.9,
                  beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, rho=0.9, dropout=0.0,
-                 dtype="float32", n_threads=None):
+                 dtype="float32", n_threads=None, callbacks=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.output_activation = output_activation
@@ -97,6 +97,7 @@ class MLPDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
         self.dropout = dropout
         self.dtype = dtype
         self.n_threads = n_threads
+        self.callbacks = callbacks
 
     def _hidden_sizes(self):
         return check_layer_sizes("hidden_layer_sizes", self.hidden_layer_sizes)

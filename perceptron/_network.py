@@ -185,9 +185,8 @@ class Network:
         logits = self.forward(X, training=True)
         # the loss kernel writes dL/dlogits over the logits (they are not needed
         # again) and counts the rows whose arg-max logit is the true class
-        kernel = (_loss.softmax_cross_entropy if self.output == "softmax"
-                  else _loss.sigmoid_binary_cross_entropy)
-        loss, n_correct = kernel(logits, y, logits, scale, self.n_threads, sample_weight)
+        loss, n_correct = self._loss_kernel()(logits, y, logits, scale, self.n_threads,
+                                              sample_weight)
         grad = logits
         for i in range(len(self.layers) - 1, -1, -1):
             grad = self.layers[i].backward(grad, need_input_grad=i > 0)
@@ -198,6 +197,53 @@ class Network:
                 penalty += _dense.l2_penalty(self.params[sl], self.grads[sl], l2_scale,
                                              self.n_threads)
         return mean_loss(loss, penalty, alpha, weight_sum), n_correct
+
+    def _loss_kernel(self):
+        """The kernel of the output function fused with its loss (``_loss.pyx``)."""
+        return (_loss.softmax_cross_entropy if self.output == "softmax"
+                else _loss.sigmoid_binary_cross_entropy)
+
+    def squared_norm(self):
+        """``||W||^2``, the sum of the squared weights the L2 penalty acts on."""
+        return sum(float(np.dot(self.params[sl], self.params[sl]))
+                   for sl in self._decay_slices)
+
+    def evaluate(self, X, y, sample_weight=None):
+        """Mean loss and accuracy on ``(X, y)``, without training.
+
+        The logits come from the predict path (:meth:`decision_function`,
+        batch by batch, dropout off), then the loss kernel of training turns
+        them into each row's loss and whether it is right. The L2 penalty is
+        not included (the training loop adds it, as it does to the training
+        loss).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, *input_shape)
+        y : ndarray of shape (n_samples,), dtype intp
+            Class indices.
+        sample_weight : ndarray of shape (n_samples,), dtype float64, optional
+            The rows' weights (not all 0): both figures are then weighted
+            means, as scikit-learn's ``score(X, y, sample_weight)``.
+
+        Returns
+        -------
+        loss : float
+            Mean loss over the rows.
+        accuracy : float
+            Fraction of the rows whose arg-max logit is the true class.
+        """
+        n = X.shape[0]
+        logits = self.decision_function(X)
+        if sample_weight is not None:  # read before the kernel writes over the logits
+            hits = np.argmax(logits, axis=1) == y
+        # the gradient (scale 0) goes over the logits: only the loss and hits are wanted
+        loss, n_correct = self._loss_kernel()(logits, y, logits, 0.0, self.n_threads,
+                                              sample_weight)
+        if sample_weight is None:
+            return loss / n, n_correct / n
+        total = float(np.sum(sample_weight))
+        return loss / total, float(np.dot(hits, sample_weight)) / total
 
     def train_batch(self, X, y, rows, alpha=0.0, optimizer=None, learning_rate=None,
                     sample_weight=None):

@@ -60,7 +60,7 @@ class PerceptronClassifier(DenseWeightsMixin, BaseDigitClassifier):
                  warm_start=False, momentum=0.9, nesterovs_momentum=True,
                  early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
                  epsilon=1e-8, n_iter_no_change=10, rho=0.9, dtype="float32",
-                 n_threads=None):
+                 n_threads=None, callbacks=None):
         self.activation = activation
         self.solver = solver
         self.alpha = alpha
@@ -86,6 +86,7 @@ class PerceptronClassifier(DenseWeightsMixin, BaseDigitClassifier):
         self.rho = rho
         self.dtype = dtype
         self.n_threads = n_threads
+        self.callbacks = callbacks
 
     def _output_activation(self):
         return self.activation

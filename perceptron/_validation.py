@@ -142,6 +142,36 @@ def check_n_threads(n_threads):
         raise ValueError(f"n_threads must be None or a non-zero int, got {n_threads!r}")
 
 
+#: the hooks of the callback protocol (:mod:`perceptron.callbacks`)
+CALLBACK_HOOKS = ("on_train_begin", "on_epoch_begin", "on_epoch_end", "on_train_end")
+
+
+def check_callbacks(callbacks):
+    """Check a ``callbacks`` parameter: None, or a list of objects with callback hooks.
+
+    Examples
+    --------
+    >>> from perceptron._validation import check_callbacks
+    >>> from perceptron.callbacks import EarlyStopping
+    >>> check_callbacks([EarlyStopping()])
+    >>> check_callbacks([EarlyStopping])
+    Traceback (most recent call last):
+    ...
+    ValueError: callbacks[0] is the class EarlyStopping: pass an instance, EarlyStopping()
+    """
+    if callbacks is None:
+        return
+    if not isinstance(callbacks, (list, tuple)):
+        raise ValueError(f"callbacks must be None or a list of callbacks, got {callbacks!r}")
+    for i, callback in enumerate(callbacks):
+        if isinstance(callback, type):
+            raise ValueError(f"callbacks[{i}] is the class {callback.__name__}: pass an "
+                             f"instance, {callback.__name__}()")
+        if not any(callable(getattr(callback, hook, None)) for hook in CALLBACK_HOOKS):
+            raise ValueError(f"callbacks[{i}] = {callback!r} is not a callback: it has none "
+                             f"of the methods {', '.join(CALLBACK_HOOKS)}")
+
+
 def check_image_shape(image_shape, n_features=None, *, channels=False, name="image_shape",
                       what="X"):
     """The shape of one image of ``n_features`` pixels: given, or a square.

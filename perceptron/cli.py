@@ -101,12 +101,13 @@ def cmd_train(args):
     est = make_estimator(args.model, args.dataset, epochs=args.epochs,
                          random_state=args.seed, n_threads=args.threads,
                          verbose=not args.quiet)
+    X_train, y_train, validation = _training_control(args, est, X_train, y_train)
     _progress(args, f"Training {type(est).__name__} on {args.dataset} "
                     f"({X_train.shape[0]} images, {X_train.shape[1]} pixels)")
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        est.fit(X_train, y_train)
+        est.fit(X_train, y_train, **validation)
     fit_time = time.perf_counter() - start
     summary = classification_summary(est, X_test, y_test,
                                      target_names=_target_names(args.dataset))
@@ -124,6 +125,7 @@ def cmd_train(args):
         "seconds_per_epoch": est.fit_time_ / max(est.n_iter_, 1),
         "loss_curve": est.loss_curve_,
         "train_accuracy_curve": est.train_scores_,
+        "history": est.history_,
         "test": summary,
     }
     metrics_path = os.path.join(args.out, "metrics.json")
@@ -136,6 +138,41 @@ def cmd_train(args):
           f"{est.n_iter_} epochs)")
     print("wrote:\n  " + "\n  ".join(written))
     return 0
+
+
+def _training_control(args, est, X, y):
+    """The options of issue #12: a validation set and callbacks on ``est``.
+
+    Returns the training data (less the held-out part) and ``fit``'s
+    validation arguments.
+    """
+    from sklearn.model_selection import train_test_split
+
+    from .callbacks import EarlyStopping, LearningRateScheduler, ModelCheckpoint
+
+    fraction = args.validation_fraction
+    if fraction is None and args.early_stopping:
+        fraction = 0.1
+    validation = {}
+    if fraction is not None:
+        if not 0 < fraction < 1:
+            raise UserError(f"--validation-fraction must be between 0 and 1, got {fraction}")
+        X, X_val, y, y_val = train_test_split(X, y, test_size=fraction, stratify=y,
+                                              random_state=args.seed)
+        validation = {"X_val": X_val, "y_val": y_val}
+    monitor = "val_loss" if validation else "loss"
+    callbacks = []
+    if args.early_stopping:
+        if args.patience < 1:
+            raise UserError(f"--patience must be at least 1, got {args.patience}")
+        callbacks.append(EarlyStopping(monitor, patience=args.patience,
+                                       verbose=not args.quiet))
+    if args.lr_schedule != "constant":
+        callbacks.append(LearningRateScheduler(args.lr_schedule))
+    if args.checkpoint:
+        callbacks.append(ModelCheckpoint(args.checkpoint, monitor=monitor))
+    est.set_params(callbacks=callbacks or None)
+    return X, y, validation
 
 
 def _load_model(path):
@@ -248,6 +285,22 @@ def build_parser():
                    help="output folder (default: ./perceptron-output)")
     p.add_argument("--plots", action="store_true",
                    help="also write confusion matrix, curves, mistakes, weights as PNG")
+    p.add_argument("--validation-fraction", type=float, default=None, metavar="F",
+                   help="hold out this fraction of the training images (stratified) and "
+                        "report validation loss and accuracy after each epoch")
+    p.add_argument("--early-stopping", action="store_true",
+                   help="stop when the validation loss (the training loss without a "
+                        "validation set) stalls, and keep the best epoch's weights; "
+                        "holds out 0.1 unless --validation-fraction says otherwise")
+    p.add_argument("--patience", type=int, default=5,
+                   help="epochs without improvement before --early-stopping stops "
+                        "(default 5)")
+    p.add_argument("--lr-schedule", choices=("constant", "cosine", "step", "exponential"),
+                   default="constant",
+                   help="step size schedule over the epochs (default constant)")
+    p.add_argument("--checkpoint", default=None, metavar="PATH",
+                   help="save the best model so far to PATH after each epoch that "
+                        "improves ({epoch} in PATH: one file per epoch)")
     p.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,
                    help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_train)

@@ -20,6 +20,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 #: public modules and the names they export
 PUBLIC_MODULES = (
     "perceptron",
+    "perceptron.callbacks",
     "perceptron.compare",
     "perceptron.datasets",
     "perceptron.layers",

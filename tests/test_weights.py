@@ -204,3 +204,21 @@ def test_class_weight_dict_survives_saving(data, tmp_path):
     restored.partial_fit(X, y)  # the labels still match the classes
     clf.partial_fit(X, y)
     np.testing.assert_array_equal(restored._network.params, clf._network.params)
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn"])
+def test_validation_figures_are_weighted_means(name, data):
+    """``Network.evaluate`` (the validation loss and accuracy of each epoch)
+    with the held-out samples' weights: the weighted means of each row's."""
+    X, y = data
+    clf = ESTIMATORS[name](max_iter=2).fit(X, y)
+    net, y_idx = clf._network, y.astype(np.intp)
+    X_in = clf._network_input(np.ascontiguousarray(X, dtype=net.dtype))
+    w = np.random.default_rng(4).random(len(y)) * 3
+    w[::4] = 0
+    per_row = np.array([net.evaluate(X_in[i:i + 1], y_idx[i:i + 1]) for i in range(len(y))])
+    loss, accuracy = net.evaluate(X_in, y_idx, w)
+    assert loss == pytest.approx(np.average(per_row[:, 0], weights=w), rel=1e-10)
+    assert accuracy == pytest.approx(np.average(per_row[:, 1], weights=w), rel=1e-12)
+    assert net.evaluate(X_in, y_idx, np.ones(len(y))) == pytest.approx(net.evaluate(X_in, y_idx),
+                                                                       rel=1e-12)
