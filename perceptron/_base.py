@@ -15,7 +15,7 @@ from abc import abstractmethod
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, compute_class_weight, compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -26,7 +26,8 @@ from ._kernels import _isfinite
 from ._network import OUTPUTS, raise_not_finite
 from ._optimizers import OPTIMIZERS, make_optimizer
 from ._training import HISTORY_KEYS, history_from_curves, run_epochs, split_validation
-from ._validation import check_callbacks, check_n_threads, check_param, resolve_dtype
+from ._validation import (check_callbacks, check_class_weight, check_n_threads, check_param,
+                          check_sample_weight, resolve_dtype)
 from .layers import Dense
 
 
@@ -64,6 +65,7 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         check_param("output activation", self._output_activation(), None,
                     options=set(OUTPUTS))
         check_param("alpha", self.alpha, "float", 0)
+        check_class_weight(self.class_weight)
         if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
             check_param("batch_size", self.batch_size, "int", 1)
         check_param("learning_rate", self.learning_rate, None,
@@ -92,7 +94,7 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         self._validate_extra_params()
 
     # ------------------------------------------------------------ public API
-    def fit(self, X, y, *, X_val=None, y_val=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None):
         """Fit the model to data ``X`` and labels ``y``.
 
         All or nothing: if ``fit`` raises (training diverged, a callback
@@ -110,6 +112,11 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
             Training images, one flattened image per row.
         y : array-like of shape (n_samples,)
             Class labels (any hashable type).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample (finite, >= 0, not all 0); None: all 1.
+            Each mini-batch's loss is the weighted mean of its samples'
+            losses, so a weight of 0 removes a sample and an integer weight
+            ``k`` counts it ``k`` times. Multiplied by ``class_weight``.
         X_val : array-like of shape (n_val, n_features), default=None
             A validation set: its loss and accuracy are computed after each
             epoch (``history_["val_loss"]``, ``history_["val_score"]``,
@@ -126,9 +133,10 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
-        return self._fit(X, y, incremental=False, X_val=X_val, y_val=y_val)
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight, X_val=X_val,
+                         y_val=y_val)
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Run one epoch over ``(X, y)``, continuing from the current state.
 
         All or nothing: if the call raises (training diverged, a callback
@@ -143,12 +151,14 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         classes : array-like of shape (n_classes,), default=None
             Every class that will ever appear. Required on the first call,
             ignored (but checked) afterwards.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample, as in :meth:`fit`.
 
         Returns
         -------
         self : object
         """
-        return self._fit(X, y, incremental=True, classes=classes)
+        return self._fit(X, y, incremental=True, classes=classes, sample_weight=sample_weight)
 
     def predict_proba(self, X):
         """Probability of each class for each sample.
@@ -259,12 +269,14 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         with kernel_threads(n_threads):
             yield
 
-    def _fit(self, X, y, incremental, classes=None, X_val=None, y_val=None):
+    def _fit(self, X, y, incremental, classes=None, sample_weight=None, X_val=None,
+             y_val=None):
         """Train in one transaction: on any exception, undo the call (see :mod:`._guard`)."""
         with DeferredInterrupt() as interrupt:
             snapshot = Snapshot(self)
             try:
-                trained = self._train(X, y, incremental, classes, X_val, y_val, interrupt)
+                trained = self._train(X, y, incremental, classes, sample_weight, X_val, y_val,
+                                      interrupt)
                 if interrupt.raised and (incremental or not trained):
                     raise KeyboardInterrupt(
                         f"{'partial_fit' if incremental else 'fit'} interrupted; "
@@ -274,14 +286,24 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
                 raise
         return self
 
-    def _train(self, X, y, incremental, classes, X_val, y_val, interrupt):
+    def _train(self, X, y, incremental, classes, sample_weight, X_val, y_val, interrupt):
         """Validate, initialise if needed and run the epochs; return the batches trained."""
         self._validate_params()
+        if incremental and isinstance(self.class_weight, str):
+            raise ValueError(
+                "class_weight 'balanced' is not supported for partial_fit: one call "
+                "sees too few samples to count the classes. Compute the weights "
+                "once, compute_class_weight('balanced', classes=classes, y=y) on the "
+                "whole training set's labels (or a large enough sample of them), and "
+                "pass them as a dict: class_weight=dict(zip(classes, weights)).")
         fitted = hasattr(self, "_network")
         first_pass = not fitted or not (incremental or self.warm_start)
         X, y = self._validate_input(X, y, reset=first_pass, dtype=self._dtype)
         check_classification_targets(y)
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X)
         y_idx = self._encode_labels(y, classes, first_pass, incremental)
+        weights = self._sample_weights(y, y_idx, sample_weight)
         if not first_pass and self._network.dtype != np.dtype(self._dtype):
             raise ValueError(
                 f"dtype changed from {self._network.dtype.name} to "
@@ -298,15 +320,40 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         with self._thread_limits():
             if incremental:
                 return run_epochs(self, X_in, y_idx, None, None, n_epochs=1, incremental=True,
-                                  interrupt=interrupt)
+                                  interrupt=interrupt, sample_weight=weights)
+            w_val = None
             if val is not None:
                 X_val, y_val = self._network_input(val[0]), val[1]
             elif self.early_stopping:
-                X_in, X_val, y_idx, y_val = split_validation(self, X_in, y_idx)
+                X_in, X_val, y_idx, y_val, weights, w_val = split_validation(
+                    self, X_in, y_idx, weights)
             if X_val is not None and self.validation_scores_ is None:
                 self.validation_scores_ = []
             return run_epochs(self, X_in, y_idx, X_val, y_val, n_epochs=self.max_iter,
-                              incremental=False, interrupt=interrupt)
+                              incremental=False, interrupt=interrupt, sample_weight=weights,
+                              val_weight=w_val)
+
+    def _sample_weights(self, y, y_idx, sample_weight):
+        """Each sample's weight: ``sample_weight`` times its class's ``class_weight``.
+
+        scikit-learn's semantics: "balanced" gives class ``c`` the weight
+        ``n_samples / (n_classes * count(c))`` of this call's ``y``
+        (``compute_sample_weight``); a dict gives each class its value (1 for
+        classes it omits). None when neither is given: the kernels' unweighted
+        path.
+        """
+        if self.class_weight is None:
+            return sample_weight
+        if isinstance(self.class_weight, str):  # "balanced", fit only
+            per_class = compute_sample_weight("balanced", y)
+        else:
+            per_class = compute_class_weight(self.class_weight, classes=self.classes_,
+                                             y=y)[y_idx]
+        weights = per_class if sample_weight is None else sample_weight * per_class
+        if not weights.any():
+            raise ValueError("every sample has a weight of 0 once multiplied by its "
+                             f"class_weight ({self.class_weight!r}); nothing to train on")
+        return weights
 
     def _validation_set(self, X_val, y_val):
         """``(X_val, class indices of y_val)`` validated as ``fit``'s input, or None."""
@@ -503,7 +550,17 @@ TRAINING_PARAMS_DOC = """\
         Adam, or RMSprop.
     alpha : float, default={alpha}
         L2 penalty. As in scikit-learn, ``0.5 * alpha * ||W||^2 / batch_size``
-        is added to the mean loss of each batch (weights only, not biases).
+        is added to the mean loss of each batch (weights only, not biases);
+        with sample weights, ``/ sum(sample_weight)`` of the batch.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, ``{{class_label: weight}}`` (1 for a class
+        left out), multiplied into ``fit``'s ``sample_weight``.
+        "balanced" weighs class ``c`` by ``n_samples / (n_classes *
+        count(c))`` in the training labels (scikit-learn's
+        :func:`~sklearn.utils.class_weight.compute_sample_weight`), so that
+        every class counts as much in the loss; it is not supported by
+        ``partial_fit``, which sees one part of the data at a time: pass a
+        dict computed once from all the labels instead.
     batch_size : int or "auto", default={batch_size}
         Samples per mini-batch; "auto" means ``min(200, n_samples)``.
     learning_rate : {{"constant", "invscaling", "adaptive"}}, default="constant"
@@ -571,15 +628,18 @@ FITTED_ATTRIBUTES_DOC = """\
     n_features_in_ : int
         Number of features seen during ``fit``.
     loss_ : float
-        Mean training loss of the last epoch.
+        Mean training loss of the last epoch (weighted by the sample and
+        class weights, when given).
     loss_curve_ : list of float
         Mean training loss of each epoch.
     train_scores_ : list of float
         Training accuracy of each epoch, counted on the mini-batches as they
-        were seen (before each update), as Keras reports it.
+        were seen (before each update), as Keras reports it (each sample
+        counts once, whatever its weight).
     validation_scores_ : list of float or None
         Validation accuracy of each epoch when there is a validation set
-        (``X_val``, or ``early_stopping``), else None.
+        (``X_val``, or ``early_stopping``; weighted by the held-out samples'
+        weights, when given), else None.
     best_validation_score_ : float or None
         Best validation accuracy when ``early_stopping``.
     history_ : dict of str to list of float

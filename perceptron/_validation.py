@@ -235,3 +235,53 @@ def check_image_shape(image_shape, n_features=None, *, channels=False, name="ima
     if channels and len(shape) == 2:
         shape = (1,) + shape
     return shape
+
+
+def check_class_weight(class_weight):
+    """Check a ``class_weight`` parameter: None, "balanced" or ``{label: weight}``.
+
+    The weights of a dict must be finite numbers >= 0 (scikit-learn's
+    ``compute_class_weight`` checks its keys against the classes at fit time).
+
+    Examples
+    --------
+    >>> from perceptron._validation import check_class_weight
+    >>> check_class_weight({0: 1.0, 1: 5})
+    >>> check_class_weight({0: -1})
+    Traceback (most recent call last):
+    ...
+    ValueError: class_weight must map class labels to finite numbers >= 0, got {0: -1}
+    """
+    if class_weight is None or (isinstance(class_weight, str) and class_weight == "balanced"):
+        return
+    if not isinstance(class_weight, dict):
+        raise ValueError("class_weight must be None, 'balanced' or a dict {class label: "
+                         f"weight}}, got {class_weight!r}")
+    for weight in class_weight.values():
+        if (not isinstance(weight, numbers.Real) or isinstance(weight, (bool, np.bool_))
+                or not np.isfinite(weight) or weight < 0):
+            raise ValueError("class_weight must map class labels to finite numbers >= 0, "
+                             f"got {class_weight!r}")
+
+
+def check_sample_weight(sample_weight, X):
+    """``sample_weight`` as a float64 vector of one weight per row of ``X``.
+
+    scikit-learn's rules (``sklearn.utils.validation._check_sample_weight``):
+    a scalar is repeated; an array must be 1-D with one finite weight >= 0
+    per sample, not all zero. Each rule's ValueError is scikit-learn's.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from perceptron._validation import check_sample_weight
+    >>> check_sample_weight([1, 2, 0], np.zeros((3, 2)))
+    array([1., 2., 0.])
+    >>> check_sample_weight([1, -2, 0], np.zeros((3, 2)))
+    Traceback (most recent call last):
+    ...
+    ValueError: Negative values in data passed to `sample_weight`.
+    """
+    from sklearn.utils.validation import _check_sample_weight
+
+    return _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
