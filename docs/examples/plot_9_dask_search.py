@@ -1,6 +1,6 @@
 """
 ===========================================
-8. Grid search on a Dask cluster
+9. Grid search on a Dask cluster
 ===========================================
 
 A hyper-parameter search is many independent fits: here 4 candidates times 3
