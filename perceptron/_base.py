@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, compute_class_weight, compute_sample_weight
 from sklearn.utils._available_if import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
@@ -30,7 +30,8 @@ from ._lbfgs import run_lbfgs
 from ._network import OUTPUTS, raise_not_finite
 from ._optimizers import OPTIMIZERS, make_optimizer
 from ._training import HISTORY_KEYS, history_from_curves, run_epochs, split_validation
-from ._validation import check_callbacks, check_n_threads, check_param, resolve_dtype
+from ._validation import (MAX_THREADS, check_callbacks, check_class_weight, check_n_threads,
+                          check_param, check_sample_weight, resolve_dtype)
 from .layers import Dense
 
 #: every solver: the stochastic ones (mini-batches, :mod:`._optimizers`) and
@@ -79,6 +80,7 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         check_param("output activation", self._output_activation(), None,
                     options=set(OUTPUTS))
         check_param("alpha", self.alpha, "float", 0)
+        check_class_weight(self.class_weight)
         if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
             check_param("batch_size", self.batch_size, "int", 1)
         check_param("learning_rate", self.learning_rate, None,
@@ -127,7 +129,7 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         return True
 
     # ------------------------------------------------------------ public API
-    def fit(self, X, y, *, X_val=None, y_val=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None):
         """Fit the model to data ``X`` and labels ``y``.
 
         All or nothing: if ``fit`` raises (training diverged, a callback
@@ -148,6 +150,11 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Class labels (any hashable type), or a 0/1 indicator matrix of
             labels (multi-label: one sigmoid output per label).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample (finite, >= 0, not all 0); None: all 1.
+            Each mini-batch's loss is the weighted mean of its samples'
+            losses, so a weight of 0 removes a sample and an integer weight
+            ``k`` counts it ``k`` times. Multiplied by ``class_weight``.
         X_val : array-like of shape (n_val, n_features), default=None
             A validation set: its loss and accuracy are computed after each
             epoch (``history_["val_loss"]``, ``history_["val_score"]``,
@@ -164,10 +171,11 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
-        return self._fit(X, y, incremental=False, X_val=X_val, y_val=y_val)
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight, X_val=X_val,
+                         y_val=y_val)
 
     @available_if(_check_solver)
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Run one epoch over ``(X, y)``, continuing from the current state.
 
         All or nothing: if the call raises (training diverged, a callback
@@ -185,12 +193,14 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
             Every class that will ever appear. Required on the first call
             (for an indicator matrix ``y``, its columns ``0 .. n_labels -
             1``), ignored (but checked) afterwards.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample, as in :meth:`fit`.
 
         Returns
         -------
         self : object
         """
-        return self._fit(X, y, incremental=True, classes=classes)
+        return self._fit(X, y, incremental=True, classes=classes, sample_weight=sample_weight)
 
     def predict_proba(self, X):
         """Probability of each class for each sample.
@@ -312,19 +322,22 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
     @contextlib.contextmanager
     def _thread_limits(self):
         """Resolve ``n_threads``, give it to the network and set the threads up
-        for the kernels meanwhile (:func:`perceptron._config.kernel_threads`)."""
+        for the kernels meanwhile (:func:`perceptron._config.kernel_threads`);
+        yields the thread count."""
         n_threads = effective_n_threads(self.n_threads)
         if hasattr(self, "_network"):
             self._network.set_n_threads(n_threads)
         with kernel_threads(n_threads):
-            yield
+            yield n_threads
 
-    def _fit(self, X, y, incremental, classes=None, X_val=None, y_val=None):
+    def _fit(self, X, y, incremental, classes=None, sample_weight=None, X_val=None,
+             y_val=None):
         """Train in one transaction: on any exception, undo the call (see :mod:`._guard`)."""
         with DeferredInterrupt() as interrupt:
             snapshot = Snapshot(self)
             try:
-                trained = self._train(X, y, incremental, classes, X_val, y_val, interrupt)
+                trained = self._train(X, y, incremental, classes, sample_weight, X_val, y_val,
+                                      interrupt)
                 if interrupt.raised and (incremental or not trained):
                     raise KeyboardInterrupt(
                         f"{'partial_fit' if incremental else 'fit'} interrupted; "
@@ -334,7 +347,7 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
                 raise
         return self
 
-    def _train(self, X, y, incremental, classes, X_val, y_val, interrupt):
+    def _train(self, X, y, incremental, classes, sample_weight, X_val, y_val, interrupt):
         """Validate, initialise if needed and train; return the batches (or L-BFGS
         iterations) trained."""
         self._validate_params()
@@ -343,10 +356,20 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
                              "one epoch per call, with no epochs to stop; set "
                              "early_stopping=False, or stop the calls with a validation set "
                              "of your own")
+        if incremental and isinstance(self.class_weight, str):
+            raise ValueError(
+                "class_weight 'balanced' is not supported for partial_fit: one call "
+                "sees too few samples to count the classes. Compute the weights "
+                "once, compute_class_weight('balanced', classes=classes, y=y) on the "
+                "whole training set's labels (or a large enough sample of them), and "
+                "pass them as a dict: class_weight=dict(zip(classes, weights)).")
         fitted = hasattr(self, "_network")
         first_pass = not fitted or not (incremental or self.warm_start)
         X, y = self._validate_input(X, y, reset=first_pass, dtype=self._dtype)
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X)
         T, labels = self._encode_targets(y, classes, first_pass, incremental)
+        weights = self._sample_weights(y, labels, sample_weight)
         if not first_pass and self._network.dtype != np.dtype(self._dtype):
             raise ValueError(
                 f"dtype changed from {self._network.dtype.name} to "
@@ -360,23 +383,53 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
             self._optimizer = make_optimizer(self.solver, self._network.params, self)
 
         X_in = self._network_input(X)
-        with self._thread_limits():
+        with self._thread_limits() as n_threads:
+            self.n_threads_ = n_threads
             if incremental:
                 return run_epochs(self, X_in, T, None, None, n_epochs=1, incremental=True,
-                                  interrupt=interrupt)
+                                  interrupt=interrupt, sample_weight=weights)
+            w_val = None
             if val is not None:
                 X_val, T_val = self._network_input(val[0]), val[1]
             elif self.early_stopping and self.solver != "lbfgs":
                 stratify = None if labels is None else self.classes_[labels]
-                X_in, X_val, T, T_val = split_validation(self, X_in, T, stratify)
+                X_in, X_val, T, T_val, weights, w_val = split_validation(
+                    self, X_in, T, stratify, weights)
             else:
                 X_val = T_val = None
             if X_val is not None and self.validation_scores_ is None:
                 self.validation_scores_ = []
             if self.solver == "lbfgs":
-                return run_lbfgs(self, X_in, T, X_val, T_val, interrupt)
+                return run_lbfgs(self, X_in, T, X_val, T_val, interrupt, weights)
             return run_epochs(self, X_in, T, X_val, T_val, n_epochs=self.max_iter,
-                              incremental=False, interrupt=interrupt)
+                              incremental=False, interrupt=interrupt, sample_weight=weights,
+                              val_weight=w_val)
+
+    def _sample_weights(self, y, labels, sample_weight):
+        """Each sample's weight: ``sample_weight`` times its class's ``class_weight``.
+
+        scikit-learn's semantics: "balanced" gives class ``c`` the weight
+        ``n_samples / (n_classes * count(c))`` of this call's ``y``
+        (``compute_sample_weight``); a dict gives each class its value (1 for
+        classes it omits). None when neither is given: the kernels' unweighted
+        path. ``labels`` are the class indices of ``y`` (None for
+        multi-label targets, which have no class to weigh).
+        """
+        if self.class_weight is None:
+            return sample_weight
+        if labels is None:
+            raise ValueError("class_weight weighs classes, and a multi-label y has none; "
+                             "weigh the samples with sample_weight instead")
+        if isinstance(self.class_weight, str):  # "balanced", fit only
+            per_class = compute_sample_weight("balanced", y)
+        else:
+            per_class = compute_class_weight(self.class_weight, classes=self.classes_,
+                                             y=y)[labels]
+        weights = per_class if sample_weight is None else sample_weight * per_class
+        if not weights.any():
+            raise ValueError("every sample has a weight of 0 once multiplied by its "
+                             f"class_weight ({self.class_weight!r}); nothing to train on")
+        return weights
 
     def _validation_set(self, X_val, y_val):
         """``(X_val, targets of y_val)`` validated as ``fit``'s input, or None."""
@@ -437,6 +490,7 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
 
     def _targets(self, y, name, where):
         """``(T, labels)`` of :meth:`_encode_targets` for ``y``, the classes being known."""
+        check_classification_targets(y)
         if sp.issparse(y):
             y = y.toarray()
         multilabel = type_of_target(y) == "multilabel-indicator"
@@ -511,7 +565,8 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
     #: fitted attributes a saved model keeps, beside the arrays (JSON-friendly)
     _SAVED_ATTRIBUTES = ("n_features_in_", "n_outputs_", "out_activation_", "n_iter_", "t_",
                          "loss_", "loss_curve_", "train_scores_", "validation_scores_",
-                         "best_validation_score_", "best_loss_", "fit_time_", "history_")
+                         "best_validation_score_", "best_loss_", "fit_time_", "history_",
+                         "n_threads_")
 
     def _export_state(self):
         """Everything a fitted estimator is, besides its hyper-parameters.
@@ -558,6 +613,8 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         unknown = set(attributes) - set(self._SAVED_ATTRIBUTES)
         if unknown:
             raise ValueError(f"unknown fitted attributes {sorted(unknown)}")
+        if "n_threads_" in attributes:
+            check_param("n_threads_", attributes["n_threads_"], "int", 1, MAX_THREADS)
         n_features = attributes.get("n_features_in_")
         if not isinstance(n_features, int) or isinstance(n_features, bool) or n_features < 1:
             raise ValueError(f"n_features_in_ must be a positive int, got {n_features!r}")
@@ -721,7 +778,17 @@ TRAINING_PARAMS_DOC = """\
     alpha : float, default={alpha}
         L2 penalty. As in scikit-learn, ``0.5 * alpha * ||W||^2 / batch_size``
         is added to the mean loss of each batch (weights only, not biases;
-        with "lbfgs" the batch is the whole training set).
+        with "lbfgs" the batch is the whole training set); with sample
+        weights, ``/ sum(sample_weight)`` of the batch.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, ``{{class_label: weight}}`` (1 for a class
+        left out), multiplied into ``fit``'s ``sample_weight``.
+        "balanced" weighs class ``c`` by ``n_samples / (n_classes *
+        count(c))`` in the training labels (scikit-learn's
+        :func:`~sklearn.utils.class_weight.compute_sample_weight`), so that
+        every class counts as much in the loss; it is not supported by
+        ``partial_fit``, which sees one part of the data at a time: pass a
+        dict computed once from all the labels instead.
     batch_size : int or "auto", default={batch_size}
         Samples per mini-batch; "auto" means ``min(200, n_samples)``.
     learning_rate : {{"constant", "invscaling", "adaptive"}}, default="constant"
@@ -779,9 +846,14 @@ TRAINING_PARAMS_DOC = """\
     dtype : {{"float32", "float64"}}, default="float32"
         Precision of the parameters and of all computation.
     n_threads : int or None, default=None
-        Threads for the OpenMP kernels and BLAS. None follows
-        ``OMP_NUM_THREADS`` / :func:`threadpoolctl.threadpool_limits`;
-        a negative value counts back from the number of CPUs.
+        Threads for the OpenMP kernels. None takes the budget of where the
+        fit runs: ``OMP_NUM_THREADS`` / :func:`threadpoolctl.threadpool_limits`
+        and the CPUs available, which joblib's workers divide by ``n_jobs``,
+        and which a Dask worker shares among its ``threads_per_worker`` tasks
+        (one thread each in Dask's default worker processes). A positive
+        value is capped by the CPUs available (and must be at most 8192); a
+        negative one counts back from them (-1: all). The count used is
+        ``n_threads_``.
     callbacks : list of callbacks or None, default=None
         Objects called at the start and end of training and of each epoch:
         :class:`~perceptron.callbacks.EarlyStopping`,
@@ -800,17 +872,20 @@ FITTED_ATTRIBUTES_DOC = """\
     n_features_in_ : int
         Number of features seen during ``fit``.
     loss_ : float
-        Mean training loss of the last epoch.
+        Mean training loss of the last epoch (weighted by the sample and
+        class weights, when given).
     loss_curve_ : list of float
         Mean training loss of each epoch (with "lbfgs", of each iteration),
         over the estimator's whole training: warm-started fits and
         ``partial_fit`` append to it.
     train_scores_ : list of float
         Training accuracy of each epoch, counted on the mini-batches as they
-        were seen (before each update), as Keras reports it.
+        were seen (before each update), as Keras reports it (each sample
+        counts once, whatever its weight).
     validation_scores_ : list of float or None
         Validation accuracy of each epoch when there is a validation set
-        (``X_val``, or ``early_stopping``), else None.
+        (``X_val``, or ``early_stopping``; weighted by the held-out samples'
+        weights, when given), else None.
     best_validation_score_ : float or None
         Best validation accuracy when ``early_stopping``.
     history_ : dict of str to list of float
@@ -843,4 +918,8 @@ FITTED_ATTRIBUTES_DOC = """\
         The output function: "logistic" for two classes and for multi-label
         targets, else "softmax" or "sigmoid" (``output_activation``).
     fit_time_ : float
-        Seconds spent in training epochs (validation included)."""
+        Seconds spent in training epochs (validation included).
+    n_threads_ : int
+        Threads the kernels used in the last ``fit`` or ``partial_fit``
+        (``n_threads`` resolved where it ran). Models are bit-identical for
+        the same ``random_state`` and the same ``n_threads_``."""

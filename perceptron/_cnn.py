@@ -112,7 +112,8 @@ class ConvDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
     def __init__(self, conv_layers=((32, 3), (64, 3), (64, 3)), pool_size=2,
                  padding="same", dense_layers=(64,), activation="relu", *,
                  output_activation="softmax", dropout=0.0, image_shape=None,
-                 solver="rmsprop", alpha=0.0, batch_size=128, learning_rate="constant",
+                 solver="rmsprop", alpha=0.0, class_weight=None, batch_size=128,
+                 learning_rate="constant",
                  learning_rate_init=0.001, power_t=0.5, max_iter=10, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
@@ -129,6 +130,7 @@ class ConvDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
         self.image_shape = image_shape
         self.solver = solver
         self.alpha = alpha
+        self.class_weight = class_weight
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init

@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._kernels import _stack
-from ._network import OUTPUT_CODES, Network, raise_not_finite, take_rows
+from ._network import OUTPUT_CODES, Network, mean_loss, raise_not_finite, take_rows
 from .layers import Dense, Dropout
 
 
@@ -92,32 +92,35 @@ class DenseStackNetwork(Network):
         self._activations = np.array(codes, dtype=np.int32)
         return self
 
-    def train_batch(self, X, T, rows, alpha=0.0, optimizer=None, learning_rate=None):
+    def train_batch(self, X, T, rows, alpha=0.0, optimizer=None, learning_rate=None,
+                    sample_weight=None):
         """One training step on ``X[rows]``, ``T[rows]``, in one kernel call.
 
         Parameters and results as :meth:`Network.train_batch`; the gradients
-        are the same, summed in another order. The kernel gathers the rows of
-        a dense ``X`` itself; those of a sparse one are densified first.
+        are the same, summed in another order. The kernel gathers the batch's
+        rows of a dense ``X``, ``T`` and ``sample_weight`` itself; those of a
+        sparse ``X`` are densified first.
         """
         m = rows.shape[0]
         if sp.issparse(X):
             xb = self._batch_buffer((m, int(self._widths[0])))
             take_rows(X, rows, xb, self.n_threads)
-            X, T, rows = xb, np.ascontiguousarray(T[rows]), self._batch_rows(m)
+            X, T = xb, np.ascontiguousarray(T[rows])
+            if sample_weight is not None:
+                sample_weight = np.ascontiguousarray(sample_weight[rows])
+            rows = self._batch_rows(m)
         plan = self._plan(m)
         for i, layer in plan.dropouts:  # the mask seeds, drawn as Dropout.forward draws them
             plan.seeds[i] = layer.next_seed()
         update = {} if optimizer is None else optimizer.fused_step(learning_rate)._asdict()
-        loss, n_correct, penalty, updated = _stack.dense_stack_step(
+        loss, n_correct, penalty, updated, weight_sum = _stack.dense_stack_step(
             X.reshape(X.shape[0], -1), rows, T, self.params, self.grads, plan.private,
             plan.work, plan.shared, plan.widths, plan.activations, plan.drop, plan.seeds,
-            OUTPUT_CODES[self.output], alpha, plan.row_loss, plan.hit, plan.team, **update)
+            OUTPUT_CODES[self.output], alpha, plan.row_loss, plan.hit, plan.team,
+            sample_weight=sample_weight, **update)
         if updated:
             optimizer.count_step()
-        loss /= m
-        if alpha:
-            loss += 0.5 * alpha * penalty / m
-        return loss, n_correct
+        return mean_loss(loss, penalty, alpha, weight_sum), n_correct
 
     def _batch_rows(self, m):
         """``0, 1, ..., m - 1``: the rows of a batch gathered beforehand (kept)."""

@@ -36,9 +36,11 @@ class LossGradient:
     ``theta`` into the network's parameters, runs the training step over
     every row -- in blocks of at most ``network.predict_batch_size()`` rows,
     so that a large data set (or a CNN) never needs its whole batch of
-    activations at once -- and returns ``(loss, gradient)`` in float64, with
-    scikit-learn's L2 term ``0.5 * alpha * ||W||^2 / n`` (and
-    ``alpha * W / n``) added in float64.
+    activations at once -- and returns ``(loss, gradient)`` in float64: the
+    (weighted) mean loss of all the rows, each block counted by its total
+    weight, with scikit-learn's L2 term ``0.5 * alpha * ||W||^2 / sum(w)``
+    (and ``alpha * W / sum(w)``) added in float64; ``sum(w)`` is ``n``
+    without weights.
 
     Parameters
     ----------
@@ -48,6 +50,8 @@ class LossGradient:
         The 0/1 targets.
     alpha : float
         L2 penalty.
+    sample_weight : ndarray of shape (n_samples,), dtype float64, optional
+        The rows' weights (see :mod:`perceptron._kernels._loss`).
 
     Attributes
     ----------
@@ -57,38 +61,50 @@ class LossGradient:
         Fraction of the rows predicted right at the last point evaluated.
     """
 
-    def __init__(self, network, X, T, alpha):
+    def __init__(self, network, X, T, alpha, sample_weight=None):
         self.network, self.X, self.T, self.alpha = network, X, T, float(alpha)
+        self.sample_weight = sample_weight
         n = X.shape[0]
         block = network.predict_batch_size()
         rows = np.arange(n, dtype=np.intp)
         self._blocks = [rows[start:start + block] for start in range(0, n, block)]
+        # the share of each block in the mean: its total weight over all of them
+        weights = np.array([float(r.shape[0]) if sample_weight is None
+                            else float(np.sum(sample_weight[r])) for r in self._blocks])
+        self._total = float(np.sum(weights))
+        self._shares = weights / self._total
         self._grad = np.empty(network.params.shape[0], dtype=np.float64)
         self.n_evaluations = 0
         self.score = math.nan
 
+    @property
+    def total_weight(self):
+        """``sum(w)`` over the rows (``n`` without weights): the L2 term's divisor."""
+        return self._total
+
     def __call__(self, theta):
-        net, n = self.network, self.X.shape[0]
+        net, total = self.network, self._total
         net.params[...] = theta
         self._grad[...] = 0.0
         loss, correct = 0.0, 0
-        for rows in self._blocks:
-            block_loss, hits = net.train_batch(self.X, self.T, rows, 0.0)
-            loss += block_loss * (rows.shape[0] / n)
+        for rows, share in zip(self._blocks, self._shares):
+            block_loss, hits = net.train_batch(self.X, self.T, rows, 0.0,
+                                               sample_weight=self.sample_weight)
+            loss += block_loss * share
             correct += hits
-            self._grad += net.grads * (rows.shape[0] / n)
+            self._grad += net.grads * share
         if self.alpha:
             for sl in net.decay_slices:
-                loss += 0.5 * self.alpha * float(np.dot(theta[sl], theta[sl])) / n
-                self._grad[sl] += (self.alpha / n) * theta[sl]
+                loss += 0.5 * self.alpha * float(np.dot(theta[sl], theta[sl])) / total
+                self._grad[sl] += (self.alpha / total) * theta[sl]
         self.n_evaluations += 1
-        self.score = correct / n
+        self.score = correct / self.X.shape[0]
         if not math.isfinite(loss):  # scipy backs off a step whose loss is infinite
             return math.inf, np.zeros_like(self._grad)
         return loss, self._grad
 
 
-def run_lbfgs(est, X, T, X_val, T_val, interrupt):
+def run_lbfgs(est, X, T, X_val, T_val, interrupt, sample_weight=None):
     """Train ``est._network`` with L-BFGS on ``(X, T)``; the counterpart of ``run_epochs``.
 
     Parameters
@@ -99,6 +115,8 @@ def run_lbfgs(est, X, T, X_val, T_val, interrupt):
         As :func:`perceptron._training.run_epochs`.
     interrupt : perceptron._guard.DeferredInterrupt
         Read after each iteration: once raised, training stops there.
+    sample_weight : ndarray of shape (n_samples,), optional
+        The training samples' weights.
 
     Returns
     -------
@@ -106,7 +124,7 @@ def run_lbfgs(est, X, T, X_val, T_val, interrupt):
         The iterations completed.
     """
     net = est._network
-    objective = LossGradient(net, X, T, est.alpha)
+    objective = LossGradient(net, X, T, est.alpha, sample_weight)
     callbacks = CallbackRun(est, interrupt)
     progress = EpochProgress(est.verbose, 0)
     start_history(est, validation=X_val is not None)
@@ -118,7 +136,7 @@ def run_lbfgs(est, X, T, X_val, T_val, interrupt):
     def after_iteration(intermediate_result):
         net.params[...] = intermediate_result.x
         logs = end_epoch(est, float(intermediate_result.fun), objective.score, X_val, T_val,
-                         math.nan, clock[0], X.shape[0])
+                         math.nan, clock[0], objective.total_weight)
         progress.line(est, logs)
         if interrupt.raised:
             stopped.append("interrupt")

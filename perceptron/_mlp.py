@@ -62,7 +62,7 @@ class MLPDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
     )
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *,
-                 output_activation="softmax", solver="adam", alpha=0.0001,
+                 output_activation="softmax", solver="adam", alpha=0.0001, class_weight=None,
                  batch_size=128, learning_rate="constant", learning_rate_init=0.001,
                  power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4,
                  verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
@@ -74,6 +74,7 @@ class MLPDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
         self.output_activation = output_activation
         self.solver = solver
         self.alpha = alpha
+        self.class_weight = class_weight
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init

@@ -53,7 +53,8 @@ class PerceptronClassifier(DenseWeightsMixin, BaseDigitClassifier):
         attributes=FITTED_ATTRIBUTES_DOC,
     )
 
-    def __init__(self, activation="softmax", *, solver="adam", alpha=0.0, batch_size=128,
+    def __init__(self, activation="softmax", *, solver="adam", alpha=0.0, class_weight=None,
+                 batch_size=128,
                  learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
                  max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
                  warm_start=False, momentum=0.9, nesterovs_momentum=True,
@@ -63,6 +64,7 @@ class PerceptronClassifier(DenseWeightsMixin, BaseDigitClassifier):
         self.activation = activation
         self.solver = solver
         self.alpha = alpha
+        self.class_weight = class_weight
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init

@@ -34,7 +34,11 @@ def _jsonable(value, what):
     if isinstance(value, (list, tuple)):
         return [_jsonable(v, what) for v in value]
     if isinstance(value, dict):
-        return {str(k): _jsonable(v, what) for k, v in value.items()}
+        if all(isinstance(k, str) for k in value):
+            return {k: _jsonable(v, what) for k, v in value.items()}
+        # other keys (the class labels of class_weight) kept as [key, value]
+        # pairs, since JSON would turn them into strings
+        return {_PAIRS: [[_jsonable(k, what), _jsonable(v, what)] for k, v in value.items()]}
     if isinstance(value, np.generic):
         return value.item()
     if value is None or isinstance(value, (bool, int, float, str)):
@@ -47,13 +51,25 @@ def _jsonable(value, what):
                      "tuples and None can be stored without pickle")
 
 
+#: the key of a dict saved as [key, value] pairs (see :func:`_jsonable`)
+_PAIRS = "__pairs__"
+
+
 def _unjson(value):
-    """What :func:`_jsonable` wrote, back: "inf" / "-inf" / "nan" become floats again."""
+    """What :func:`_jsonable` wrote, back: "inf" / "-inf" / "nan" become floats
+    again, and a dict saved as [key, value] pairs a dict."""
     if isinstance(value, list):
         return [_unjson(v) for v in value]
+    if isinstance(value, dict) and set(value) == {_PAIRS}:
+        pairs = value[_PAIRS]
+        if not isinstance(pairs, list) or not all(
+                isinstance(p, list) and len(p) == 2
+                and isinstance(p[0], (str, int, float, bool)) for p in pairs):
+            raise ValueError(f"malformed dict in the model's parameters: {value!r}")
+        return {key: _unjson(v) for key, v in pairs}
     if isinstance(value, dict):
         return {k: _unjson(v) for k, v in value.items()}
-    if value in ("inf", "-inf", "nan"):
+    if isinstance(value, str) and value in ("inf", "-inf", "nan"):
         return float(value)
     return value
 
@@ -197,8 +213,11 @@ def load_model(path):
     classes = _estimator_classes()
     if meta.get("estimator") not in classes:
         raise ValueError(f"{path}: unknown estimator {meta.get('estimator')!r}")
-    params = {k: (tuple(_tuples(v)) if isinstance(v, list) else _unjson(v))
-              for k, v in meta["params"].items()}
+    try:
+        params = {k: (tuple(_tuples(v)) if isinstance(v, list) else _unjson(v))
+                  for k, v in meta["params"].items()}
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
     est = classes[meta["estimator"]](**params)
     cls = arrays["classes"]
     if meta.get("classes_dtype") == "object":

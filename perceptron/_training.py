@@ -28,32 +28,44 @@ def batch_size(est, n_samples):
     return max(1, min(est.batch_size, n_samples))
 
 
-def split_validation(est, X, T, stratify):
+def split_validation(est, X, T, stratify, sample_weight=None):
     """Hold out ``validation_fraction`` of ``(X, T)`` for ``early_stopping``.
 
     Stratified by the labels ``stratify`` (None: a plain random split, for
     multi-label targets), as scikit-learn does: a class with a single
-    member cannot be, and is a ValueError.
+    member cannot be, and is a ValueError. Returns ``X_train, X_val,
+    T_train, T_val, w_train, w_val``: the sample weights follow their rows
+    (both None without weights), as in scikit-learn's MLPClassifier.
     """
     seed = int(est._rng.integers(np.iinfo(np.int32).max))
+    arrays = (X, T) if sample_weight is None else (X, T, sample_weight)
     try:
-        X_tr, X_val, T_tr, T_val = train_test_split(
-            X, T, test_size=est.validation_fraction, random_state=seed, stratify=stratify)
+        parts = train_test_split(*arrays, test_size=est.validation_fraction,
+                                 random_state=seed, stratify=stratify)
     except ValueError as exc:
         raise ValueError(
             f"early_stopping holds out a validation set stratified by class, and here it "
             f"cannot be: {str(exc).rstrip('.')}. Give more samples of each class, pass X_val "
             "and y_val to fit, or set early_stopping=False.") from None
+    X_tr, X_val, T_tr, T_val = parts[:4]
+    w_tr, w_val = parts[4:] if sample_weight is not None else (None, None)
     if X_tr.shape[0] < 1 or X_val.shape[0] < 1:
         raise ValueError(
             f"validation_fraction={est.validation_fraction} leaves an empty "
             f"training or validation set for {X.shape[0]} samples")
+    if sample_weight is not None and not (w_tr.any() and w_val.any()):
+        raise ValueError(
+            "the sample weights of the early-stopping "
+            f"{'training' if not w_tr.any() else 'validation'} set are all zero; "
+            "use another random_state or validation_fraction")
     if not sp.issparse(X):
         X_tr, X_val = np.ascontiguousarray(X_tr), np.ascontiguousarray(X_val)
-    return X_tr, X_val, np.ascontiguousarray(T_tr), np.ascontiguousarray(T_val)
+    return (X_tr, X_val, np.ascontiguousarray(T_tr), np.ascontiguousarray(T_val), w_tr,
+            w_val)
 
 
-def run_epochs(est, X, T, X_val, T_val, n_epochs, incremental, interrupt):
+def run_epochs(est, X, T, X_val, T_val, n_epochs, incremental, interrupt, sample_weight=None,
+               val_weight=None):
     """Train ``est._network`` for up to ``n_epochs`` epochs on ``(X, T)``.
 
     ``est.n_iter_`` counts the epochs of this call (scikit-learn's rule: a
@@ -78,6 +90,13 @@ def run_epochs(est, X, T, X_val, T_val, n_epochs, incremental, interrupt):
         and the callbacks' run stays open.
     interrupt : perceptron._guard.DeferredInterrupt
         Read after each batch: once raised, training stops there.
+    sample_weight : ndarray of shape (n_samples,), dtype float64, optional
+        The training samples' weights: each batch's loss is their weighted
+        mean, and the epoch's loss (``loss_``) too. The training accuracy
+        stays a plain count, as Keras's metrics.
+    val_weight : ndarray, optional
+        The validation samples' weights: a weighted loss and accuracy, as
+        scikit-learn's ``score(X, y, sample_weight)``.
 
     Returns
     -------
@@ -86,6 +105,9 @@ def run_epochs(est, X, T, X_val, T_val, n_epochs, incremental, interrupt):
     """
     n = X.shape[0]
     bs = batch_size(est, n)
+    # the total weight of a full batch, over which the L2 term is reported
+    # beside the validation loss (see end_epoch)
+    batch_weight = bs if sample_weight is None else bs * float(np.mean(sample_weight))
     order = np.arange(n, dtype=np.intp)
     progress = EpochProgress(est.verbose, -(-n // bs))
     callbacks = CallbackRun(est, interrupt)
@@ -105,11 +127,13 @@ def run_epochs(est, X, T, X_val, T_val, n_epochs, incremental, interrupt):
         if est.shuffle:
             est._rng.shuffle(order)
         bar = progress.start(est.n_iter_ + 1)
-        loss, score, batches = _train_epoch(est, X, T, order, bs, interrupt, progress, bar)
+        loss, score, batches = _train_epoch(est, X, T, order, bs, interrupt, progress, bar,
+                                            sample_weight)
         trained += batches
         if batches * bs < n:
             short = (batches, -(-n // bs))
-        logs = end_epoch(est, loss, score, X_val, T_val, learning_rate, start_time, bs)
+        logs = end_epoch(est, loss, score, X_val, T_val, learning_rate, start_time,
+                         batch_weight, val_weight)
         progress.end(bar, est, logs)
         _update_no_improvement(est, early_stopping=est.early_stopping and not incremental)
         if interrupt.raised:
@@ -134,20 +158,25 @@ def run_epochs(est, X, T, X_val, T_val, n_epochs, incremental, interrupt):
     return trained
 
 
-def _train_epoch(est, X, T, order, bs, interrupt, progress, bar):
+def _train_epoch(est, X, T, order, bs, interrupt, progress, bar, sample_weight):
     """The mini-batches of one epoch, in ``order``, until a Ctrl-C.
 
-    Returns the mean loss and the accuracy over the rows trained, and the
-    number of batches.
+    Returns the mean loss (weighted, with ``sample_weight``: the batches'
+    losses weighted by their total weights) and the accuracy over the rows
+    trained, and the number of batches.
     """
     net, optimizer = est._network, est._optimizer
     loss_sum, correct, seen, batches = 0.0, 0, 0, 0
+    if sample_weight is not None:
+        batch_weights = np.add.reduceat(sample_weight[order], np.arange(0, len(order), bs))
+        weight_seen = 0.0
     for start in range(0, X.shape[0], bs):
         idx = order[start:start + bs]
         m = idx.shape[0]
-        # gradient and optimizer step (skipped if the loss is not finite)
+        # gradient and optimizer step (skipped if the loss is not finite, or
+        # if the batch's weights are all 0)
         loss, n_correct = net.train_batch(X, T, idx, est.alpha, optimizer,
-                                          optimizer.learning_rate)
+                                          optimizer.learning_rate, sample_weight=sample_weight)
         if not math.isfinite(loss):
             raise ValueError(
                 f"training diverged: the loss became {loss} at epoch "
@@ -155,14 +184,22 @@ def _train_epoch(est, X, T, order, bs, interrupt, progress, bar):
         est.t_ += m
         if est.learning_rate == "invscaling":
             optimizer.learning_rate = est.learning_rate_init / (est.t_ + 1) ** est.power_t
-        loss_sum += loss * m
+        if sample_weight is None:
+            loss_sum += loss * m
+        else:
+            loss_sum += loss * float(batch_weights[batches])
+            weight_seen += float(batch_weights[batches])
         correct += n_correct
         seen += m
         batches += 1
         progress.update(bar, loss)
         if interrupt.raised:
             break
-    return loss_sum / seen, correct / seen, batches
+    if sample_weight is None:
+        loss = loss_sum / seen
+    else:  # the batches seen all weighing 0 (a Ctrl-C after the first): no loss
+        loss = loss_sum / weight_seen if weight_seen > 0 else math.nan
+    return loss, correct / seen, batches
 
 
 def _stopping_rule(est, progress):
@@ -227,8 +264,15 @@ def history_from_curves(est):
     return history
 
 
-def end_epoch(est, loss, score, X_val, T_val, learning_rate, start_time, bs):
-    """Record an epoch: counters, curves, validation figures, ``history_``; return its logs."""
+def end_epoch(est, loss, score, X_val, T_val, learning_rate, start_time, batch_weight,
+              val_weight=None):
+    """Record an epoch: counters, curves, validation figures, ``history_``; return its logs.
+
+    The validation loss gets the L2 term of a training batch of total weight
+    ``batch_weight`` (the batch size without sample weights), so that the
+    two curves compare; with ``val_weight`` the validation figures are
+    weighted means.
+    """
     net = est._network
     est.n_iter_ += 1
     est.loss_ = loss
@@ -236,9 +280,9 @@ def end_epoch(est, loss, score, X_val, T_val, learning_rate, start_time, bs):
     est.train_scores_.append(score)
     logs = {"loss": loss, "score": score}
     if X_val is not None:
-        val_loss, val_score = net.evaluate(X_val, T_val)
+        val_loss, val_score = net.evaluate(X_val, T_val, val_weight)
         if est.alpha:  # the L2 term the training loss carries, for comparable curves
-            val_loss += 0.5 * est.alpha * net.squared_norm() / bs
+            val_loss += 0.5 * est.alpha * net.squared_norm() / batch_weight
         est.validation_scores_.append(val_score)
         logs["val_loss"], logs["val_score"] = val_loss, val_score
     logs["lr"] = learning_rate

@@ -136,10 +136,33 @@ def resolve_dtype(dtype):
     return DTYPES[name]
 
 
+#: the largest ``n_threads`` accepted, either sign. The kernels' OpenMP
+#: runtime (libgomp) allocates per-thread state for the team it is asked for
+#: and ends the process when it cannot (10**9 threads: "out of memory
+#: allocating 224 GB"); no machine Linux runs on has more CPUs than this
+#: (its largest ``NR_CPUS``). The count used is then capped by the CPUs the
+#: process may run on (:func:`perceptron._config.effective_n_threads`), so a
+#: model file written on a large machine still loads on a small one.
+MAX_THREADS = 8192
+
+
 def check_n_threads(n_threads):
-    """Check an ``n_threads`` parameter: None or a non-zero int."""
-    if n_threads is not None and (not _is_int(n_threads) or n_threads == 0):
-        raise ValueError(f"n_threads must be None or a non-zero int, got {n_threads!r}")
+    """Check an ``n_threads`` parameter: None or a non-zero int in
+    ``[-MAX_THREADS, MAX_THREADS]``.
+
+    Examples
+    --------
+    >>> from perceptron._validation import check_n_threads
+    >>> check_n_threads(-1)
+    >>> check_n_threads(10**9)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_threads must be None or a non-zero int in [-8192, 8192], got 1000000000
+    """
+    if n_threads is not None and (not _is_int(n_threads) or n_threads == 0
+                                  or abs(n_threads) > MAX_THREADS):
+        raise ValueError(f"n_threads must be None or a non-zero int in "
+                         f"[-{MAX_THREADS}, {MAX_THREADS}], got {n_threads!r}")
 
 
 #: the hooks of the callback protocol (:mod:`perceptron.callbacks`)
@@ -235,3 +258,53 @@ def check_image_shape(image_shape, n_features=None, *, channels=False, name="ima
     if channels and len(shape) == 2:
         shape = (1,) + shape
     return shape
+
+
+def check_class_weight(class_weight):
+    """Check a ``class_weight`` parameter: None, "balanced" or ``{label: weight}``.
+
+    The weights of a dict must be finite numbers >= 0 (scikit-learn's
+    ``compute_class_weight`` checks its keys against the classes at fit time).
+
+    Examples
+    --------
+    >>> from perceptron._validation import check_class_weight
+    >>> check_class_weight({0: 1.0, 1: 5})
+    >>> check_class_weight({0: -1})
+    Traceback (most recent call last):
+    ...
+    ValueError: class_weight must map class labels to finite numbers >= 0, got {0: -1}
+    """
+    if class_weight is None or (isinstance(class_weight, str) and class_weight == "balanced"):
+        return
+    if not isinstance(class_weight, dict):
+        raise ValueError("class_weight must be None, 'balanced' or a dict {class label: "
+                         f"weight}}, got {class_weight!r}")
+    for weight in class_weight.values():
+        if (not isinstance(weight, numbers.Real) or isinstance(weight, (bool, np.bool_))
+                or not np.isfinite(weight) or weight < 0):
+            raise ValueError("class_weight must map class labels to finite numbers >= 0, "
+                             f"got {class_weight!r}")
+
+
+def check_sample_weight(sample_weight, X):
+    """``sample_weight`` as a float64 vector of one weight per row of ``X``.
+
+    scikit-learn's rules (``sklearn.utils.validation._check_sample_weight``):
+    a scalar is repeated; an array must be 1-D with one finite weight >= 0
+    per sample, not all zero. Each rule's ValueError is scikit-learn's.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from perceptron._validation import check_sample_weight
+    >>> check_sample_weight([1, 2, 0], np.zeros((3, 2)))
+    array([1., 2., 0.])
+    >>> check_sample_weight([1, -2, 0], np.zeros((3, 2)))
+    Traceback (most recent call last):
+    ...
+    ValueError: Negative values in data passed to `sample_weight`.
+    """
+    from sklearn.utils.validation import _check_sample_weight
+
+    return _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)

@@ -13,6 +13,8 @@ from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from threadpoolctl import threadpool_limits
 
+from _expected_failures import (DROPOUT_MASKS, DROPOUT_STOPS_EARLY, FLOAT32_ROUNDING,
+                                ONE_UNIT_TOO_SLOW)
 from perceptron import MLPDigitClassifier, PerceptronClassifier
 from perceptron._network import Network
 from perceptron._optimizers import Adam
@@ -28,17 +30,40 @@ def digits():
     return X_train, X_test, y_train, y_test
 
 
+def expected_failed_checks(estimator):
+    """The checks an instance below cannot pass, with the reason (see
+    ``_expected_failures.py``)."""
+    expected = {}
+    if getattr(estimator, "dropout", 0):
+        expected = {"check_sample_weight_equivalence_on_dense_data": DROPOUT_MASKS,
+                    "check_sample_weight_equivalence_on_sparse_data": DROPOUT_MASKS,
+                    "check_class_weight_classifiers": DROPOUT_STOPS_EARLY}
+    elif estimator.dtype == "float32":
+        expected = {"check_sample_weight_equivalence_on_dense_data": FLOAT32_ROUNDING,
+                    "check_sample_weight_equivalence_on_sparse_data": FLOAT32_ROUNDING}
+    if (isinstance(estimator, PerceptronClassifier) and estimator.solver == "adam"
+            and estimator.learning_rate_init <= 0.001):
+        expected["check_class_weight_classifiers"] = ONE_UNIT_TOO_SLOW
+    return expected
+
+
 # scikit-learn's own suite. The only checks it skips by itself are
 # check_array_api_input (needs SCIPY_ARRAY_API=1 and array-api-strict: these
 # estimators take NumPy input only) and, without pandas, the DataFrame checks
-# (pandas is in the test extras so they run).
+# (pandas is in the test extras so they run). The sample-weight checks pass
+# on the float64 instances without dropout; expected_failed_checks says why
+# the others cannot (strictly: should one pass, the test fails). The MLP's
+# learning_rate_init of 0.01 lets it pass check_class_weight_classifiers (the
+# weighted class predicted on > 87 % of noisy blobs), which at 0.001 it
+# misses with the suite's random_state=0 by extrapolating off the blobs.
 @parametrize_with_checks([
     PerceptronClassifier(),
-    PerceptronClassifier(activation="sigmoid", solver="sgd", learning_rate_init=0.1),
-    MLPDigitClassifier(hidden_layer_sizes=(16,)),
+    PerceptronClassifier(activation="sigmoid", solver="sgd", learning_rate_init=0.1,
+                         dtype="float64"),
+    MLPDigitClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.01, dtype="float64"),
     MLPDigitClassifier(hidden_layer_sizes=(16, 8), activation="tanh", dropout=0.1,
                        solver="rmsprop", dtype="float64"),
-])
+], expected_failed_checks=expected_failed_checks, xfail_strict=True)
 def test_sklearn_compatible(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -326,14 +351,14 @@ def test_thread_count_follows_threadpoolctl_and_env():
 
     from threadpoolctl import threadpool_limits
 
-    from perceptron._config import effective_n_threads, openmp_enabled
+    from perceptron._config import available_cpus, effective_n_threads, openmp_enabled
 
     if not openmp_enabled():
         pytest.skip("built without OpenMP: the kernels always use one thread")
     with threadpool_limits(limits=1, user_api="openmp"):
         assert effective_n_threads(None) == 1
-    assert effective_n_threads(3) == 3
-    assert effective_n_threads(-1) == os.cpu_count()
+    assert effective_n_threads(3) == min(3, available_cpus())
+    assert effective_n_threads(-1) == available_cpus()
     code = "from perceptron._config import effective_n_threads as e; print(e(None))"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,

@@ -13,6 +13,13 @@
 # Each row's loss goes to a slot of its own and the slots are added in row
 # order (``ordered_sum``): the total does not depend on which thread did
 # which row.
+#
+# Sample weights enter one row at a time (``weighted_loss_row``): the row's
+# loss is multiplied by its weight ``w_i`` and its gradient by
+# ``scale * w_i``; the caller makes ``scale`` one over the batch's total
+# weight (``gathered_sum``), so that the batch's loss is the weighted mean.
+# Without weights every ``w_i`` is 1.0, and multiplying by 1.0 changes no
+# bit: one code path, the unweighted results unchanged.
 
 from cython cimport floating
 from libc.math cimport exp, expf, log, log1p, fabs
@@ -93,6 +100,23 @@ cdef inline double sigmoid_bce_row(const floating *z, const unsigned char *t, fl
     return acc
 
 
+cdef inline double weighted_loss_row(int output, const floating *z, const unsigned char *t,
+                                     floating *g, Py_ssize_t d, double scale, double weight,
+                                     unsigned char *hit) noexcept nogil:
+    """One row of the loss of ``output``, weighted: ``g = scale * weight * dL/dz``;
+    return ``weight * loss``.
+
+    ``output`` is the kernels' output code: 1, softmax + cross-entropy; 2, one
+    sigmoid per class + binary cross-entropy (one class per row); 3, the same
+    with each unit its own label (multi-label, the binary unit). A weight of
+    0 gives a zero gradient and a zero loss (for a finite loss), as if the
+    row were not in the batch.
+    """
+    if output == 1:
+        return weight * softmax_ce_row(z, t, g, d, scale * weight, hit)
+    return weight * sigmoid_bce_row(z, t, g, d, scale * weight, output == 3, hit)
+
+
 cdef inline void softmax_row(floating *z, Py_ssize_t d) noexcept nogil:
     """In place: ``z = softmax(z)`` for one row (``exp`` in the data's precision)."""
     cdef Py_ssize_t j
@@ -139,6 +163,17 @@ cdef inline double ordered_sum(const double *values, Py_ssize_t n) noexcept nogi
     cdef double total = 0
     for i in range(n):
         total += values[i]
+    return total
+
+
+cdef inline double gathered_sum(const double *values, const Py_ssize_t *rows,
+                                Py_ssize_t n) noexcept nogil:
+    """``values[rows[0]] + values[rows[1]] + ...`` in row order: a batch's
+    total weight, gathered from the whole set's weights."""
+    cdef Py_ssize_t i
+    cdef double total = 0
+    for i in range(n):
+        total += values[rows[i]]
     return total
 
 
