@@ -36,7 +36,8 @@ BATCH_SIZE = 128
 #: threads (scikit-learn's products) spin for ~0.12 s waiting for more work;
 #: whoever ran in that window would share its cores with them.
 PAUSE = 0.2
-LABELS = {"ours": "perceptron (ours)", "sklearn": "scikit-learn", "torch": "PyTorch-CPU"}
+LABELS = {"ours": "perceptron (ours)", "ours-float64": "perceptron (ours), float64",
+          "sklearn": "scikit-learn", "torch": "PyTorch-CPU"}
 
 
 @dataclass(frozen=True)

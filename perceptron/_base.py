@@ -481,7 +481,8 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"`classes={np.unique(classes)!r}` is not the same as on the first call "
                 f"to partial_fit, which was {self.classes_!r}")
-        elif not incremental and not multilabel and set(np.unique(y)) != set(self.classes_):
+        elif (not incremental and not multilabel and self._target_type != "multilabel-indicator"
+              and set(np.unique(y)) != set(self.classes_)):
             raise ValueError(
                 "warm_start can only be used where `y` has the same classes as in the "
                 f"previous call to fit. Previously got {self.classes_}, `y` has "
@@ -494,6 +495,9 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         if sp.issparse(y):
             y = y.toarray()
         multilabel = type_of_target(y) == "multilabel-indicator"
+        if y.ndim == 2 and not multilabel:
+            raise ValueError(f"{name} is a 2-D array of {type_of_target(y)} targets; a 2-D y "
+                             "must be a 0/1 indicator matrix of labels (multi-label)")
         if multilabel != (self._target_type == "multilabel-indicator"):
             fitted = "an indicator matrix of labels" if not multilabel else "class labels"
             raise ValueError(f"{name} is {'an indicator matrix' if multilabel else 'labels'}"
@@ -739,11 +743,14 @@ class _LayerArrays(list):
         if isinstance(index, slice):
             raise TypeError(f"assign {self._name} whole, or one entry at a time")
         view = self[index]
-        _copy_checked([view], [value], f"{self._name}[{index}]")
+        _copy_checked([view], [value], f"{self._name}[{index}]", indexed=False)
 
 
-def _copy_checked(targets, values, name):
-    """Copy ``values`` (a sequence of arrays) into ``targets``, all shapes checked first."""
+def _copy_checked(targets, values, name, indexed=True):
+    """Copy ``values`` (a sequence of arrays) into ``targets``, all shapes checked first.
+
+    ``name`` is what the user assigned, indexed in the messages (``coefs_[1]``)
+    unless it already names one array."""
     try:
         values = list(values)
     except TypeError:
@@ -753,7 +760,7 @@ def _copy_checked(targets, values, name):
                          f"got {len(values)}")
     arrays = []
     for i, (target, value) in enumerate(zip(targets, values)):
-        label = name if len(targets) == 1 else f"{name}[{i}]"
+        label = f"{name}[{i}]" if indexed else name
         try:
             array = np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError):

@@ -131,12 +131,21 @@ def run_lbfgs(est, X, T, X_val, T_val, interrupt, sample_weight=None):
     callbacks.begin(incremental=False)
     est.n_iter_ = 0
     stopped = []  # why the iterations ended early: a callback, or Ctrl-C
-    clock = [time.perf_counter()]
+    iteration = {"begun": False, "start": 0.0}
+
+    def evaluate(theta):
+        # an iteration begins with its first evaluation: the callbacks hear of it
+        # then, so that every on_epoch_begin has its on_epoch_end
+        if not iteration["begun"]:
+            iteration["begun"], iteration["start"] = True, time.perf_counter()
+            callbacks.epoch_begin(len(est.loss_curve_))
+        return objective(theta)
 
     def after_iteration(intermediate_result):
         net.params[...] = intermediate_result.x
         logs = end_epoch(est, float(intermediate_result.fun), objective.score, X_val, T_val,
-                         math.nan, clock[0], objective.total_weight)
+                         math.nan, iteration["start"], objective.total_weight)
+        iteration["begun"] = False
         progress.line(est, logs)
         if interrupt.raised:
             stopped.append("interrupt")
@@ -145,12 +154,9 @@ def run_lbfgs(est, X, T, X_val, T_val, interrupt, sample_weight=None):
             stopped.append("callback")
         if stopped or interrupt.raised:
             raise StopIteration
-        callbacks.epoch_begin(len(est.loss_curve_))
-        clock[0] = time.perf_counter()
 
-    callbacks.epoch_begin(len(est.loss_curve_))
     if not interrupt.raised:
-        result = minimize(objective, net.params.astype(np.float64), method="L-BFGS-B",
+        result = minimize(evaluate, net.params.astype(np.float64), method="L-BFGS-B",
                           jac=True, callback=after_iteration,
                           options={"maxiter": est.max_iter, "maxfun": est.max_fun,
                                    "gtol": est.tol})

@@ -149,18 +149,20 @@ plt.show()
 # epoch of the early-stopped run, with a ten times smaller step size for
 # the fine-tuning, one ``partial_fit`` (one epoch) at a time.
 resumed = perceptron.load(checkpoint.path_)
-print(f"loaded: {resumed.n_iter_} epochs, {len(resumed.history_['loss'])} rows of history")
+print(f"loaded: {len(resumed.loss_curve_)} epochs, {len(resumed.history_['loss'])} rows of "
+      "history")
 resumed.set_params(callbacks=[LearningRateScheduler(lambda epoch, lr: 1e-4)])
 for _ in range(3):
     resumed.partial_fit(X_train, y_train)
-    print(f"epoch {resumed.n_iter_}: training loss {resumed.loss_:.4f}, step size "
+    print(f"epoch {len(resumed.loss_curve_)}: training loss {resumed.loss_:.4f}, step size "
           f"{resumed.history_['lr'][-1]:.0e}, validation accuracy "
           f"{resumed.score(X_val, y_val):.3f}")
 print(f"after fine-tuning: {test_figures(resumed)}")
 
 # %%
-# ``partial_fit`` appends to ``history_`` (without validation figures: it
-# takes no validation set, so those entries are NaN). The callbacks follow
+# ``partial_fit`` appends to ``history_`` and ``loss_curve_`` (without
+# validation figures: it takes no validation set, so those entries are NaN);
+# ``n_iter_`` counts the epochs of the last call, as in scikit-learn. The callbacks follow
 # a run of ``partial_fit`` calls epoch by epoch; see :ref:`training`.
 #
 # Stopping by hand: Ctrl-C
