@@ -15,6 +15,10 @@ Sigmoid + binary cross-entropy (one-vs-rest, one sigmoid unit per class)
         loss_k = softplus(z_k) - t_k z_k = max(z_k, 0) - t_k z_k + log1p(exp(-|z_k|))
         dL/dz_k = sigmoid(z_k) - t_k
 
+At predict time the normalised sigmoids ``sigmoid(z_k) / sum_j sigmoid(z_j)``
+are computed as the softmax of ``log(sigmoid(z))``: no sum of sigmoids that
+underflows to 0 is ever divided by.
+
 The gradient is multiplied by ``scale`` (``1 / batch_size`` for a mean loss).
 Each row's loss goes to its own slot and the slots are summed in order, so the
 total does not depend on the number of threads. The rows themselves are
@@ -89,6 +93,9 @@ def probabilities(floating[:, ::1] z, int output, int n_threads=1):
 
     ``output`` 1: softmax; 2: one sigmoid per class, normalised to sum to one
     (the codes of :func:`perceptron._kernels._stack.dense_stack_predict`).
+    Every row comes out finite and summing to one, whatever its logits
+    (infinite or NaN ones included: ``softmax_row`` in ``_loss_rows.pxd``
+    says how they count).
     """
     cdef Py_ssize_t i, n = z.shape[0], d = z.shape[1]
     if output not in (1, 2):
