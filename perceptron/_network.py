@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ._kernels import _dense, _loss
+from ._kernels import _dense, _isfinite, _loss
 
 #: the output functions (and their losses) a network can end with
 OUTPUTS = ("softmax", "sigmoid", "logistic")
@@ -183,8 +183,8 @@ class Network:
         """One training step on the mini-batch ``X[rows]``, ``y[rows]``.
 
         Gathers the batch, runs :meth:`train_step` on it and then, given an
-        ``optimizer``, its step -- unless the loss is not finite, to leave
-        the parameters as they were.
+        ``optimizer``, its step -- unless the loss or the gradient is not
+        finite, to leave the parameters as they were.
 
         Parameters
         ----------
@@ -201,14 +201,21 @@ class Network:
         Returns
         -------
         loss, n_correct
-            As :meth:`train_step`.
+            As :meth:`train_step`, but the loss is NaN when the step diverged:
+            its loss or its gradient is not finite (the step is then not
+            applied), or the step left a parameter NaN or infinite. A
+            ReLU maps NaN to 0, so a model can reach NaN parameters while
+            its loss stays finite: the loss alone does not say.
         """
         m = rows.shape[0]
         xb = self._batch_buffer((m,) + X.shape[1:])
         _dense.take_rows(X.reshape(X.shape[0], -1), rows, xb.reshape(m, -1), self.n_threads)
         loss, n_correct = self.train_step(xb, y[rows], alpha)
-        if optimizer is not None and math.isfinite(loss):
-            optimizer.step(self.params, self.grads, learning_rate, self.n_threads)
+        if not (math.isfinite(loss) and _isfinite.all_finite(self.grads, self.n_threads)):
+            return math.nan, n_correct
+        if optimizer is not None and not optimizer.step(self.params, self.grads,
+                                                        learning_rate, self.n_threads):
+            return math.nan, n_correct
         return loss, n_correct
 
     def _batch_buffer(self, shape):

@@ -73,13 +73,14 @@ def run_epochs(est, X, y, X_val, y_val, n_epochs, incremental):
         for start in range(0, n, bs):
             idx = order[start:start + bs]
             m = idx.shape[0]
-            # gradient and optimizer step (skipped if the loss is not finite)
+            # gradient and optimizer step (NaN loss: the step diverged)
             loss, n_correct = net.train_batch(X, y, idx, est.alpha, est._optimizer,
                                               est._learning_rate)
             if not math.isfinite(loss):
                 raise ValueError(
-                    f"training diverged: the loss became {loss} at epoch "
-                    f"{est.n_iter_ + 1}; try a smaller learning_rate_init")
+                    f"training diverged at epoch {est.n_iter_ + 1}: the loss, the gradient "
+                    "or the parameters became NaN or infinite; try a smaller "
+                    "learning_rate_init, or scale X")
             est.t_ += m
             if est.learning_rate == "invscaling":
                 est._learning_rate = est.learning_rate_init / (est.t_ + 1) ** est.power_t
