@@ -22,10 +22,11 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._config import effective_n_threads, kernel_threads
 from ._engine import make_network
 from ._kernels import _isfinite
-from ._network import OUTPUTS, raise_not_finite
+from ._network import OUTPUTS, count_params, raise_not_finite
 from ._optimizers import OPTIMIZERS, make_optimizer
 from ._training import run_epochs, split_validation
-from ._validation import check_n_threads, check_param, resolve_dtype
+from ._validation import (check_n_threads, check_param, check_rng_state, check_saved_fields,
+                          resolve_dtype)
 from .layers import Dense
 
 
@@ -308,10 +309,27 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         self._best_params = None
 
     # ------------------------------------------------------------ saved state
-    #: fitted attributes a saved model keeps, beside the arrays (JSON-friendly)
-    _SAVED_ATTRIBUTES = ("n_features_in_", "n_outputs_", "out_activation_", "n_iter_", "t_",
-                         "loss_", "loss_curve_", "train_scores_", "validation_scores_",
-                         "best_validation_score_", "best_loss_", "fit_time_")
+    #: fitted attributes a saved model keeps, beside the arrays (JSON-friendly),
+    #: and what each must be when a model file gives it back (the kinds of
+    #: :func:`perceptron._validation.check_saved`). This is the allow-list
+    #: :meth:`_import_state` sets attributes from: a new saved attribute is
+    #: one line here.
+    _SAVED_ATTRIBUTES = {
+        "n_features_in_": "int >= 1",
+        "n_outputs_": "int >= 1",
+        "out_activation_": "str",
+        "n_iter_": "int >= 0",
+        "t_": "int >= 0",
+        "loss_": "number",
+        "loss_curve_": "list of numbers",
+        "train_scores_": "list of numbers",
+        "validation_scores_": "list of numbers or None",
+        "best_validation_score_": "number or None",
+        "best_loss_": "number",
+        "fit_time_": "number",
+    }
+    #: the training state a saved model keeps, to resume (its kinds)
+    _SAVED_TRAINING = {"learning_rate": "number", "no_improvement_count": "int >= 0"}
 
     def _export_state(self):
         """Everything a fitted estimator is, besides its hyper-parameters.
@@ -346,35 +364,60 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
     def _import_state(self, state):
         """Become the fitted estimator :meth:`_export_state` described.
 
-        The network is rebuilt from the hyper-parameters exactly as ``fit``
-        builds it, then the saved arrays are checked against it and poured
-        in. Raises a ValueError when anything does not fit.
+        ``state`` comes from a model file, so it is untrusted: every
+        attribute must be on :attr:`_SAVED_ATTRIBUTES` and of its kind, and
+        the size of the parameter vector the hyper-parameters imply is
+        computed from the layers' shapes and compared with the saved one
+        before the network is built (a hand-edited ``hidden_layer_sizes`` or
+        ``n_features_in_`` cannot make it allocate). Then the network is
+        built as ``fit`` builds it and the saved arrays are checked against
+        it and poured in. Raises a ValueError when anything does not fit.
         """
         self._validate_params()
-        attributes = dict(state["attributes"])
-        unknown = set(attributes) - set(self._SAVED_ATTRIBUTES)
-        if unknown:
-            raise ValueError(f"unknown fitted attributes {sorted(unknown)}")
-        n_features = attributes.get("n_features_in_")
-        if not isinstance(n_features, int) or isinstance(n_features, bool) or n_features < 1:
-            raise ValueError(f"n_features_in_ must be a positive int, got {n_features!r}")
+        attributes = check_saved_fields("attributes", state["attributes"],
+                                        self._SAVED_ATTRIBUTES, required=("n_features_in_",))
+        training = check_saved_fields("training", state["training"], self._SAVED_TRAINING)
+        n_features = attributes["n_features_in_"]
         classes = np.asarray(state["classes"])
+        if classes.ndim != 1 or len(classes) < 2:
+            raise ValueError(f"a model has at least 2 classes, got {classes.shape[0]}")
+        if not np.array_equal(np.unique(classes), classes):
+            raise ValueError("the classes are not sorted and distinct, as a fitted model's "
+                             "classes_ are")
+        for name, expected in (("n_outputs_", len(classes)),
+                               ("out_activation_", self._output_activation())):
+            if name in attributes and attributes[name] != expected:
+                raise ValueError(f"{name} is {attributes[name]!r}; the model's hyper-"
+                                 f"parameters and classes make it {expected!r}")
+        params = state["network"]["params"]
+        n_params = count_params(self._make_layers(n_features, len(classes)),
+                                self._input_shape(n_features), self._dtype)
+        if params.shape != (n_params,):
+            raise ValueError(
+                f"the saved parameter vector has {params.size} values; a "
+                f"{type(self).__name__} with these hyper-parameters, {n_features} features "
+                f"and {len(classes)} classes has {n_params} parameters")
+        optimizer = state.get("optimizer")
+        for name, value in [("params", params)] + sorted((optimizer or {}).items()):
+            if isinstance(value, np.ndarray) and not np.isfinite(value).all():
+                raise ValueError(f"the saved {name} are not all finite (NaN or infinity)")
+
         self._label_encoder = LabelEncoder()
         self._label_encoder.classes_ = classes
         self.classes_ = classes
-        if len(classes) < 2:
-            raise ValueError(f"a model has at least 2 classes, got {len(classes)}")
         self._initialize(n_features, len(classes))
         self._network.load_state(state["network"])
-        self._rng.bit_generator.state = state["rng"]
-        for name, value in attributes.items():
-            setattr(self, name, value)
-        training = state.get("training", {})
-        self._learning_rate = float(training.get("learning_rate", self.learning_rate_init))
-        self._no_improvement_count = int(training.get("no_improvement_count", 0))
-        if state.get("optimizer") is not None:
+        self._rng.bit_generator.state = check_rng_state("the random state", state["rng"])
+        for name in self._SAVED_ATTRIBUTES:
+            if name in attributes:
+                setattr(self, name, attributes[name])
+        learning_rate = training.get("learning_rate", float(self.learning_rate_init))
+        check_param("the saved learning_rate", learning_rate, "float", 0, closed_low=False)
+        self._learning_rate = float(learning_rate)
+        self._no_improvement_count = training.get("no_improvement_count", 0)
+        if optimizer is not None:
             self._optimizer = make_optimizer(self.solver, self._network.params, self)
-            self._optimizer.load_state(state["optimizer"])
+            self._optimizer.load_state(optimizer)
         return self
 
     @property

@@ -28,6 +28,20 @@ def raise_not_finite(X):
     raise ValueError(f"Input X contains {what}.")
 
 
+def count_params(layers, input_shape, dtype):
+    """Build the shapes of ``layers`` for inputs of ``input_shape``; return
+    how many parameters they have.
+
+    Shapes only, in Python integers: nothing is allocated, so a model file's
+    hyper-parameters can be compared with its saved parameter vector before
+    any network is built (:meth:`Network.build` counts with it too).
+    """
+    shape = tuple(input_shape)
+    for layer in layers:
+        shape = layer.build(shape, dtype)
+    return sum(math.prod(s) for layer in layers for s in layer.param_shapes.values())
+
+
 class Network:
     """Layers + fused output loss; owns the flat parameter and gradient vectors.
 
@@ -59,13 +73,9 @@ class Network:
     # -- construction -------------------------------------------------------
     def build(self, input_shape, rng):
         """Build every layer, allocate the flat vectors and initialise them."""
-        shape = tuple(input_shape)
-        self.input_shape = shape
-        for layer in self.layers:
-            shape = layer.build(shape, self.dtype)
-        self.output_shape = shape
-        n_params = sum(math.prod(s) for layer in self.layers
-                       for s in layer.param_shapes.values())
+        self.input_shape = tuple(input_shape)
+        n_params = count_params(self.layers, self.input_shape, self.dtype)
+        self.output_shape = self.layers[-1].output_shape if self.layers else self.input_shape
         self.params = np.zeros(n_params, dtype=self.dtype)
         self.grads = np.zeros(n_params, dtype=self.dtype)
         self._bind()
