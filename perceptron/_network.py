@@ -10,6 +10,7 @@ Which engine trains which model is decided once, in
 """
 
 import math
+import os
 
 import numpy as np
 
@@ -40,6 +41,14 @@ def count_params(layers, input_shape, dtype):
     for layer in layers:
         shape = layer.build(shape, dtype)
     return sum(math.prod(s) for layer in layers for s in layer.param_shapes.values())
+
+
+def _physical_memory():
+    """Bytes of memory of this machine, or None where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 class Network:
@@ -75,6 +84,12 @@ class Network:
         """Build every layer, allocate the flat vectors and initialise them."""
         self.input_shape = tuple(input_shape)
         n_params = count_params(self.layers, self.input_shape, self.dtype)
+        need, memory = 2 * n_params * self.dtype.itemsize, _physical_memory()
+        if memory is not None and need > memory:  # refused before numpy tries
+            raise ValueError(
+                f"these layers have {n_params:,} parameters: {need / 2**30:,.1f} GiB for "
+                f"them and their gradients alone, more than this machine's "
+                f"{memory / 2**30:,.1f} GiB of memory; use smaller layers")
         self.output_shape = self.layers[-1].output_shape if self.layers else self.input_shape
         self.params = np.zeros(n_params, dtype=self.dtype)
         self.grads = np.zeros(n_params, dtype=self.dtype)

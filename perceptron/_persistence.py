@@ -24,6 +24,7 @@ before any network is built. Whatever is wrong, the error is one
 import json
 import os
 import re
+import stat
 import struct
 import tempfile
 import zipfile
@@ -235,7 +236,10 @@ def _read_archive(path):
     Every array is read only after its header, compared with the bytes the
     file holds: no array is larger than the file.
     """
-    size = os.path.getsize(path)
+    info = os.stat(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError("not a perceptron model file: not a regular file")
+    size = info.st_size
     with open(path, "rb") as fh:
         _check_member_count(fh, size)
         try:

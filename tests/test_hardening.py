@@ -123,3 +123,30 @@ def test_a_returned_model_is_finite(digits, kind, solver):
         assert np.isfinite(est._network.params).all()
         for name, value in est._optimizer.state().items():
             assert np.isfinite(value).all(), name
+
+
+# ---------------------------------------------------------------- beyond the examples
+@pytest.mark.parametrize("make", [
+    lambda: MLPDigitClassifier(hidden_layer_sizes=(10**12,)),
+    lambda: MLPDigitClassifier(hidden_layer_sizes=10**30),
+    lambda: ConvDigitClassifier(((10**12, 3),)),
+    lambda: ConvDigitClassifier(((2, 10**30),)),
+], ids=["hidden-1e12", "hidden-1e30", "filters-1e12", "kernel-1e30"])
+def test_layers_too_large_for_memory_are_a_clear_error(digits, make):
+    """Counted in Python integers before NumPy is asked (it raised MemoryError,
+    or "Maximum allowed dimension exceeded")."""
+    X, y = digits
+    with pytest.raises(ValueError, match="parameters.*more than this machine's"):
+        make().fit(X, y)
+
+
+@pytest.mark.parametrize("params, name", [
+    ({"alpha": 10**400}, "alpha"), ({"learning_rate_init": 10**400}, "learning_rate_init"),
+    ({"dtype": "1" * 5000}, "dtype"), ({"dtype": [1]}, "dtype")])
+def test_odd_parameter_values_are_a_clear_error(digits, params, name):
+    """An int too large for a float, a string NumPy parses as a dtype
+    expression: ValueErrors naming the parameter (they raised TypeError and
+    SyntaxError)."""
+    X, y = digits
+    with pytest.raises(ValueError, match=name):
+        MLPDigitClassifier((4,), **params).fit(X, y)

@@ -337,6 +337,8 @@ def test_files_that_are_not_model_archives_are_refused(saved, data, tmp_path):
     for name, raw in cases.items():
         (tmp_path / name).write_bytes(raw)
         assert_refused(tmp_path / name, "not a perceptron model")
+    (tmp_path / "folder.npz").mkdir()
+    assert_refused(tmp_path / "folder.npz", "not a regular file")
     np.save(tmp_path / "numbers.npy", X)
     np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     np.savez(tmp_path / "foreign.npz", a=np.arange(3))
