@@ -88,7 +88,11 @@ def _jsonable(value, what):
     if isinstance(value, (list, tuple)):
         return [_jsonable(v, what) for v in value]
     if isinstance(value, dict):
-        return {str(k): _jsonable(v, what) for k, v in value.items()}
+        if all(isinstance(k, str) for k in value):
+            return {k: _jsonable(v, what) for k, v in value.items()}
+        # other keys (the class labels of class_weight) kept as [key, value]
+        # pairs, since JSON would turn them into strings
+        return {_PAIRS: [[_jsonable(k, what), _jsonable(v, what)] for k, v in value.items()]}
     if isinstance(value, np.generic):
         return value.item()
     if value is None or isinstance(value, (bool, int, float, str)):
@@ -99,6 +103,10 @@ def _jsonable(value, what):
         return np.dtype(value).name
     raise ValueError(f"cannot save {what}={value!r}: only plain numbers, strings, "
                      "tuples and None can be stored without pickle")
+
+
+#: the key of a dict saved as [key, value] pairs (see :func:`_jsonable`)
+_PAIRS = "__pairs__"
 
 
 def save_model(estimator, path):
@@ -137,6 +145,7 @@ def save_model(estimator, path):
     if params.get("random_state") is not None and not isinstance(
             params["random_state"], (int, np.integer)):
         params["random_state"] = None  # a RandomState object is not data; keep the model
+    params["callbacks"] = None  # code, not data (a ModelCheckpoint saves from inside fit)
     classes = state["classes"]
     meta = {
         "format": FORMAT_NAME,
@@ -382,15 +391,23 @@ def _too_deep(value, limit):
 
 def _param(name, value, depth=0):
     """A saved hyper-parameter back in Python: lists become tuples (as
-    scikit-learn's parameters are), dicts (a convolution's spec) stay."""
-    if isinstance(value, list):
-        if len(value) > MAX_PARAM_LENGTH:
-            raise ValueError(f"hyper-parameter {name} has {len(value)} entries; at most "
-                             f"{MAX_PARAM_LENGTH} are read")
+    scikit-learn's parameters are), dicts (a convolution's spec) stay, and a
+    dict saved as [key, value] pairs (``class_weight``) is a dict again."""
+    if isinstance(value, (list, dict)) and len(value) > MAX_PARAM_LENGTH:
+        raise ValueError(f"hyper-parameter {name} has {len(value)} entries; at most "
+                         f"{MAX_PARAM_LENGTH} are read")
     if isinstance(value, (list, dict)) and depth >= 3:
         raise ValueError(f"hyper-parameter {name} is nested too deeply")
     if isinstance(value, list):
         return tuple(_param(name, v, depth + 1) for v in value)
+    if isinstance(value, dict) and set(value) == {_PAIRS}:
+        pairs = value[_PAIRS]
+        if not isinstance(pairs, list) or len(pairs) > MAX_PARAM_LENGTH or not all(
+                isinstance(p, list) and len(p) == 2
+                and isinstance(p[0], (str, int, float, bool)) for p in pairs):
+            raise ValueError(f"hyper-parameter {name} is not a dict saved as [key, value] "
+                             "pairs")
+        return {_param(name, k, depth + 1): _param(name, v, depth + 1) for k, v in pairs}
     if isinstance(value, dict):
         return {k: _param(name, v, depth + 1) for k, v in value.items()}
     if isinstance(value, int) and not isinstance(value, bool) \
