@@ -245,10 +245,10 @@ def _read_archive(path):
     Every array is read only after its header, compared with the bytes the
     file holds: no array is larger than the file.
     """
-    info = os.stat(path)
-    if not stat.S_ISREG(info.st_mode):
+    status = os.stat(path)
+    if not stat.S_ISREG(status.st_mode):
         raise ValueError("not a perceptron model file: not a regular file")
-    size = info.st_size
+    size = status.st_size
     with open(path, "rb") as fh:
         _check_member_count(fh, size)
         try:
