@@ -8,17 +8,9 @@ or ``pip install -e ".[docs]"``)::
 The gallery in ``docs/examples/`` is executed during the build.
 """
 
-import os
 import re
 import sys
 from pathlib import Path
-
-# The examples train small networks with the default n_threads (all cores).
-# On a machine shared with other jobs, OpenMP threads that spin at barriers
-# while a core is taken make a 2-thread run many times slower than a 1-thread
-# one; passive waiting avoids that. It must be set before the OpenMP runtime
-# is loaded, i.e. before perceptron (or scikit-learn) is imported.
-os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent

@@ -26,9 +26,9 @@ from ._kernels import _isfinite
 from ._network import OUTPUTS, count_params, raise_not_finite
 from ._optimizers import OPTIMIZERS, make_optimizer
 from ._training import HISTORY_KEYS, history_from_curves, run_epochs, split_validation
-from ._validation import (check_callbacks, check_class_weight, check_n_threads, check_param,
-                          check_rng_state, check_sample_weight, check_saved_fields,
-                          resolve_dtype)
+from ._validation import (MAX_THREADS, check_callbacks, check_class_weight, check_n_threads,
+                          check_param, check_rng_state, check_sample_weight,
+                          check_saved_fields, resolve_dtype)
 from .layers import Dense
 
 
@@ -263,12 +263,13 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
     @contextlib.contextmanager
     def _thread_limits(self):
         """Resolve ``n_threads``, give it to the network and set the threads up
-        for the kernels meanwhile (:func:`perceptron._config.kernel_threads`)."""
+        for the kernels meanwhile (:func:`perceptron._config.kernel_threads`);
+        yields the thread count."""
         n_threads = effective_n_threads(self.n_threads)
         if hasattr(self, "_network"):
             self._network.set_n_threads(n_threads)
         with kernel_threads(n_threads):
-            yield
+            yield n_threads
 
     def _fit(self, X, y, incremental, classes=None, sample_weight=None, X_val=None,
              y_val=None):
@@ -318,7 +319,8 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
             self._learning_rate = float(self.learning_rate_init)
 
         X_in = self._network_input(X)
-        with self._thread_limits():
+        with self._thread_limits() as n_threads:
+            self.n_threads_ = n_threads
             if incremental:
                 return run_epochs(self, X_in, y_idx, None, None, n_epochs=1, incremental=True,
                                   interrupt=interrupt, sample_weight=weights)
@@ -439,6 +441,7 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         "best_loss_": "number",
         "fit_time_": "number",
         "history_": "dict of lists of numbers",  # not in files from before it
+        "n_threads_": "int >= 1",  # idem; at most MAX_THREADS
     }
     #: the training state a saved model keeps, to resume (its kinds)
     _SAVED_TRAINING = {"learning_rate": "number", "no_improvement_count": "int >= 0"}
@@ -488,6 +491,8 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         self._validate_params()
         attributes = check_saved_fields("attributes", state["attributes"],
                                         self._SAVED_ATTRIBUTES, required=("n_features_in_",))
+        if "n_threads_" in attributes:
+            check_param("n_threads_", attributes["n_threads_"], "int", 1, MAX_THREADS)
         training = check_saved_fields("training", state["training"], self._SAVED_TRAINING)
         n_features = attributes["n_features_in_"]
         classes = np.asarray(state["classes"])
@@ -652,9 +657,14 @@ TRAINING_PARAMS_DOC = """\
     dtype : {{"float32", "float64"}}, default="float32"
         Precision of the parameters and of all computation.
     n_threads : int or None, default=None
-        Threads for the OpenMP kernels and BLAS. None follows
-        ``OMP_NUM_THREADS`` / :func:`threadpoolctl.threadpool_limits`;
-        a negative value counts back from the number of CPUs.
+        Threads for the OpenMP kernels. None takes the budget of where the
+        fit runs: ``OMP_NUM_THREADS`` / :func:`threadpoolctl.threadpool_limits`
+        and the CPUs available, which joblib's workers divide by ``n_jobs``,
+        and which a Dask worker shares among its ``threads_per_worker`` tasks
+        (one thread each in Dask's default worker processes). A positive
+        value is capped by the CPUs available (and must be at most 8192); a
+        negative one counts back from them (-1: all). The count used is
+        ``n_threads_``.
     callbacks : list of callbacks or None, default=None
         Objects called at the start and end of training and of each epoch:
         :class:`~perceptron.callbacks.EarlyStopping`,
@@ -706,4 +716,8 @@ FITTED_ATTRIBUTES_DOC = """\
     out_activation_ : str
         The output function.
     fit_time_ : float
-        Seconds spent in training epochs (validation included)."""
+        Seconds spent in training epochs (validation included).
+    n_threads_ : int
+        Threads the kernels used in the last ``fit`` or ``partial_fit``
+        (``n_threads`` resolved where it ran). Models are bit-identical for
+        the same ``random_state`` and the same ``n_threads_``."""

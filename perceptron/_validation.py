@@ -144,10 +144,33 @@ def resolve_dtype(dtype):
     return DTYPES[name]
 
 
+#: the largest ``n_threads`` accepted, either sign. The kernels' OpenMP
+#: runtime (libgomp) allocates per-thread state for the team it is asked for
+#: and ends the process when it cannot (10**9 threads: "out of memory
+#: allocating 224 GB"); no machine Linux runs on has more CPUs than this
+#: (its largest ``NR_CPUS``). The count used is then capped by the CPUs the
+#: process may run on (:func:`perceptron._config.effective_n_threads`), so a
+#: model file written on a large machine still loads on a small one.
+MAX_THREADS = 8192
+
+
 def check_n_threads(n_threads):
-    """Check an ``n_threads`` parameter: None or a non-zero int."""
-    if n_threads is not None and (not _is_int(n_threads) or n_threads == 0):
-        raise ValueError(f"n_threads must be None or a non-zero int, got {n_threads!r}")
+    """Check an ``n_threads`` parameter: None or a non-zero int in
+    ``[-MAX_THREADS, MAX_THREADS]``.
+
+    Examples
+    --------
+    >>> from perceptron._validation import check_n_threads
+    >>> check_n_threads(-1)
+    >>> check_n_threads(10**9)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_threads must be None or a non-zero int in [-8192, 8192], got 1000000000
+    """
+    if n_threads is not None and (not _is_int(n_threads) or n_threads == 0
+                                  or abs(n_threads) > MAX_THREADS):
+        raise ValueError(f"n_threads must be None or a non-zero int in "
+                         f"[-{MAX_THREADS}, {MAX_THREADS}], got {n_threads!r}")
 
 
 #: the hooks of the callback protocol (:mod:`perceptron.callbacks`)
