@@ -3,7 +3,8 @@
 A saved model is one ``.npz`` file: the arrays (the flat parameter vector,
 the optimizer's state vectors, the classes) plus one entry ``__meta__`` that
 holds UTF-8 JSON: the format version, the estimator's class and
-hyper-parameters, and its scalar fitted attributes and histories. Loading
+hyper-parameters, its scalar fitted attributes and histories, and what it
+says about its data (``class_names_``, ``dataset_name_``). Loading
 never unpickles anything (``np.load(allow_pickle=False)``), so a model file
 from someone else cannot run code on your machine.
 
@@ -11,6 +12,7 @@ The file is written to a temporary name in the same folder and renamed into
 place, so an interrupted save never leaves a half-written model behind.
 """
 
+import errno
 import json
 import os
 import tempfile
@@ -73,7 +75,7 @@ def save_model(estimator, path):
     >>> from perceptron import PerceptronClassifier, load
     >>> from perceptron.datasets import load_digits
     >>> X, y = load_digits(return_X_y=True)
-    >>> clf = PerceptronClassifier(max_iter=5, random_state=0).fit(X, y)
+    >>> clf = PerceptronClassifier(random_state=0).fit(X, y)
     >>> path = clf.save(os.path.join(tempfile.mkdtemp(), "model.npz"))
     >>> bool((load(path).predict(X) == clf.predict(X)).all())
     True
@@ -99,6 +101,8 @@ def save_model(estimator, path):
         "classes_dtype": classes.dtype.str if classes.dtype != object else "object",
         # random streams, so that training resumes exactly where it stopped
         "rng_states": {"estimator": state["rng"]},
+        # what the model says about its data: class names, data set (optional)
+        "description": state["description"],
     }
     for i, layer_state in state["network"]["layers"].items():
         meta["rng_states"][f"layer{i}"] = layer_state["rng"]
@@ -115,8 +119,12 @@ def save_model(estimator, path):
     arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
 
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".perceptron-", suffix=".npz.part", dir=folder)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(
+            errno.ENOENT, f"cannot save the model: the folder {folder} does not exist", path)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=".perceptron-", suffix=".npz.part", dir=folder)
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **arrays)
             fh.flush()
@@ -125,9 +133,13 @@ def save_model(estimator, path):
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it private; use the usual mode
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as exc:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno is not None:
+            # name the user's file, not the temporary one
+            raise type(exc)(exc.errno, f"cannot save the model: {exc.strerror}",
+                            path) from None
         raise
     return path
 
@@ -157,14 +169,19 @@ def load_model(path):
     >>> import perceptron
     >>> from perceptron.datasets import load_digits
     >>> X, y = load_digits(return_X_y=True)
-    >>> clf = perceptron.MLPDigitClassifier((16,), max_iter=3, random_state=0).fit(X, y)
+    >>> clf = perceptron.MLPDigitClassifier((16,), random_state=0).fit(X, y)
     >>> path = clf.save(os.path.join(tempfile.mkdtemp(), "mlp"))
     >>> restored = perceptron.load(path)
-    >>> restored.hidden_layer_sizes, restored.n_iter_
-    ((16,), 3)
+    >>> restored.hidden_layer_sizes, restored.n_iter_ == clf.n_iter_
+    ((16,), True)
     >>> _ = restored.partial_fit(X, y)  # training resumes where it stopped
     """
     path = os.fspath(path)
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic != b"PK\x03\x04":  # an .npz file is a zip archive; np.load would read others
+        raise ValueError(f"{path} is not a perceptron model file (a model is an .npz "
+                         f"archive; this file starts with {magic!r})")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
@@ -214,7 +231,7 @@ def load_model(path):
         optimizer["n_steps"] = scalars.get("n_steps", scalars.get("t", 0))
     state = {"classes": cls, "attributes": attributes, "network": network,
              "optimizer": optimizer, "rng": rng_states.get("estimator"),
-             "training": training}
+             "training": training, "description": meta.get("description")}
     try:
         return est._import_state(state)
     except (KeyError, TypeError) as exc:
