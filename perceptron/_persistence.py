@@ -120,6 +120,9 @@ def save_model(estimator, path):
 
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
+        if os.path.exists(folder):
+            raise NotADirectoryError(
+                errno.ENOTDIR, f"cannot save the model: {folder} is not a folder", path)
         raise FileNotFoundError(
             errno.ENOENT, f"cannot save the model: the folder {folder} does not exist", path)
     tmp = None
