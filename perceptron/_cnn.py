@@ -96,7 +96,7 @@ class ConvDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
     >>> X_test, y_test = load_digits(subset="test", return_X_y=True)
     >>> clf = ConvDigitClassifier(conv_layers=((16, 3),), early_stopping=True,
     ...                           max_iter=100, random_state=0)
-    >>> clf = clf.fit(X_train, y_train)  # stops when the validation accuracy stalls
+    >>> clf = clf.fit(X_train, y_train)  # until validation stalls
     >>> [f.shape for f in clf.filters_]
     [(16, 3, 3, 1)]
     >>> clf.feature_maps(X_test[:5]).shape

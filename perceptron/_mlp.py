@@ -49,7 +49,7 @@ class MLPDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
     >>> from perceptron.datasets import load_digits
     >>> X_train, y_train = load_digits(subset="train", return_X_y=True)
     >>> X_test, y_test = load_digits(subset="test", return_X_y=True)
-    >>> clf = MLPDigitClassifier(hidden_layer_sizes=(64,), random_state=0)
+    >>> clf = MLPDigitClassifier((64,), random_state=0)
     >>> clf = clf.fit(X_train, y_train)
     >>> [w.shape for w in clf.coefs_]
     [(64, 64), (64, 10)]

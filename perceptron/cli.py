@@ -30,7 +30,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 import textwrap
 import time
 import warnings
@@ -38,6 +37,8 @@ import warnings
 import numpy as np
 
 from . import __version__
+from ._cli_files import (UserError, check_output_folder, load_model_file, one_line,
+                         read_images, save_plots, write_json)
 from ._validation import check_image_shape
 
 DATASETS = ("digits", "mnist", "fashion-mnist")
@@ -62,26 +63,6 @@ TRAIN_FLAGS = {
 
 
 # ------------------------------------------------------------------ errors
-class UserError(Exception):
-    """A mistake the user can fix: a one-line message, then optional hints.
-
-    Parameters
-    ----------
-    message : str
-        What is wrong, naming the option or the file.
-    hints : sequence of str
-        Next steps, printed indented under the message.
-    """
-
-    def __init__(self, message, hints=()):
-        super().__init__(message)
-        self.hints = list(hints)
-
-
-def _one_line(text):
-    return " ".join(str(text).split())
-
-
 def _flag_names(text):
     """``text`` with each estimator parameter of :data:`TRAIN_FLAGS` replaced by its flag."""
     for flag, names in TRAIN_FLAGS.items():
@@ -108,7 +89,7 @@ def _describe_error(exc):
         if "MNIST" in first and "Fashion" not in first:
             rest += _fashion_mnist_hint()
         return first, rest
-    return _one_line(exc), []
+    return one_line(exc), []
 
 
 def _fashion_mnist_hint():
@@ -121,81 +102,6 @@ def _fashion_mnist_hint():
 
 
 # ------------------------------------------------------------- output files
-def _check_output_folder(folder, flag):
-    """Create ``folder`` if needed and make sure files can be written in it.
-
-    Called before any training, so that an unwritable ``--out`` fails at
-    once instead of after the work.
-    """
-    if os.path.exists(folder) and not os.path.isdir(folder):
-        raise UserError(f"{flag} {folder} is a file, not a folder")
-    try:
-        os.makedirs(folder, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as exc:
-        raise UserError(f"cannot write in the {flag} folder {folder}: "
-                        f"{exc.strerror or exc}") from None
-
-
-def _write_json(path, payload, flag):
-    """Write ``payload`` to ``path`` atomically; errors name ``path``."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise UserError(f"cannot write {path} ({flag}): the folder {folder} does not exist")
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".perceptron-", suffix=".json.part", dir=folder)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh, indent=2)
-        os.replace(tmp, path)
-    except OSError as exc:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-        raise UserError(f"cannot write {path} ({flag}): {exc.strerror or exc}") from None
-
-
-def _save_plots(est, X_test, y_test, out, accuracy):
-    """Write the pictures of a trained model as PNG files; return their paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from . import plotting
-
-    def learning_curves():
-        fig = plotting.plot_learning_curves(est)
-        fig.suptitle(f"{plotting._caption(est)}, test accuracy {accuracy:.3f}")
-        return fig
-
-    figures = {
-        "confusion_matrix.png": lambda: plotting.plot_confusion_matrix(est, X_test, y_test),
-        "confusion_matrix_normalized.png": lambda: plotting.plot_confusion_matrix(
-            est, X_test, y_test, normalize="true"),
-        "learning_curves.png": learning_curves,
-        "misclassified.png": lambda: plotting.plot_misclassified(est, X_test, y_test),
-        "predictions.png": lambda: plotting.plot_predictions(est, X_test, y_test),
-    }
-    if hasattr(est, "filters_"):
-        figures["filters.png"] = lambda: plotting.plot_filters(est, layer=0)
-        figures["feature_maps.png"] = lambda: plotting.plot_feature_maps(est, X_test[0])
-    else:
-        figures["weights.png"] = lambda: plotting.plot_weights(est)
-    written = []
-    for name, draw in figures.items():
-        fig = draw()
-        path = os.path.join(out, name)
-        try:
-            fig.savefig(path, dpi=100, bbox_inches="tight")
-        except OSError as exc:
-            raise UserError(f"cannot write {path} (--out): {exc.strerror or exc}") from None
-        finally:
-            plt.close(fig)
-        written.append(path)
-    return written
-
-
 def _note(args, text):
     """A remark about the run, on standard error (none with --quiet)."""
     if not args.quiet:
@@ -256,7 +162,7 @@ def _estimator(model, args):
     try:
         est._validate_params()
     except ValueError as exc:
-        raise UserError(_flag_names(_one_line(exc))) from None
+        raise UserError(_flag_names(one_line(exc))) from None
     return est
 
 
@@ -270,7 +176,7 @@ def _fit(est, X, y):
         try:
             est.fit(X, y)
         except ValueError as exc:  # e.g. divergence: "try a smaller learning_rate_init"
-            raise UserError(_flag_names(_one_line(exc))) from None
+            raise UserError(_flag_names(one_line(exc))) from None
     seconds = time.perf_counter() - start
     converged = True
     for warning in caught:
@@ -286,26 +192,6 @@ def _progress_to_stderr():
     """While training, the estimator's lines (``verbose``) go to standard error:
     standard output carries only the results (a report, a table, JSON)."""
     return contextlib.redirect_stdout(sys.stderr)
-
-
-def _load_model(path):
-    """A saved model, or a UserError saying why this file is not one."""
-    from . import load
-
-    if not os.path.exists(path):
-        raise UserError(f"no model file at {path}",
-                        ["train one with: perceptron train --out FOLDER"])
-    if os.path.isdir(path):
-        hint = os.path.join(path, "model.npz")
-        raise UserError(f"{path} is a folder, not a model file",
-                        [f"did you mean {hint}?"] if os.path.isfile(hint) else [])
-    try:
-        return load(path)
-    except Exception as exc:  # an untrusted file: whatever breaks, it is not a model
-        message = _one_line(exc)
-        if path not in message:
-            message = f"{path}: {message}"
-        raise UserError(f"not a usable model file: {message}") from None
 
 
 def _model_dataset(est, args):
@@ -335,7 +221,7 @@ def cmd_train(args):
     from .metrics import classification_summary, format_summary
 
     est = _estimator(args.model, args)
-    _check_output_folder(args.out, "--out")
+    check_output_folder(args.out, "--out")
     X_train, X_test, y_train, y_test = _load_data(args.dataset, args)
     side = check_image_shape(None, X_train.shape[1])[0]
     _note(args, f"Training {type(est).__name__} on {args.dataset}: "
@@ -361,10 +247,10 @@ def cmd_train(args):
         "test": summary,
     }
     metrics_path = os.path.join(args.out, "metrics.json")
-    _write_json(metrics_path, metrics, "--out")
+    write_json(metrics_path, metrics, "--out")
     written = [model_path, metrics_path]
     if args.plots:
-        written += _save_plots(est, X_test, y_test, args.out, summary["accuracy"])
+        written += save_plots(est, X_test, y_test, args.out, summary["accuracy"])
     print(format_summary(summary))
     print(f"\nTrained for {_plural(est.n_iter_, 'epoch')} in {fit_time:.1f} s "
           f"({metrics['seconds_per_epoch']:.3f} s per epoch).")
@@ -384,7 +270,7 @@ def cmd_evaluate(args):
     """``perceptron evaluate``: a saved model's report on its data set's test set."""
     from .metrics import classification_summary, format_summary
 
-    est = _load_model(args.model_path)
+    est = load_model_file(args.model_path)
     dataset = _model_dataset(est, args)
     _, X_test, _, y_test = _load_data(dataset, args)
     if X_test.shape[1] != est.n_features_in_:
@@ -406,64 +292,14 @@ def cmd_evaluate(args):
     return 0
 
 
-def _image_layout(est, args):
-    """``(side, box)`` of the images ``est`` takes: their size and the digit's box."""
-    try:
-        side, _ = check_image_shape(None, est.n_features_in_, what="this model")
-    except ValueError:
-        raise UserError(f"{args.model_path} does not take square images "
-                        f"({est.n_features_in_} pixels); give .npy arrays") from None
-    if getattr(est, "dataset_name_", None) == "fashion-mnist":
-        return side, side  # the articles fill their frame
-    return side, (20 if side == 28 else side)  # MNIST digits fill 20x20 of 28x28
-
-
-def _image_errors():
-    """Exceptions of reading an image the user can fix (Pillow's bomb guard included)."""
-    try:
-        from PIL import Image
-    except ImportError:
-        return (ValueError, OSError)
-    return (ValueError, OSError, Image.DecompressionBombError)
-
-
-def _images_to_features(paths, est, args):
-    """Image files (or .npy arrays) -> rows of ``n_features_in_`` pixels."""
-    from .preprocessing import preprocess_digit_image
-
-    n_features = est.n_features_in_
-    rows = []
-    layout = None
-    for path in paths:
-        if not os.path.isfile(path):
-            raise UserError(f"no such image file: {path}")
-        try:
-            if path.endswith(".npy"):
-                arr = np.load(path, allow_pickle=False)
-                if arr.dtype.kind not in "biuf" or arr.size != n_features:
-                    raise ValueError(f"holds {arr.size} values of type {arr.dtype}; the model "
-                                     f"takes {n_features} numbers")
-                rows.append(arr.astype(np.float64).reshape(-1))
-                continue
-            if layout is None:
-                layout = _image_layout(est, args)
-            side, box = layout
-            image = preprocess_digit_image(path, size=side, box=box)
-            rows.append(np.asarray(image).reshape(-1))
-        except _image_errors() as exc:
-            message = _one_line(exc)
-            raise UserError(message if path in message else f"{path}: {message}") from None
-    if layout is not None and layout[0] == 8:
+def cmd_predict(args):
+    """``perceptron predict``: the class of each image, with its probability."""
+    est = load_model_file(args.model_path)
+    X, side = read_images(args.images, est, args.model_path)
+    if side == 8:
         _note(args, "note: this model takes 8x8 images (it was trained on the digits), so\n"
                     "  each image was shrunk to 8x8 pixels, which loses detail; for 28x28\n"
                     "  images, train on MNIST: perceptron train --dataset mnist")
-    return np.vstack(rows)
-
-
-def cmd_predict(args):
-    """``perceptron predict``: the class of each image, with its probability."""
-    est = _load_model(args.model_path)
-    X = _images_to_features(args.images, est, args)
     proba = est.predict_proba(X)
     names = getattr(est, "class_names_", None)
     names = [str(n) for n in (est.classes_ if names is None else names)]
@@ -487,7 +323,7 @@ def cmd_compare(args):
     from .compare import compare, format_comparison
 
     if args.out is not None:
-        _check_output_folder(args.out, "--out")
+        check_output_folder(args.out, "--out")
     _note(args, f"Training {', '.join(args.models)} on {args.dataset}")
     with _progress_to_stderr():
         rows = compare(args.models, args.dataset, epochs=args.epochs,
@@ -500,7 +336,7 @@ def cmd_compare(args):
         print(format_comparison(rows))
     if args.out is not None:
         path = os.path.join(args.out, "comparison.json")
-        _write_json(path, rows, "--out")
+        write_json(path, rows, "--out")
         _note(args, f"Wrote {path}")
     return 0
 

@@ -249,8 +249,8 @@ def test_unwritable_output_folder(tmp_path, capsys, monkeypatch):
 
 def test_files_are_named_as_the_user_wrote_them(tmp_path):
     with pytest.raises(cli.UserError, match="the folder .*missing does not exist"):
-        cli._write_json(str(tmp_path / "missing" / "x.json"), {}, "--out")
-    cli._write_json(str(tmp_path / "x.json"), {"a": 1}, "--out")
+        cli.write_json(str(tmp_path / "missing" / "x.json"), {}, "--out")
+    cli.write_json(str(tmp_path / "x.json"), {"a": 1}, "--out")
     assert json.loads((tmp_path / "x.json").read_text()) == {"a": 1}
     assert os.listdir(tmp_path) == ["x.json"]  # no temporary file left
 
