@@ -247,6 +247,20 @@ def test_unwritable_output_folder(tmp_path, capsys, monkeypatch):
     assert_user_error(code, err, f"cannot write in the --out folder {folder}")
 
 
+def test_permission_denied_names_the_out_folder(tmp_path, capsys, monkeypatch):
+    import tempfile
+
+    def denied(dir=None, **kwargs):  # what a read-only folder does, even for root
+        raise PermissionError(13, "Permission denied", os.path.join(dir, "tmpxyz"))
+
+    monkeypatch.setattr(cli, "_load_data", pytest.fail)
+    monkeypatch.setattr(tempfile, "TemporaryFile", denied)
+    code, _, err = run(capsys, "train", "--out", tmp_path)
+    assert_user_error(code, err, f"cannot write in the --out folder {tmp_path}: "
+                                 "Permission denied")
+    assert "tmpxyz" not in err
+
+
 def test_files_are_named_as_the_user_wrote_them(tmp_path):
     with pytest.raises(cli.UserError, match="the folder .*missing does not exist"):
         cli.write_json(str(tmp_path / "missing" / "x.json"), {}, "--out")
