@@ -12,7 +12,6 @@ import tempfile
 
 import numpy as np
 
-from ._validation import check_image_shape
 
 
 class UserError(Exception):
@@ -77,13 +76,29 @@ def write_json(path, payload, flag):
         raise UserError(f"cannot write {path} ({flag}): {exc.strerror or exc}") from None
 
 
-def save_plots(est, X_test, y_test, out, accuracy):
-    """Draw the pictures of a trained model into ``out`` as PNG files; return their paths."""
+def _pyplot():
+    """matplotlib's pyplot, drawing into files (no window)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _savefig(fig, path, flag):
+    """Write ``fig`` to ``path`` as PNG and close it; errors name ``path``."""
+    try:
+        fig.savefig(path, dpi=100, bbox_inches="tight")
+    except OSError as exc:
+        raise UserError(f"cannot write {path} ({flag}): {exc.strerror or exc}") from None
+    finally:
+        _pyplot().close(fig)
+
+
+def save_plots(est, X_test, y_test, out, accuracy):
+    """Draw the pictures of a trained model into ``out`` as PNG files; return their paths."""
+    _pyplot()
     from . import plotting
 
     def learning_curves():
@@ -106,16 +121,19 @@ def save_plots(est, X_test, y_test, out, accuracy):
         figures["weights.png"] = lambda: plotting.plot_weights(est)
     written = []
     for name, draw in figures.items():
-        fig = draw()
         path = os.path.join(out, name)
-        try:
-            fig.savefig(path, dpi=100, bbox_inches="tight")
-        except OSError as exc:
-            raise UserError(f"cannot write {path} (--out): {exc.strerror or exc}") from None
-        finally:
-            plt.close(fig)
+        _savefig(draw(), path, "--out")
         written.append(path)
     return written
+
+
+def save_model_view(est, X, path):
+    """``predict --show``: the images as the model sees them, with its answers."""
+    _pyplot()
+    from .plotting import plot_predictions
+
+    # values as the model reads them: ink 1 is white, background 0 black
+    _savefig(plot_predictions(est, X, n=X.shape[0], cmap="gray"), path, "--show")
 
 
 # --------------------------------------------------------------------- read
@@ -137,25 +155,18 @@ def load_model_file(path):
 
 
 def image_layout(est, model_path):
-    """``(side, box)`` of the images ``est`` takes: their size, and the box the
-    digit fills in them (see :func:`perceptron.preprocessing.preprocess_digit_image`)."""
+    """``(size, box)`` of the images ``est`` takes: their size, and the box the
+    drawing fills in them (:func:`perceptron.preprocessing.digit_field`)."""
+    from .preprocessing import digit_field
+
     try:
-        side, _ = check_image_shape(None, est.n_features_in_, what="this model")
+        side, box = digit_field(est.n_features_in_)
     except ValueError:
         raise UserError(f"{model_path} does not take square images "
                         f"({est.n_features_in_} pixels); give .npy arrays") from None
     if getattr(est, "dataset_name_", None) == "fashion-mnist":
-        return side, side  # the articles fill their frame
-    return side, (20 if side == 28 else side)  # MNIST digits fill 20x20 of 28x28
-
-
-def _image_errors():
-    """Exceptions of reading an image the user can fix (Pillow's bomb guard included)."""
-    try:
-        from PIL import Image
-    except ImportError:
-        return (ValueError, OSError)
-    return (ValueError, OSError, Image.DecompressionBombError)
+        return side, side  # the articles fill their frame, unlike MNIST's digits
+    return side, box
 
 
 def read_images(paths, est, model_path):
@@ -187,6 +198,6 @@ def read_images(paths, est, model_path):
                 layout = image_layout(est, model_path)
             side, box = layout
             rows.append(np.asarray(preprocess_digit_image(path, size=side, box=box)).ravel())
-        except _image_errors() as exc:
+        except (ValueError, OSError) as exc:  # Pillow's refusals included
             raise UserError(_naming(path, exc)) from None
     return np.vstack(rows), (None if layout is None else layout[0])

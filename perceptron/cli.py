@@ -7,6 +7,7 @@ Examples::
     perceptron evaluate perceptron-output/model.npz
     perceptron predict perceptron-output/model.npz my_digit.png
     perceptron compare --dataset digits
+    perceptron serve perceptron-output/model.npz      # draw digits in the browser
 
 A mistake the user can fix (a bad option value, a missing or unwritable file,
 an offline download) prints ``perceptron <command>: error: <what>`` on
@@ -38,7 +39,7 @@ import numpy as np
 
 from . import __version__
 from ._cli_files import (UserError, check_output_folder, load_model_file, one_line,
-                         read_images, save_plots, write_json)
+                         read_images, save_model_view, save_plots, write_json)
 from ._validation import check_image_shape
 
 DATASETS = ("digits", "mnist", "fashion-mnist")
@@ -166,7 +167,7 @@ def _estimator(model, args):
     return est
 
 
-def _fit(est, X, y):
+def _fit(est, X, y, **fit_params):
     """Fit, with the ConvergenceWarning caught; return ``(seconds, converged)``."""
     from sklearn.exceptions import ConvergenceWarning
 
@@ -174,7 +175,7 @@ def _fit(est, X, y):
     with warnings.catch_warnings(record=True) as caught, _progress_to_stderr():
         warnings.simplefilter("always", ConvergenceWarning)
         try:
-            est.fit(X, y)
+            est.fit(X, y, **fit_params)
         except ValueError as exc:  # e.g. divergence: "try a smaller learning_rate_init"
             raise UserError(_flag_names(one_line(exc))) from None
     seconds = time.perf_counter() - start
@@ -192,6 +193,46 @@ def _progress_to_stderr():
     """While training, the estimator's lines (``verbose``) go to standard error:
     standard output carries only the results (a report, a table, JSON)."""
     return contextlib.redirect_stdout(sys.stderr)
+
+
+def _check_training_control(args):
+    """The options of issue #12 that can be checked before any work."""
+    if args.validation_fraction is not None and not 0 < args.validation_fraction < 1:
+        raise UserError(f"--validation-fraction must be between 0 and 1, "
+                        f"got {args.validation_fraction}")
+    if args.early_stopping and args.patience < 1:
+        raise UserError(f"--patience must be at least 1, got {args.patience}")
+
+
+def _training_control(args, est, X, y):
+    """The options of issue #12: a validation set and callbacks on ``est``.
+
+    Returns the training data (less the held-out part) and ``fit``'s
+    validation arguments.
+    """
+    from sklearn.model_selection import train_test_split
+
+    from .callbacks import EarlyStopping, LearningRateScheduler, ModelCheckpoint
+
+    fraction = args.validation_fraction
+    if fraction is None and args.early_stopping:
+        fraction = 0.1
+    validation = {}
+    if fraction is not None:
+        X, X_val, y, y_val = train_test_split(X, y, test_size=fraction, stratify=y,
+                                              random_state=args.seed)
+        validation = {"X_val": X_val, "y_val": y_val}
+    monitor = "val_loss" if validation else "loss"
+    callbacks = []
+    if args.early_stopping:
+        callbacks.append(EarlyStopping(monitor, patience=args.patience,
+                                       verbose=not args.quiet))
+    if args.lr_schedule != "constant":
+        callbacks.append(LearningRateScheduler(args.lr_schedule))
+    if args.checkpoint:
+        callbacks.append(ModelCheckpoint(args.checkpoint, monitor=monitor))
+    est.set_params(callbacks=callbacks or None)
+    return X, y, validation
 
 
 def _model_dataset(est, args):
@@ -221,13 +262,15 @@ def cmd_train(args):
     from .metrics import classification_summary, format_summary
 
     est = _estimator(args.model, args)
+    _check_training_control(args)
     check_output_folder(args.out, "--out")
     X_train, X_test, y_train, y_test = _load_data(args.dataset, args)
+    X_train, y_train, validation = _training_control(args, est, X_train, y_train)
     side = check_image_shape(None, X_train.shape[1])[0]
     _note(args, f"Training {type(est).__name__} on {args.dataset}: "
                 f"{X_train.shape[0]} images of {side}x{side} pixels, "
                 f"up to {_plural(est.max_iter, 'epoch')}")
-    fit_time, converged = _fit(est, X_train, y_train)
+    fit_time, converged = _fit(est, X_train, y_train, **validation)
     _describe_model(est, args.dataset)
     summary = classification_summary(est, X_test, y_test)
     model_path = est.save(os.path.join(args.out, "model.npz"))
@@ -244,6 +287,7 @@ def cmd_train(args):
         "seconds_per_epoch": est.fit_time_ / max(est.n_iter_, 1),
         "loss_curve": est.loss_curve_,
         "train_accuracy_curve": est.train_scores_,
+        "history": est.history_,
         "test": summary,
     }
     metrics_path = os.path.join(args.out, "metrics.json")
@@ -294,6 +338,10 @@ def cmd_evaluate(args):
 
 def cmd_predict(args):
     """``perceptron predict``: the class of each image, with its probability."""
+    if args.show is not None:
+        folder = os.path.dirname(os.path.abspath(args.show))
+        if not os.path.isdir(folder):
+            raise UserError(f"--show: no folder {folder} to write {args.show} into")
     est = load_model_file(args.model_path)
     X, side = read_images(args.images, est, args.model_path)
     if side == 8:
@@ -315,6 +363,21 @@ def cmd_predict(args):
                   f"next: {others})")
     if args.json:
         print(json.dumps(results, indent=2))
+    if args.show is not None:
+        save_model_view(est, X, args.show)
+        print(f"wrote {args.show}: the images as the model sees them")
+    return 0
+
+
+def cmd_serve(args):
+    """``perceptron serve``: the web app of a model, in the browser."""
+    if args.model_path is not None and not os.path.exists(args.model_path):
+        raise UserError(f"no model file at {args.model_path}")
+    if not 1 <= args.port <= 65535:
+        raise UserError(f"--port must be in 1..65535, got {args.port}")
+    from .web import serve
+
+    serve(args.model_path, host=args.host, port=args.port, data_home=args.data_home)
     return 0
 
 
@@ -450,6 +513,26 @@ def _add_training_options(p):
                        help="L2 penalty on the weights (default: 0.0001 for the mlp, else 0)")
 
 
+def _add_training_control_options(p):
+    group = p.add_argument_group("training control")
+    group.add_argument("--validation-fraction", type=float, default=None, metavar="F",
+                       help="hold out this fraction of the training images (stratified) "
+                            "and report validation loss and accuracy after each epoch")
+    group.add_argument("--early-stopping", action="store_true",
+                       help="stop when the validation loss (the training loss without a "
+                            "validation set) stalls, and keep the best epoch's weights; "
+                            "holds out 0.1 unless --validation-fraction says otherwise")
+    group.add_argument("--patience", type=int, default=5,
+                       help="epochs without improvement before --early-stopping stops "
+                            "(default: 5)")
+    group.add_argument("--lr-schedule", choices=("constant", "cosine", "step", "exponential"),
+                       default="constant",
+                       help="step size schedule over the epochs (default: constant)")
+    group.add_argument("--checkpoint", default=None, metavar="PATH",
+                       help="save the best model so far to PATH after each epoch that "
+                            "improves ({epoch} in PATH: one file per epoch)")
+
+
 def _add_train_parser(sub):
     p = sub.add_parser("train", help="train a model; save it, its metrics and pictures",
                        description="Train a model and save it (model.npz), its test "
@@ -457,6 +540,7 @@ def _add_train_parser(sub):
     _add_model_options(p)
     _add_data_options(p)
     _add_training_options(p)
+    _add_training_control_options(p)
     group = p.add_argument_group("output")
     group.add_argument("--out", default="perceptron-output", metavar="FOLDER",
                        help="output folder, created if needed (default: perceptron-output)")
@@ -489,8 +573,28 @@ def _add_predict_parser(sub):
     group = p.add_argument_group("output")
     group.add_argument("--json", action="store_true",
                        help="print the predictions and all probabilities as JSON")
+    group.add_argument("--show", metavar="OUT.png", default=None,
+                       help="also save the images as the model sees them (after the "
+                            "preprocessing), with its answers")
     _add_verbosity_options(p)
     p.set_defaults(func=cmd_predict)
+
+
+def _add_serve_parser(sub):
+    p = sub.add_parser("serve", help="draw digits in the browser: a local web app of a model",
+                       description="Serve a model as a local web app: draw a digit or "
+                                   "upload a photo and watch the model read it.")
+    p.add_argument("model_path", metavar="MODEL", nargs="?", default=None,
+                   help="a model.npz (default: a quick digits CNN, trained on first use "
+                        "and kept in the data home)")
+    group = p.add_argument_group("server")
+    group.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default: 127.0.0.1, this machine only)")
+    group.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    group.add_argument("--data-home", default=None, metavar="FOLDER",
+                       help="where the quick model is kept")
+    _add_verbosity_options(p)
+    p.set_defaults(func=cmd_serve)
 
 
 def _add_compare_parser(sub):
@@ -522,7 +626,7 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=_Parser)
     for add in (_add_train_parser, _add_evaluate_parser, _add_predict_parser,
-                _add_compare_parser):
+                _add_serve_parser, _add_compare_parser):
         add(sub)
     return parser
 
