@@ -26,9 +26,9 @@ from ._kernels import _isfinite
 from ._network import OUTPUTS, count_params, raise_not_finite
 from ._optimizers import OPTIMIZERS, make_optimizer
 from ._training import HISTORY_KEYS, history_from_curves, run_epochs, split_validation
-from ._validation import (MAX_THREADS, check_callbacks, check_class_weight, check_n_threads,
-                          check_param, check_rng_state, check_sample_weight,
-                          check_saved_fields, resolve_dtype)
+from ._validation import (MAX_THREADS, check_callbacks, check_class_weight,
+                          check_description, check_n_threads, check_param, check_rng_state,
+                          check_sample_weight, check_saved_fields, resolve_dtype)
 from .layers import Dense
 
 
@@ -420,6 +420,9 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         self._no_improvement_count = 0
         self._best_params = None
         self._begun_callbacks = []  # callbacks of the open run of partial_fit calls
+        # they described the data of an earlier fit
+        for name in ("class_names_", "dataset_name_"):
+            self.__dict__.pop(name, None)
 
     # ------------------------------------------------------------ saved state
     #: fitted attributes a saved model keeps, beside the arrays (JSON-friendly),
@@ -460,10 +463,14 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
             (:meth:`Network.state`), ``"optimizer"`` (None or the optimizer's
             ``state()``), ``"rng"`` (the estimator's random stream) and
             ``"training"`` (the learning rate and the early-stopping count,
-            for resuming).
+            for resuming), ``"description"`` (``class_names`` and
+            ``dataset``, None when not set).
         """
         check_is_fitted(self, "_network")
         optimizer = getattr(self, "_optimizer", None)
+        class_names, dataset = check_description(getattr(self, "class_names_", None),
+                                                 getattr(self, "dataset_name_", None),
+                                                 len(self.classes_))
         return {
             "classes": self.classes_,
             "attributes": {k: getattr(self, k) for k in self._SAVED_ATTRIBUTES
@@ -474,6 +481,7 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
             "training": {"learning_rate": getattr(self, "_learning_rate",
                                                   float(self.learning_rate_init)),
                          "no_improvement_count": getattr(self, "_no_improvement_count", 0)},
+            "description": {"class_names": class_names, "dataset": dataset},
         }
 
     def _import_state(self, state):
@@ -539,6 +547,15 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         if optimizer is not None:
             self._optimizer = make_optimizer(self.solver, self._network.params, self)
             self._optimizer.load_state(optimizer)
+        description = state.get("description") or {}  # absent from older files
+        if not isinstance(description, dict):
+            raise ValueError(f"the model's description must be a dict, got {description!r:.80}")
+        class_names, dataset = check_description(description.get("class_names"),
+                                                 description.get("dataset"), len(classes))
+        if class_names is not None:
+            self.class_names_ = np.array(class_names, dtype=str)
+        if dataset is not None:
+            self.dataset_name_ = dataset
         return self
 
     @property
@@ -628,8 +645,12 @@ TRAINING_PARAMS_DOC = """\
         Seeds weight initialisation, shuffling, dropout and the validation
         split. With an int and the same number of threads, two fits give
         bit-identical models.
-    tol : float, default=1e-4
-        Minimum improvement of the loss (or validation score) that counts.
+    tol : float, default=1e-3
+        Minimum improvement of the loss (or validation score) that counts:
+        training stops when ``n_iter_no_change`` epochs in a row improve it by
+        less. (scikit-learn's MLPClassifier uses 1e-4, with which the loss on
+        a small data set such as the digits keeps creeping down until
+        ``max_iter`` runs out; 1e-3 is its SGDClassifier's value.)
     verbose : bool or int, default=False
         Show a progress bar per epoch and print one line per epoch.
     warm_start : bool, default=False
@@ -720,4 +741,16 @@ FITTED_ATTRIBUTES_DOC = """\
     n_threads_ : int
         Threads the kernels used in the last ``fit`` or ``partial_fit``
         (``n_threads`` resolved where it ran). Models are bit-identical for
-        the same ``random_state`` and the same ``n_threads_``."""
+        the same ``random_state`` and the same ``n_threads_``.
+    class_names_ : ndarray of str, shape (n_classes,)
+        Optional: a display name for each of ``classes_`` ("Sneaker" for
+        class 7 of Fashion-MNIST). ``fit`` never sets it: ``perceptron
+        train`` does, and so can you after ``fit``
+        (``clf.class_names_ = fashion.target_names``). It is saved with the
+        model and used by :mod:`perceptron.plotting`,
+        :func:`perceptron.metrics.classification_summary` and ``perceptron
+        predict``. A new ``fit`` from scratch forgets it.
+    dataset_name_ : str
+        Optional, like ``class_names_``: the name of the data set the model
+        was trained on ("fashion-mnist"); ``perceptron evaluate`` then needs
+        no ``--dataset``, and plot titles name it."""

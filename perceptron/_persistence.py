@@ -3,9 +3,10 @@
 A saved model is one ``.npz`` file: the arrays (the flat parameter vector,
 the optimizer's state vectors, the classes) plus one entry ``__meta__`` that
 holds UTF-8 JSON: the format version, the estimator's class and
-hyper-parameters, and its scalar fitted attributes and histories. Loading
-never unpickles anything, so a model file from someone else cannot run code
-on your machine.
+hyper-parameters, its scalar fitted attributes and histories, and what it
+says about its data (``class_names_``, ``dataset_name_``). Loading never
+unpickles anything, so a model file from someone else cannot run code on
+your machine.
 
 The file is written to a temporary name in the same folder and renamed into
 place, so an interrupted save never leaves a half-written model behind.
@@ -21,6 +22,7 @@ before any network is built. Whatever is wrong, the error is one
 ``ValueError`` naming the file and the problem.
 """
 
+import errno
 import json
 import os
 import re
@@ -52,6 +54,7 @@ META_ENTRIES = {
     "rng_states": "dict",
     "optimizer": "str or None",
     "optimizer_scalars": "dict or None",
+    "description": "dict or None",  # class names and data set; not in older files
 }
 
 #: ``optimizer_scalars``: the number of steps taken. Files of the first
@@ -130,7 +133,7 @@ def save_model(estimator, path):
     >>> from perceptron import PerceptronClassifier, load
     >>> from perceptron.datasets import load_digits
     >>> X, y = load_digits(return_X_y=True)
-    >>> clf = PerceptronClassifier(max_iter=5, random_state=0).fit(X, y)
+    >>> clf = PerceptronClassifier(random_state=0).fit(X, y)
     >>> path = clf.save(os.path.join(tempfile.mkdtemp(), "model.npz"))
     >>> bool((load(path).predict(X) == clf.predict(X)).all())
     True
@@ -157,6 +160,8 @@ def save_model(estimator, path):
         "classes_dtype": classes.dtype.str if classes.dtype != object else "object",
         # random streams, so that training resumes exactly where it stopped
         "rng_states": {"estimator": state["rng"]},
+        # what the model says about its data: class names, data set (optional)
+        "description": state["description"],
     }
     for i, layer_state in state["network"]["layers"].items():
         meta["rng_states"][f"layer{i}"] = layer_state["rng"]
@@ -177,8 +182,15 @@ def save_model(estimator, path):
     arrays["__meta__"] = np.frombuffer(text, dtype=np.uint8)
 
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".perceptron-", suffix=".npz.part", dir=folder)
+    if not os.path.isdir(folder):
+        if os.path.exists(folder):
+            raise NotADirectoryError(
+                errno.ENOTDIR, f"cannot save the model: {folder} is not a folder", path)
+        raise FileNotFoundError(
+            errno.ENOENT, f"cannot save the model: the folder {folder} does not exist", path)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=".perceptron-", suffix=".npz.part", dir=folder)
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **arrays)
             fh.flush()
@@ -187,9 +199,13 @@ def save_model(estimator, path):
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it private; use the usual mode
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as exc:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno is not None:
+            # name the user's file, not the temporary one
+            raise type(exc)(exc.errno, f"cannot save the model: {exc.strerror}",
+                            path) from None
         raise
     return path
 
@@ -222,14 +238,20 @@ def load_model(path):
     >>> import perceptron
     >>> from perceptron.datasets import load_digits
     >>> X, y = load_digits(return_X_y=True)
-    >>> clf = perceptron.MLPDigitClassifier((16,), max_iter=3, random_state=0).fit(X, y)
+    >>> clf = perceptron.MLPDigitClassifier((16,), random_state=0)
+    >>> clf = clf.fit(X, y)
     >>> path = clf.save(os.path.join(tempfile.mkdtemp(), "mlp"))
     >>> restored = perceptron.load(path)
-    >>> restored.hidden_layer_sizes, restored.n_iter_
-    ((16,), 3)
+    >>> restored.hidden_layer_sizes, restored.n_iter_ == clf.n_iter_
+    ((16,), True)
     >>> _ = restored.partial_fit(X, y)  # training resumes where it stopped
     """
     path = os.fspath(path)
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic != b"PK\x03\x04":  # an .npz file is a zip archive; np.load would read others
+        raise ValueError(f"{path} is not a perceptron model file (a model is an .npz "
+                         f"archive; this file starts with {magic!r})")
     try:
         meta, arrays = _read_archive(path)
         est, state = _state_from(meta, arrays)
@@ -467,7 +489,7 @@ def _state_from(meta, arrays):
                  "network": {"params": arrays.pop("params"), "layers": layers},
                  "optimizer": _optimizer_state(meta, arrays, est.solver),
                  "rng": check_rng_state("rng_states['estimator']", rng_states["estimator"]),
-                 "training": training}
+                 "training": training, "description": meta["description"]}
 
 
 def _optimizer_state(meta, arrays, solver):

@@ -133,6 +133,58 @@ def check_layer_sizes(name, sizes):
     return tuple(int(s) for s in sizes)
 
 
+#: longest class or data set name a model keeps (model files are untrusted input)
+MAX_NAME_LENGTH = 200
+
+
+def check_description(class_names, dataset_name, n_classes):
+    """Check what a model says about its data; return them as plain Python values.
+
+    Parameters
+    ----------
+    class_names : sequence of str or None
+        One display name per class, in the order of ``classes_``.
+    dataset_name : str or None
+        The data set the model was trained on.
+    n_classes : int
+
+    Returns
+    -------
+    class_names : list of str or None
+    dataset_name : str or None
+
+    Examples
+    --------
+    >>> from perceptron._validation import check_description
+    >>> check_description(("cat", "dog"), "pets", 2)
+    (['cat', 'dog'], 'pets')
+    >>> check_description(["cat"], None, 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: class_names_ must hold 2 names, one per class, got 1
+    """
+    if dataset_name is not None and not (
+            isinstance(dataset_name, str) and 0 < len(dataset_name) <= MAX_NAME_LENGTH):
+        raise ValueError(f"dataset_name_ must be a non-empty str of at most "
+                         f"{MAX_NAME_LENGTH} characters, got {dataset_name!r:.80}")
+    if class_names is None:
+        return None, dataset_name
+    if isinstance(class_names, str) or not hasattr(class_names, "__len__"):
+        raise ValueError(f"class_names_ must be a sequence of str, got {class_names!r:.80}")
+    if len(class_names) != n_classes:
+        raise ValueError(f"class_names_ must hold {n_classes} names, one per class, "
+                         f"got {len(class_names)}")
+    names = []
+    for name in class_names:
+        if isinstance(name, np.str_):
+            name = str(name)
+        if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
+            raise ValueError(f"class_names_ must be strings of at most {MAX_NAME_LENGTH} "
+                             f"characters, got {name!r:.80}")
+        names.append(name)
+    return names, dataset_name
+
+
 def resolve_dtype(dtype):
     """Map the ``dtype`` parameter (a name or a NumPy type) to ``np.float32/64``."""
     try:
