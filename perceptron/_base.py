@@ -27,11 +27,12 @@ from ._engine import make_network
 from ._guard import DeferredInterrupt, Snapshot
 from ._kernels import _isfinite
 from ._lbfgs import run_lbfgs
-from ._network import OUTPUTS, raise_not_finite
+from ._network import OUTPUTS, count_params, raise_not_finite
 from ._optimizers import OPTIMIZERS, make_optimizer
 from ._training import HISTORY_KEYS, history_from_curves, run_epochs, split_validation
-from ._validation import (MAX_THREADS, check_callbacks, check_class_weight, check_n_threads,
-                          check_param, check_sample_weight, resolve_dtype)
+from ._validation import (MAX_THREADS, check_callbacks, check_class_weight,
+                          check_description, check_n_threads, check_param, check_rng_state,
+                          check_sample_weight, check_saved_fields, resolve_dtype)
 from .layers import Dense
 
 #: every solver: the stochastic ones (mini-batches, :mod:`._optimizers`) and
@@ -540,18 +541,13 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         self._target_type = target_type
         self._rng = np.random.default_rng(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        if target_type == "multiclass":
-            output = "softmax" if self._output_activation() == "softmax" else "sigmoid"
-            n_outputs = len(self.classes_)
-        else:
-            output = "independent"
-            n_outputs = 1 if target_type == "binary" else len(self.classes_)
+        output, n_outputs, out_activation = self._output_layout(target_type, len(self.classes_))
         layers = self._make_layers(n_features, n_outputs)
         self._network = make_network(layers, output=output, dtype=self._dtype)
         self._network.build(self._input_shape(n_features), self._rng)
         self.n_outputs_ = n_outputs
         self.n_layers_ = 1 + sum(1 for layer in layers if layer.param_shapes)
-        self.out_activation_ = "logistic" if output == "independent" else output
+        self.out_activation_ = out_activation
         self.n_iter_ = 0
         self.t_ = 0
         self.loss_curve_ = []
@@ -564,13 +560,41 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         self._no_improvement_count = 0
         self._best_params = None
         self._begun_callbacks = []  # callbacks of the open run of partial_fit calls
+        # they described the data of an earlier fit
+        for name in ("class_names_", "dataset_name_"):
+            self.__dict__.pop(name, None)
+
+    def _output_layout(self, target_type, n_classes):
+        """``(network output, output units, out_activation_)`` for ``target_type``."""
+        if target_type == "multiclass":
+            output = "softmax" if self._output_activation() == "softmax" else "sigmoid"
+            return output, n_classes, output
+        return "independent", 1 if target_type == "binary" else n_classes, "logistic"
 
     # ------------------------------------------------------------ saved state
-    #: fitted attributes a saved model keeps, beside the arrays (JSON-friendly)
-    _SAVED_ATTRIBUTES = ("n_features_in_", "n_outputs_", "out_activation_", "n_iter_", "t_",
-                         "loss_", "loss_curve_", "train_scores_", "validation_scores_",
-                         "best_validation_score_", "best_loss_", "fit_time_", "history_",
-                         "n_threads_")
+    #: fitted attributes a saved model keeps, beside the arrays (JSON-friendly),
+    #: and what each must be when a model file gives it back (the kinds of
+    #: :func:`perceptron._validation.check_saved`). This is the allow-list
+    #: :meth:`_import_state` sets attributes from: a new saved attribute is
+    #: one line here.
+    _SAVED_ATTRIBUTES = {
+        "n_features_in_": "int >= 1",
+        "n_outputs_": "int >= 1",
+        "out_activation_": "str",
+        "n_iter_": "int >= 0",
+        "t_": "int >= 0",
+        "loss_": "number",
+        "loss_curve_": "list of numbers",
+        "train_scores_": "list of numbers",
+        "validation_scores_": "list of numbers or None",
+        "best_validation_score_": "number or None",
+        "best_loss_": "number or None",  # None with early_stopping
+        "fit_time_": "number",
+        "history_": "dict of lists of numbers",  # not in files from before it
+        "n_threads_": "int >= 1",  # idem; at most MAX_THREADS
+    }
+    #: the training state a saved model keeps, to resume (its kinds)
+    _SAVED_TRAINING = {"learning_rate": "number", "no_improvement_count": "int >= 0"}
 
     def _export_state(self):
         """Everything a fitted estimator is, besides its hyper-parameters.
@@ -586,10 +610,16 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
             (:meth:`Network.state`), ``"optimizer"`` (None or the optimizer's
             ``state()``), ``"rng"`` (the estimator's random stream) and
             ``"training"`` (the learning rate and the early-stopping count,
-            for resuming), ``"target_type"`` (one of :data:`TARGET_TYPES`).
+            for resuming), ``"description"`` (``class_names`` and
+            ``dataset``, None when not set), ``"target_type"`` (one of
+            :data:`TARGET_TYPES`).
         """
         check_is_fitted(self, "_network")
-        optimizer = getattr(self, "_optimizer", None)
+        # the stochastic solvers' state (an L-BFGS fit keeps none of its own)
+        optimizer = getattr(self, "_optimizer", None) if self.solver in OPTIMIZERS else None
+        class_names, dataset = check_description(getattr(self, "class_names_", None),
+                                                 getattr(self, "dataset_name_", None),
+                                                 len(self.classes_))
         return {
             "classes": self.classes_,
             "target_type": self._target_type,
@@ -601,49 +631,95 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
             "training": {"learning_rate": float(self.learning_rate_init) if optimizer is None
                          else optimizer.learning_rate,
                          "no_improvement_count": getattr(self, "_no_improvement_count", 0)},
+            "description": {"class_names": class_names, "dataset": dataset},
         }
 
     def _import_state(self, state):
         """Become the fitted estimator :meth:`_export_state` described.
 
-        The network is rebuilt from the hyper-parameters exactly as ``fit``
-        builds it, then the saved arrays are checked against it and poured
-        in. Raises a ValueError when anything does not fit. A state without
-        ``"target_type"`` (a file from before binary problems had one
-        logistic unit) is ``"multiclass"``: one output per class.
+        ``state`` comes from a model file, so it is untrusted: every
+        attribute must be on :attr:`_SAVED_ATTRIBUTES` and of its kind, and
+        the size of the parameter vector the hyper-parameters imply is
+        computed from the layers' shapes and compared with the saved one
+        before the network is built (a hand-edited ``hidden_layer_sizes`` or
+        ``n_features_in_`` cannot make it allocate). Then the network is
+        built as ``fit`` builds it and the saved arrays are checked against
+        it and poured in. Raises a ValueError when anything does not fit. A
+        state without ``"target_type"`` (a file from before binary problems
+        had one logistic unit) is ``"multiclass"``: one output per class.
         """
         self._validate_params()
-        attributes = dict(state["attributes"])
-        unknown = set(attributes) - set(self._SAVED_ATTRIBUTES)
-        if unknown:
-            raise ValueError(f"unknown fitted attributes {sorted(unknown)}")
+        attributes = check_saved_fields("attributes", state["attributes"],
+                                        self._SAVED_ATTRIBUTES, required=("n_features_in_",))
         if "n_threads_" in attributes:
             check_param("n_threads_", attributes["n_threads_"], "int", 1, MAX_THREADS)
-        n_features = attributes.get("n_features_in_")
-        if not isinstance(n_features, int) or isinstance(n_features, bool) or n_features < 1:
-            raise ValueError(f"n_features_in_ must be a positive int, got {n_features!r}")
+        training = check_saved_fields("training", state["training"], self._SAVED_TRAINING)
+        n_features = attributes["n_features_in_"]
         classes = np.asarray(state["classes"])
+        if classes.ndim != 1 or len(classes) < 2:
+            raise ValueError(f"a model has at least 2 classes, got {classes.shape[0]}")
+        if not np.array_equal(np.unique(classes), classes):
+            raise ValueError("the classes are not sorted and distinct, as a fitted model's "
+                             "classes_ are")
+        target_type = state.get("target_type", "multiclass")
+        if target_type not in TARGET_TYPES:
+            raise ValueError(f"target_type must be one of {TARGET_TYPES}, got "
+                             f"{target_type!r:.80}")
+        if target_type == "binary" and len(classes) != 2:
+            raise ValueError(f"a binary model has 2 classes, got {len(classes)}")
+        _, n_outputs, out_activation = self._output_layout(target_type, len(classes))
+        # files of the first format wrote the output_activation as given
+        allowed = {out_activation, self._output_activation()} if (
+            target_type == "multiclass") else {out_activation}
+        if attributes.get("n_outputs_", n_outputs) != n_outputs:
+            raise ValueError(f"n_outputs_ is {attributes['n_outputs_']!r}; the model's "
+                             f"hyper-parameters and classes make it {n_outputs!r}")
+        if attributes.get("out_activation_", out_activation) not in allowed:
+            raise ValueError(f"out_activation_ is {attributes['out_activation_']!r:.40}; the "
+                             f"model's hyper-parameters and classes make it "
+                             f"{out_activation!r}")
+        if "history_" in attributes:
+            _check_history(attributes["history_"], len(attributes.get("loss_curve_", [])))
+        params = state["network"]["params"]
+        n_params = count_params(self._make_layers(n_features, n_outputs),
+                                self._input_shape(n_features), self._dtype)
+        if params.shape != (n_params,):
+            raise ValueError(
+                f"the saved parameter vector has {params.size} values; a "
+                f"{type(self).__name__} with these hyper-parameters, {n_features} features "
+                f"and {n_outputs} outputs has {n_params} parameters")
+        optimizer = state.get("optimizer")
+        for name, value in [("params", params)] + sorted((optimizer or {}).items()):
+            if isinstance(value, np.ndarray) and not np.isfinite(value).all():
+                raise ValueError(f"the saved {name} are not all finite (NaN or infinity)")
+
         self._label_encoder = LabelEncoder()
         self._label_encoder.classes_ = classes
         self.classes_ = classes
-        if len(classes) < 2:
-            raise ValueError(f"a model has at least 2 classes, got {len(classes)}")
-        self._initialize(n_features, state.get("target_type", "multiclass"))
+        self._initialize(n_features, target_type)
         self._network.load_state(state["network"])
-        self._rng.bit_generator.state = state["rng"]
-        for name, value in attributes.items():
-            setattr(self, name, value)
-        if "history_" in attributes:
-            _check_history(self.history_, len(self.loss_curve_))
-        else:  # a file from before history_
+        self._rng.bit_generator.state = check_rng_state("the random state", state["rng"])
+        for name in self._SAVED_ATTRIBUTES:
+            if name in attributes:
+                setattr(self, name, attributes[name])
+        if "history_" not in attributes:  # a file from before history_
             self.history_ = history_from_curves(self)
-        training = state.get("training", {})
-        self._no_improvement_count = int(training.get("no_improvement_count", 0))
-        if state.get("optimizer") is not None:
+        learning_rate = training.get("learning_rate", float(self.learning_rate_init))
+        check_param("the saved learning_rate", learning_rate, "float", 0, closed_low=False)
+        self._no_improvement_count = training.get("no_improvement_count", 0)
+        if optimizer is not None:
             self._optimizer = make_optimizer(self.solver, self._network.params, self)
-            self._optimizer.load_state(state["optimizer"])
-            self._optimizer.learning_rate = float(training.get("learning_rate",
-                                                               self.learning_rate_init))
+            self._optimizer.load_state(optimizer)
+            self._optimizer.learning_rate = float(learning_rate)
+        description = state.get("description") or {}  # absent from older files
+        if not isinstance(description, dict):
+            raise ValueError(f"the model's description must be a dict, got {description!r:.80}")
+        class_names, dataset = check_description(description.get("class_names"),
+                                                 description.get("dataset"), len(classes))
+        if class_names is not None:
+            self.class_names_ = np.array(class_names, dtype=str)
+        if dataset is not None:
+            self.dataset_name_ = dataset
         return self
 
     @property
@@ -816,9 +892,13 @@ TRAINING_PARAMS_DOC = """\
         Seeds weight initialisation, shuffling, dropout and the validation
         split. With an int and the same number of threads, two fits give
         bit-identical models.
-    tol : float, default=1e-4
-        Minimum improvement of the loss (or validation score) that counts;
-        with "lbfgs", the gradient's size at which it has converged (scipy's
+    tol : float, default=1e-3
+        Minimum improvement of the loss (or validation score) that counts:
+        training stops when ``n_iter_no_change`` epochs in a row improve it by
+        less. (scikit-learn's MLPClassifier uses 1e-4, with which the loss on
+        a small data set such as the digits keeps creeping down until
+        ``max_iter`` runs out; 1e-3 is its SGDClassifier's value.) With
+        "lbfgs", the gradient's size at which it has converged (scipy's
         ``gtol``).
     verbose : bool or int, default=False
         Show a progress bar per epoch and print one line per epoch.
@@ -929,4 +1009,16 @@ FITTED_ATTRIBUTES_DOC = """\
     n_threads_ : int
         Threads the kernels used in the last ``fit`` or ``partial_fit``
         (``n_threads`` resolved where it ran). Models are bit-identical for
-        the same ``random_state`` and the same ``n_threads_``."""
+        the same ``random_state`` and the same ``n_threads_``.
+    class_names_ : ndarray of str, shape (n_classes,)
+        Optional: a display name for each of ``classes_`` ("Sneaker" for
+        class 7 of Fashion-MNIST). ``fit`` never sets it: ``perceptron
+        train`` does, and so can you after ``fit``
+        (``clf.class_names_ = fashion.target_names``). It is saved with the
+        model and used by :mod:`perceptron.plotting`,
+        :func:`perceptron.metrics.classification_summary` and ``perceptron
+        predict``. A new ``fit`` from scratch forgets it.
+    dataset_name_ : str
+        Optional, like ``class_names_``: the name of the data set the model
+        was trained on ("fashion-mnist"); ``perceptron evaluate`` then needs
+        no ``--dataset``, and plot titles name it."""

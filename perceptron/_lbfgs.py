@@ -126,12 +126,12 @@ def run_lbfgs(est, X, T, X_val, T_val, interrupt, sample_weight=None):
     net = est._network
     objective = LossGradient(net, X, T, est.alpha, sample_weight)
     callbacks = CallbackRun(est, interrupt)
-    progress = EpochProgress(est.verbose, 0)
+    progress = EpochProgress(est.verbose, 1, est.max_iter)  # a bar over the iterations
     start_history(est, validation=X_val is not None)
     callbacks.begin(incremental=False)
     est.n_iter_ = 0
     stopped = []  # why the iterations ended early: a callback, or Ctrl-C
-    iteration = {"begun": False, "start": 0.0}
+    iteration = {"begun": False, "start": 0.0, "bar": None}
 
     def evaluate(theta):
         # an iteration begins with its first evaluation: the callbacks hear of it
@@ -139,14 +139,17 @@ def run_lbfgs(est, X, T, X_val, T_val, interrupt, sample_weight=None):
         if not iteration["begun"]:
             iteration["begun"], iteration["start"] = True, time.perf_counter()
             callbacks.epoch_begin(len(est.loss_curve_))
+            iteration["bar"] = progress.start(len(est.loss_curve_) + 1)
         return objective(theta)
 
     def after_iteration(intermediate_result):
         net.params[...] = intermediate_result.x
-        logs = end_epoch(est, float(intermediate_result.fun), objective.score, X_val, T_val,
-                         math.nan, iteration["start"], objective.total_weight)
+        loss = float(intermediate_result.fun)
+        progress.update(iteration["bar"], loss)
+        logs = end_epoch(est, loss, objective.score, X_val, T_val, math.nan,
+                         iteration["start"], objective.total_weight)
         iteration["begun"] = False
-        progress.line(est, logs)
+        progress.end(iteration["bar"], est, logs)
         if interrupt.raised:
             stopped.append("interrupt")
         elif callbacks.epoch_end(len(est.loss_curve_) - 1, logs):
@@ -156,10 +159,13 @@ def run_lbfgs(est, X, T, X_val, T_val, interrupt, sample_weight=None):
             raise StopIteration
 
     if not interrupt.raised:
-        result = minimize(evaluate, net.params.astype(np.float64), method="L-BFGS-B",
-                          jac=True, callback=after_iteration,
-                          options={"maxiter": est.max_iter, "maxfun": est.max_fun,
-                                   "gtol": est.tol})
+        try:
+            result = minimize(evaluate, net.params.astype(np.float64), method="L-BFGS-B",
+                              jac=True, callback=after_iteration,
+                              options={"maxiter": est.max_iter, "maxfun": est.max_fun,
+                                       "gtol": est.tol})
+        finally:
+            progress.close()  # before any warning, which would print on the bar's line
         if not (math.isfinite(result.fun) and np.isfinite(result.x).all()):
             raise ValueError("training diverged: the L-BFGS loss or parameters became "
                              "infinite or NaN; scale X, or raise alpha")
