@@ -263,3 +263,18 @@ def test_a_binary_model_saved_before_one_logistic_unit_still_loads(digits, tmp_p
     loaded = perceptron.load(path)
     assert loaded.coefs_[-1].shape == (16, 2) and loaded.n_outputs_ == 2
     np.testing.assert_array_equal(loaded.predict_proba(X[keep]), old.predict_proba(X[keep]))
+
+
+@pytest.mark.parametrize("target", ["binary", "multilabel"])
+def test_binary_and_multilabel_models_save_and_load(target, digits, multilabel, tmp_path):
+    if target == "binary":
+        X, y = digits
+        X, y = X[y < 2], np.array(["no", "yes"])[y[y < 2]]
+    else:
+        X, y = multilabel
+    clf = ESTIMATORS["mlp"]().fit(X, y)
+    loaded = perceptron.load(clf.save(tmp_path / target))
+    assert loaded.n_outputs_ == clf.n_outputs_ and loaded.out_activation_ == "logistic"
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+    loaded.partial_fit(X, y)  # and it trains on
