@@ -19,6 +19,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._augment import Augmentation, check_augment
 from ._config import effective_n_threads, kernel_threads
 from ._engine import make_network
 from ._kernels import _isfinite
@@ -56,6 +57,10 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
 
     def _validate_extra_params(self):
         """Check subclass-specific hyper-parameters (raise ValueError)."""
+
+    def _augmentation(self, n_features):
+        """The random transforms of the training batches, or None (here: none)."""
+        return None
 
     # ------------------------------------------------------------ validation
     def _validate_params(self):
@@ -241,11 +246,16 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
                 f"dtype changed from {self._network.dtype.name} to "
                 f"{np.dtype(self._dtype).name} between calls; refit from scratch instead")
 
+        augmentation = self._augmentation(X.shape[1])  # checked before anything changes
+
         if first_pass:
             self._initialize(X.shape[1], len(self.classes_))
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = make_optimizer(self.solver, self._network.params, self)
             self._learning_rate = float(self.learning_rate_init)
+        if augmentation is not None:
+            augmentation.rng = self._rng  # each batch's seed: one draw from the estimator's stream
+        self._augmenter = augmentation
 
         X_in = self._network_input(X)
         with self._thread_limits():
@@ -387,7 +397,26 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
     def __getstate__(self):
         state = super().__getstate__()
         state.pop("_best_params", None)
+        state.pop("_augmenter", None)  # made again by each fit
         return state
+
+
+class AugmentMixin:
+    """The ``augment`` parameter: random transforms of every training batch.
+
+    For the estimators that see images (the MLP and the CNN). They define
+    ``_image_shape(n_features)``, the ``(channels, height, width)`` of an
+    image, and ``_CHANNELS_LAST``, whether their network's input holds it as
+    ``(height, width, channels)``.
+    """
+
+    _CHANNELS_LAST = False
+
+    def _augmentation(self, n_features):
+        magnitudes = check_augment(self.augment)
+        if magnitudes is None:
+            return None
+        return Augmentation(magnitudes, self._image_shape(n_features), self._CHANNELS_LAST)
 
 
 class DenseWeightsMixin:

@@ -91,13 +91,16 @@ class DenseStackNetwork(Network):
         self._activations = np.array(codes, dtype=np.int32)
         return self
 
-    def train_batch(self, X, y, rows, alpha=0.0, optimizer=None, learning_rate=None):
+    def train_batch(self, X, y, rows, alpha=0.0, optimizer=None, learning_rate=None,
+                    augment=None):
         """One training step on ``X[rows]``, ``y[rows]``, in one kernel call.
 
         Parameters and results as :meth:`Network.train_batch`; the gradients
         are the same, summed in another order.
         """
         m = rows.shape[0]
+        if augment is not None:  # the step gathers its rows itself: hand it the transformed batch
+            X, y, rows = self._gather(X, rows, augment), y[rows], np.arange(m, dtype=np.intp)
         plan = self._plan(m)
         for i, layer in plan.dropouts:  # the mask seeds, drawn as Dropout.forward draws them
             plan.seeds[i] = layer.next_seed()

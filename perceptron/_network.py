@@ -179,12 +179,13 @@ class Network:
             loss += 0.5 * alpha * penalty / n
         return loss, n_correct
 
-    def train_batch(self, X, y, rows, alpha=0.0, optimizer=None, learning_rate=None):
+    def train_batch(self, X, y, rows, alpha=0.0, optimizer=None, learning_rate=None,
+                    augment=None):
         """One training step on the mini-batch ``X[rows]``, ``y[rows]``.
 
-        Gathers the batch, runs :meth:`train_step` on it and then, given an
-        ``optimizer``, its step -- unless the loss is not finite, to leave
-        the parameters as they were.
+        Gathers the batch (transformed by ``augment``, if given), runs
+        :meth:`train_step` on it and then, given an ``optimizer``, its step
+        -- unless the loss is not finite, to leave the parameters as they were.
 
         Parameters
         ----------
@@ -197,26 +198,31 @@ class Network:
         optimizer : SGD, Adam or RMSprop, optional
         learning_rate : float
             The optimizer's step size; required with ``optimizer``.
+        augment : perceptron._augment.Augmentation, optional
+            Random transforms of the images, drawn afresh for this batch.
 
         Returns
         -------
         loss, n_correct
             As :meth:`train_step`.
         """
-        m = rows.shape[0]
-        xb = self._batch_buffer((m,) + X.shape[1:])
-        _dense.take_rows(X.reshape(X.shape[0], -1), rows, xb.reshape(m, -1), self.n_threads)
+        xb = self._gather(X, rows, augment)
         loss, n_correct = self.train_step(xb, y[rows], alpha)
         if optimizer is not None and math.isfinite(loss):
             optimizer.step(self.params, self.grads, learning_rate, self.n_threads)
         return loss, n_correct
 
-    def _batch_buffer(self, shape):
-        """The gathered mini-batch (kept while its shape is)."""
-        buf = self._scratch.get("batch")
-        if buf is None or buf.shape != tuple(shape):
-            buf = self._scratch["batch"] = np.empty(shape, dtype=self.dtype)
-        return buf
+    def _gather(self, X, rows, augment=None):
+        """The mini-batch ``X[rows]``, through ``augment`` if given, in a buffer kept
+        while its shape is. ``augment`` is called as ``_dense.take_rows`` is:
+        it gathers the rows and transforms them in one pass."""
+        m = rows.shape[0]
+        xb = self._scratch.get("batch")
+        if xb is None or xb.shape != (m,) + X.shape[1:]:
+            xb = self._scratch["batch"] = np.empty((m,) + X.shape[1:], dtype=self.dtype)
+        gather = _dense.take_rows if augment is None else augment
+        gather(X.reshape(X.shape[0], -1), rows, xb.reshape(m, -1), self.n_threads)
+        return xb
 
     # -- prediction ---------------------------------------------------------
     #: memory the layers' scratch buffers may take at predict time

@@ -189,8 +189,7 @@ def load_model(path):
     classes = _estimator_classes()
     if meta.get("estimator") not in classes:
         raise ValueError(f"{path}: unknown estimator {meta.get('estimator')!r}")
-    params = {k: (tuple(_tuples(v)) if isinstance(v, list) else _unjson(v))
-              for k, v in meta["params"].items()}
+    params = {k: _param(v) for k, v in meta["params"].items()}
     est = classes[meta["estimator"]](**params)
     cls = arrays["classes"]
     if meta.get("classes_dtype") == "object":
@@ -223,6 +222,11 @@ def load_model(path):
         raise ValueError(f"{path}: {exc}") from None
 
 
-def _tuples(values):
-    """JSON lists back to the tuples scikit-learn parameters use."""
-    return [tuple(_tuples(v)) if isinstance(v, list) else v for v in values]
+def _param(value):
+    """A parameter read from JSON: lists back to the tuples scikit-learn parameters
+    use, at any depth (``augment={"elastic": (34, 4)}``)."""
+    if isinstance(value, list):
+        return tuple(_param(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _param(v) for k, v in value.items()}
+    return _unjson(value)

@@ -48,7 +48,8 @@ def run_epochs(est, X, y, X_val, y_val, n_epochs, incremental):
     Parameters
     ----------
     est : BaseDigitClassifier
-        Initialised (network, optimizer, histories, random stream).
+        Initialised (network, optimizer, histories, random stream, and the
+        augmentation of the training batches, ``_augmenter``, or None).
     X : ndarray of shape (n_samples, *input_shape)
         The network's input, C-contiguous.
     y : ndarray of shape (n_samples,), dtype intp
@@ -75,7 +76,7 @@ def run_epochs(est, X, y, X_val, y_val, n_epochs, incremental):
             m = idx.shape[0]
             # gradient and optimizer step (skipped if the loss is not finite)
             loss, n_correct = net.train_batch(X, y, idx, est.alpha, est._optimizer,
-                                              est._learning_rate)
+                                              est._learning_rate, augment=est._augmenter)
             if not math.isfinite(loss):
                 raise ValueError(
                     f"training diverged: the loss became {loss} at epoch "

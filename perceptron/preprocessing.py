@@ -21,9 +21,10 @@ from scipy import ndimage
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, validate_data
 
+from ._augment import augment_images
 from ._validation import check_image_shape, check_positive_int
 
-__all__ = ["DigitImagePreprocessor", "load_image", "preprocess_digit_image"]
+__all__ = ["DigitImagePreprocessor", "augment_images", "load_image", "preprocess_digit_image"]
 
 #: ITU-R BT.601 luma weights of R, G and B, in thousandths (as Pillow's "L" mode)
 _LUMA_PER_MILLE = np.array([299.0, 587.0, 114.0])
