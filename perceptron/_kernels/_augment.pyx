@@ -100,13 +100,13 @@ field are computed in double precision.
 
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport cos, floor, sin, tan
+from libc.math cimport cos, exp, sin, tan
+from libc.stdlib cimport calloc, free, malloc
 from libc.stdint cimport uint32_t, uint64_t
 
 from ._dropout_mask cimport counter_hash
 from ._openmp cimport threads_for
 
-import numpy as np
 
 cdef enum:
     # counters of an image before its elastic noise (six are drawn)
@@ -273,9 +273,9 @@ cdef void _augment_image(const floating *src, floating *dst, Py_ssize_t k, const
                 o[j * sx] = top_row + fy[j] * (bottom_row - top_row)
 
 
-def gaussian_radius(double sigma):
+cdef inline Py_ssize_t gaussian_radius(double sigma) noexcept nogil:
     """Half-width of the truncated Gaussian of ``sigma`` (scipy's default, 4 sigma)."""
-    return int(4.0 * sigma + 0.5)
+    return <Py_ssize_t>(4.0 * sigma + 0.5)
 
 
 def augment_batch(const floating[:, ::1] X, const Py_ssize_t[::1] rows, floating[:, ::1] out,
@@ -310,7 +310,7 @@ def augment_batch(const floating[:, ::1] X, const Py_ssize_t[::1] rows, floating
         The batch's seed: with it, the batch is the same for any ``n_threads``.
     n_threads : int
     """
-    cdef Py_ssize_t n = rows.shape[0], n_rows = X.shape[0], d = X.shape[1], k
+    cdef Py_ssize_t n = rows.shape[0], n_rows = X.shape[0], d = X.shape[1], k, j
     cdef Py_ssize_t c, h, w
     cdef Plan p
     cdef int t, team
@@ -339,20 +339,37 @@ def augment_batch(const floating[:, ::1] X, const Py_ssize_t[::1] rows, floating
     p.radius = gaussian_radius(sigma) if alpha > 0 else 0
     p.hp, p.wp = h + 2 * p.radius, w + 2 * p.radius
     p.seed, p.stride = seed, DRAWS_PER_IMAGE + p.hp * p.wp
-    dtype = np.float32 if floating is float else np.float64
-    # the Gaussian's weights, normalised to sum to 1 (as scipy.ndimage's)
-    g = np.exp(-0.5 * (np.arange(-p.radius, p.radius + 1) / sigma) ** 2) if p.radius else [1]
-    cdef floating[::1] gauss = np.divide(g, np.sum(g), dtype=dtype)
-    # work per image: each pixel's sample, plus the field's two passes
-    team = min(threads_for(n * d * (2 + p.radius), n_threads), n)
     # per thread: the padded planes (c (h + 3) (w + 3)), a row's fractions
     # (2 w) and, for the elastic field, the field (2 h w), its first pass
     # (2 hp w) and its noise (2 hp wp); a row's offsets (w)
-    cdef floating[:, ::1] work = np.zeros(
-        (team, c * (h + 3) * (w + 3) + 2 * w
-         + (2 * (h * w + p.hp * w + p.hp * p.wp) if p.radius else 0)), dtype)
-    cdef int[:, ::1] offsets = np.empty((team, w), np.intc)
+    cdef Py_ssize_t size = c * (h + 3) * (w + 3) + 2 * w + (
+        2 * (h * w + p.hp * w + p.hp * p.wp) if p.radius else 0)
+    cdef floating *work
+    cdef int *offset
+    cdef floating *gauss = NULL
+    cdef double total = 0
+    cdef bint failed = False
+    # the Gaussian's weights, normalised to sum to 1 (as scipy.ndimage's)
+    if p.radius:
+        gauss = <floating *>malloc((2 * p.radius + 1) * sizeof(floating))
+        if gauss == NULL:
+            raise MemoryError()
+        for j in range(2 * p.radius + 1):
+            total += exp(-0.5 * ((j - p.radius) / sigma) ** 2)
+        for j in range(2 * p.radius + 1):
+            gauss[j] = <floating>(exp(-0.5 * ((j - p.radius) / sigma) ** 2) / total)
+    # work per image: each pixel's sample, plus the field's two passes
+    team = min(threads_for(n * d * (2 + p.radius), n_threads), n)
     for t in prange(team, nogil=True, schedule="static", num_threads=team):
-        for k in range(n * t // team, n * (t + 1) // team):
-            _augment_image(&X[rows[k], 0], &out[k, 0], k, &p, &gauss[0], &work[t, 0],
-                           &offsets[t, 0])
+        work = <floating *>calloc(size, sizeof(floating))  # (the planes' zero border)
+        offset = <int *>malloc(w * sizeof(int))
+        if work == NULL or offset == NULL:
+            failed |= True
+        else:
+            for k in range(n * t // team, n * (t + 1) // team):
+                _augment_image(&X[rows[k], 0], &out[k, 0], k, &p, gauss, work, offset)
+        free(work)
+        free(offset)
+    free(gauss)
+    if failed:
+        raise MemoryError()
