@@ -23,7 +23,8 @@ from harness import LABELS, REPLAY
 RESULTS = Path(__file__).resolve().parent / "results"
 TITLES = {"mlp": "MLP: perceptron vs scikit-learn vs PyTorch-CPU",
           "cnn": "CNN: perceptron's ConvDigitClassifier vs PyTorch-CPU",
-          "accuracy": "Accuracy of the documented configurations"}
+          "accuracy": "Accuracy of the documented configurations",
+          "augment": "Augmentation: the cost of an epoch, and what it buys"}
 RATIO = ("The contestants of a comparison ran in interleaved rounds in one process: round i "
          "of each saw the same load. `ratio vs ours` is their median time / our median time at "
          "the same thread count (above 1: ours is faster); `per-round ratio` is the median over "

@@ -8,12 +8,12 @@ comparison's thread count, in interleaved rounds: ``ratio vs ours`` is the
 augmented epoch over the plain one. Issue #13's targets, for :data:`AFFINE`
 on 2 threads: at most 1.10 for the CNN and 1.35 for the MLP.
 
-Accuracy (``augment: accuracy``, ``-m accuracy``, slow): the recipes of
-:data:`RECIPES`, each fitted once on its data set's whole standard split
-(the record holds the test accuracy next to its target); and on the digits
-data set, the accuracy table's CNN with and without augmentation over
+Accuracy (``augment: accuracy``, ``-m accuracy``, slow): on the digits data
+set, the accuracy table's CNN with and without augmentation over
 :data:`SEEDS` seeds: the augmented fits' mean test accuracy, with the plain
-fits' mean as its target.
+fits' mean as its target. The Fashion-MNIST recipe (the CNN with
+augmentation and a schedule, target 92.5 %) is ``cnn-fashion-augment`` in
+``test_bench_accuracy.py``.
 """
 
 import statistics
@@ -66,39 +66,11 @@ def test_epoch(benchmark, rounds, model, case):
 
 
 # --------------------------------------------------------------------------- accuracy
-#: name -> (data set, the estimator exactly as built, target test accuracy). The
-#: schedule is ``learning_rate="adaptive"`` on the validation score: the step
-#: is divided by 5 after ``n_iter_no_change`` epochs without a better score, and
-#: the best epoch's weights are kept.
-RECIPES = {
-    "cnn-fashion-augment": (
-        "fashion-mnist",
-        "ConvDigitClassifier(dense_layers=(128,), dropout=0.3, "
-        "augment={'shift': 2, 'flip': True, 'rotation': 5, 'zoom': 0.05}, "
-        "learning_rate='adaptive', early_stopping=True, n_iter_no_change=3, "
-        "max_iter=60, random_state=0)", 0.925),
-}
-
 #: the digits comparison: the accuracy table's CNN, with and without augment
 DIGITS_CNN = ("ConvDigitClassifier(conv_layers=((32, 3), (64, 3)), dense_layers=(128,), "
               "dropout=0.4, batch_size=32, max_iter=30, augment={augment}, random_state={seed})")
 DIGITS_AUGMENT = {"shift": 0.5, "rotation": 10, "zoom": 0.1}
 SEEDS = range(5)
-
-
-@pytest.mark.accuracy
-@pytest.mark.benchmark(group="augment: accuracy")
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-@pytest.mark.parametrize("name", RECIPES)
-def test_recipe(benchmark, name):
-    dataset, source, target = RECIPES[name]
-    X_train, X_test, y_train, y_test = H.load_data(dataset)
-    estimator = eval(source, vars(perceptron))
-    benchmark.pedantic(estimator.fit, args=(X_train, y_train), rounds=1)
-    benchmark.extra_info.update(timed="`fit` on the whole training set", config=source,
-                                dataset=dataset, epochs=estimator.n_iter_,
-                                test_accuracy=float(estimator.score(X_test, y_test)),
-                                target=target)
 
 
 @pytest.mark.accuracy

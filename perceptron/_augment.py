@@ -85,7 +85,7 @@ def check_augment(augment):
     >>> check_augment({"spin": 3})
     Traceback (most recent call last):
     ...
-    ValueError: augment has the unknown key 'spin'; the keys are ['shift', 'rotation', 'zoom', 'shear', 'flip', 'elastic']
+    ValueError: augment has the unknown key 'spin'; the keys are ['shift', 'rotation', ...]
     """
     if augment is None:
         return None
@@ -216,7 +216,7 @@ def augment_images(X, augment, image_shape=None, random_state=None, *, n_threads
     >>> [int(np.argmax(image)) for image in mirrored]  # the second one is mirrored: column 4
     [27, 28]
     >>> moved = augment_images(X, {"shift": 1.5}, random_state=0)
-    >>> moved.shape, bool(np.allclose(moved.sum(axis=1), 1.0))  # the pixel, spread over its neighbours
+    >>> moved.shape, bool(np.allclose(moved.sum(axis=1), 1.0))  # the pixel, spread out
     ((2, 64), True)
     """
     X = check_array(X, dtype=(np.float64, np.float32), order="C")

@@ -171,44 +171,54 @@ cdef void _elastic_field(const Plan *p, Py_ssize_t k, const floating *gauss, flo
 
     The noise on the grown ``hp x wp`` grid, then the Gaussian along each row
     (into ``hp x w`` values), then along each column (into ``h x w``),
-    times ``alpha``. Both passes add one weight's products at a time over a
-    contiguous row, so the compiler vectorises them.
+    times ``alpha``.
     """
     cdef Py_ssize_t h = p.h, w = p.w, hp = p.hp, wp = p.wp, taps = 2 * p.radius + 1
-    cdef Py_ssize_t i, j, t, g
+    cdef Py_ssize_t i, g
     cdef floating *rx = scratch
     cdef floating *ry = rx + hp * w
     cdef floating *nx = ry + hp * w
     cdef floating *ny = nx + hp * wp
-    cdef floating gt, alpha = <floating>p.alpha
+    cdef floating alpha = <floating>p.alpha
     cdef uint64_t bits, first = <uint64_t>k * p.stride + DRAWS_PER_IMAGE
     for g in range(hp * wp):
         bits = counter_hash(p.seed, first + <uint64_t>g)
         nx[g] = <floating>(<double>(bits >> 32) * (1.0 / 2147483648.0) - 1.0)
         ny[g] = <floating>(<double>(<uint32_t>bits) * (1.0 / 2147483648.0) - 1.0)
     # along the rows: r[i, j] = sum_t gauss[t] * n[i, j + t]
-    for i in range(hp):
+    _smooth(nx, rx, gauss, hp, w, wp, 1, taps)
+    _smooth(ny, ry, gauss, hp, w, wp, 1, taps)
+    # along the columns: d[i, j] = sum_t gauss[t] * r[i + t, j]
+    _smooth(rx, dx, gauss, h, w, w, w, taps)
+    _smooth(ry, dy, gauss, h, w, w, w, taps)
+    for i in range(h * w):
+        dx[i] *= alpha
+        dy[i] *= alpha
+
+
+cdef inline void _smooth(const floating *src, floating *dst, const floating *gauss,
+                         Py_ssize_t rows, Py_ssize_t w, Py_ssize_t row_stride,
+                         Py_ssize_t tap_stride, Py_ssize_t taps) noexcept nogil:
+    """``dst[i, j] = sum_t gauss[t] * src[i * row_stride + t * tap_stride + j]``.
+
+    One pass of the separable Gaussian, ``rows x w`` values: along the rows
+    of ``src`` with ``tap_stride`` 1, along its columns with ``tap_stride``
+    its row length. One weight at a time over a contiguous row, so that the
+    compiler vectorises the inner loop.
+    """
+    cdef Py_ssize_t i, j, t
+    cdef const floating *s
+    cdef floating *d
+    cdef floating gt
+    for i in range(rows):
+        d = dst + i * w
         for j in range(w):
-            rx[i * w + j] = 0
-            ry[i * w + j] = 0
+            d[j] = 0
         for t in range(taps):
             gt = gauss[t]
+            s = src + i * row_stride + t * tap_stride
             for j in range(w):
-                rx[i * w + j] += gt * nx[i * wp + j + t]
-                ry[i * w + j] += gt * ny[i * wp + j + t]
-    # along the columns: d[i, j] = alpha * sum_t gauss[t] * r[i + t, j]
-    for i in range(h):
-        for j in range(w):
-            dx[i * w + j] = 0
-            dy[i * w + j] = 0
-        for t in range(taps):
-            gt = gauss[t]
-            for j in range(w):
-                dx[i * w + j] += gt * rx[(i + t) * w + j]
-                dy[i * w + j] += gt * ry[(i + t) * w + j]
-        for j in range(w):
-            dx[i * w + j] *= alpha
-            dy[i * w + j] *= alpha
+                d[j] += gt * s[j]
 
 
 cdef void _augment_image(const floating *src, floating *dst, Py_ssize_t k, const Plan *p,
