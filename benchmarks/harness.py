@@ -408,7 +408,8 @@ def machine():
             cpu = next((line.split(":", 1)[1].strip() for line in f
                         if line.startswith("model name")), cpu)
     versions = {}
-    for name in ("perceptron", "numpy", "scipy", "scikit-learn", "torch", "threadpoolctl"):
+    for name in ("perceptron", "numpy", "scipy", "scikit-learn", "torch", "threadpoolctl",
+                 "Pillow", "starlette", "uvicorn"):
         with contextlib.suppress(metadata.PackageNotFoundError):
             versions[name] = metadata.version(name)
     env = {k: v for k, v in os.environ.items() if k.startswith(("OMP_", "GOMP_", "OPENBLAS_",

@@ -24,7 +24,11 @@ RESULTS = Path(__file__).resolve().parent / "results"
 TITLES = {"mlp": "MLP: perceptron vs scikit-learn vs PyTorch-CPU",
           "cnn": "CNN: perceptron's ConvDigitClassifier vs PyTorch-CPU",
           "accuracy": "Accuracy of the documented configurations",
-          "augment": "Augmentation: the cost of an epoch, and what it buys"}
+          "callbacks": "What watching training costs: validation figures and callbacks",
+          "web": "The web app under load, and reading a photo",
+          "weights": "Sample and class weights: recall on rare classes, cost per epoch",
+          "augment": "Augmentation: the cost of an epoch, and what it buys",
+          }
 RATIO = ("The contestants of a comparison ran in interleaved rounds in one process: round i "
          "of each saw the same load. `ratio vs ours` is their median time / our median time at "
          "the same thread count (above 1: ours is faster); `per-round ratio` is the median over "

@@ -15,18 +15,20 @@ from abc import abstractmethod
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, compute_class_weight, compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._augment import Augmentation, check_augment
 from ._config import effective_n_threads, kernel_threads
 from ._engine import make_network
+from ._guard import DeferredInterrupt, Snapshot
 from ._kernels import _isfinite
 from ._network import OUTPUTS, raise_not_finite
 from ._optimizers import OPTIMIZERS, make_optimizer
-from ._training import run_epochs, split_validation
-from ._validation import check_n_threads, check_param, resolve_dtype
+from ._training import HISTORY_KEYS, history_from_curves, run_epochs, split_validation
+from ._validation import (check_callbacks, check_class_weight, check_n_threads, check_param,
+                          check_sample_weight, resolve_dtype)
 from .layers import Dense
 
 
@@ -68,6 +70,7 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         check_param("output activation", self._output_activation(), None,
                     options=set(OUTPUTS))
         check_param("alpha", self.alpha, "float", 0)
+        check_class_weight(self.class_weight)
         if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
             check_param("batch_size", self.batch_size, "int", 1)
         check_param("learning_rate", self.learning_rate, None,
@@ -91,12 +94,22 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         check_param("rho", self.rho, "float", 0, 1, closed_high=False)
         check_param("n_iter_no_change", self.n_iter_no_change, "int", 1)
         check_n_threads(self.n_threads)
+        check_callbacks(self.callbacks)
         self._dtype = resolve_dtype(self.dtype)
         self._validate_extra_params()
 
     # ------------------------------------------------------------ public API
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None):
         """Fit the model to data ``X`` and labels ``y``.
+
+        All or nothing: if ``fit`` raises (training diverged, a callback
+        failed), the estimator is left exactly as it was before the call.
+        Ctrl-C stops training at the end of the current mini-batch, with a
+        warning, and ``fit`` returns normally: the estimator holds the weights
+        of that moment, and ``n_iter_``, ``t_`` and ``history_`` count what
+        they have seen (the cut-short epoch is recorded over its batches).
+        A second Ctrl-C aborts: the call is undone and KeyboardInterrupt
+        propagates (the way to stop a loop of fits, such as a grid search).
 
         Parameters
         ----------
@@ -104,16 +117,37 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
             Training images, one flattened image per row.
         y : array-like of shape (n_samples,)
             Class labels (any hashable type).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample (finite, >= 0, not all 0); None: all 1.
+            Each mini-batch's loss is the weighted mean of its samples'
+            losses, so a weight of 0 removes a sample and an integer weight
+            ``k`` counts it ``k`` times. Multiplied by ``class_weight``.
+        X_val : array-like of shape (n_val, n_features), default=None
+            A validation set: its loss and accuracy are computed after each
+            epoch (``history_["val_loss"]``, ``history_["val_score"]``,
+            ``validation_scores_``) for callbacks such as
+            :class:`~perceptron.callbacks.EarlyStopping` to watch. With
+            ``early_stopping=True`` it replaces the held-out
+            ``validation_fraction`` (scikit-learn's HistGradientBoosting
+            convention).
+        y_val : array-like of shape (n_val,), default=None
+            Its labels, all among those of ``y``.
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight, X_val=X_val,
+                         y_val=y_val)
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Run one epoch over ``(X, y)``, continuing from the current state.
+
+        All or nothing: if the call raises (training diverged, a callback
+        failed) or is interrupted (Ctrl-C, which then propagates as
+        KeyboardInterrupt once the current batch is done), the estimator is
+        left exactly as it was before the call.
 
         Parameters
         ----------
@@ -122,12 +156,14 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         classes : array-like of shape (n_classes,), default=None
             Every class that will ever appear. Required on the first call,
             ignored (but checked) afterwards.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample, as in :meth:`fit`.
 
         Returns
         -------
         self : object
         """
-        return self._fit(X, y, incremental=True, classes=classes)
+        return self._fit(X, y, incremental=True, classes=classes, sample_weight=sample_weight)
 
     def predict_proba(self, X):
         """Probability of each class for each sample.
@@ -179,6 +215,10 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
 
     def save(self, path):
         """Save the fitted model to ``path`` without pickle (see :func:`perceptron.load`).
+
+        Everything needed to predict and to resume training is saved,
+        ``history_`` included; the ``callbacks`` parameter is not (callbacks
+        are code, not data): the loaded estimator has ``callbacks=None``.
 
         Parameters
         ----------
@@ -234,17 +274,46 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         with kernel_threads(n_threads):
             yield
 
-    def _fit(self, X, y, incremental, classes=None):
+    def _fit(self, X, y, incremental, classes=None, sample_weight=None, X_val=None,
+             y_val=None):
+        """Train in one transaction: on any exception, undo the call (see :mod:`._guard`)."""
+        with DeferredInterrupt() as interrupt:
+            snapshot = Snapshot(self)
+            try:
+                trained = self._train(X, y, incremental, classes, sample_weight, X_val, y_val,
+                                      interrupt)
+                if interrupt.raised and (incremental or not trained):
+                    raise KeyboardInterrupt(
+                        f"{'partial_fit' if incremental else 'fit'} interrupted; "
+                        "the estimator is as it was before the call")
+            except BaseException:
+                snapshot.restore(self)
+                raise
+        return self
+
+    def _train(self, X, y, incremental, classes, sample_weight, X_val, y_val, interrupt):
+        """Validate, initialise if needed and run the epochs; return the batches trained."""
         self._validate_params()
+        if incremental and isinstance(self.class_weight, str):
+            raise ValueError(
+                "class_weight 'balanced' is not supported for partial_fit: one call "
+                "sees too few samples to count the classes. Compute the weights "
+                "once, compute_class_weight('balanced', classes=classes, y=y) on the "
+                "whole training set's labels (or a large enough sample of them), and "
+                "pass them as a dict: class_weight=dict(zip(classes, weights)).")
         fitted = hasattr(self, "_network")
         first_pass = not fitted or not (incremental or self.warm_start)
         X, y = self._validate_input(X, y, reset=first_pass, dtype=self._dtype)
         check_classification_targets(y)
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X)
         y_idx = self._encode_labels(y, classes, first_pass, incremental)
+        weights = self._sample_weights(y, y_idx, sample_weight)
         if not first_pass and self._network.dtype != np.dtype(self._dtype):
             raise ValueError(
                 f"dtype changed from {self._network.dtype.name} to "
                 f"{np.dtype(self._dtype).name} between calls; refit from scratch instead")
+        val = None if incremental else self._validation_set(X_val, y_val)
 
         augmentation = self._augmentation(X.shape[1])  # checked before anything changes
 
@@ -260,14 +329,51 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         X_in = self._network_input(X)
         with self._thread_limits():
             if incremental:
-                run_epochs(self, X_in, y_idx, None, None, n_epochs=1, incremental=True)
-            else:
-                X_val = y_val = None
-                if self.early_stopping:
-                    X_in, X_val, y_idx, y_val = split_validation(self, X_in, y_idx)
-                run_epochs(self, X_in, y_idx, X_val, y_val, n_epochs=self.max_iter,
-                           incremental=False)
-        return self
+                return run_epochs(self, X_in, y_idx, None, None, n_epochs=1, incremental=True,
+                                  interrupt=interrupt, sample_weight=weights)
+            w_val = None
+            if val is not None:
+                X_val, y_val = self._network_input(val[0]), val[1]
+            elif self.early_stopping:
+                X_in, X_val, y_idx, y_val, weights, w_val = split_validation(
+                    self, X_in, y_idx, weights)
+            if X_val is not None and self.validation_scores_ is None:
+                self.validation_scores_ = []
+            return run_epochs(self, X_in, y_idx, X_val, y_val, n_epochs=self.max_iter,
+                              incremental=False, interrupt=interrupt, sample_weight=weights,
+                              val_weight=w_val)
+
+    def _sample_weights(self, y, y_idx, sample_weight):
+        """Each sample's weight: ``sample_weight`` times its class's ``class_weight``.
+
+        scikit-learn's semantics: "balanced" gives class ``c`` the weight
+        ``n_samples / (n_classes * count(c))`` of this call's ``y``
+        (``compute_sample_weight``); a dict gives each class its value (1 for
+        classes it omits). None when neither is given: the kernels' unweighted
+        path.
+        """
+        if self.class_weight is None:
+            return sample_weight
+        if isinstance(self.class_weight, str):  # "balanced", fit only
+            per_class = compute_sample_weight("balanced", y)
+        else:
+            per_class = compute_class_weight(self.class_weight, classes=self.classes_,
+                                             y=y)[y_idx]
+        weights = per_class if sample_weight is None else sample_weight * per_class
+        if not weights.any():
+            raise ValueError("every sample has a weight of 0 once multiplied by its "
+                             f"class_weight ({self.class_weight!r}); nothing to train on")
+        return weights
+
+    def _validation_set(self, X_val, y_val):
+        """``(X_val, class indices of y_val)`` validated as ``fit``'s input, or None."""
+        if X_val is None and y_val is None:
+            return None
+        if X_val is None or y_val is None:
+            raise ValueError("X_val and y_val must be given together")
+        X_val, y_val = self._validate_input(X_val, y_val, reset=False, dtype=self._dtype)
+        check_classification_targets(y_val)
+        return X_val, self._class_indices(y_val, "y_val", "fit")
 
     def _encode_labels(self, y, classes, first_pass, incremental):
         """Set or check ``classes_``; return ``y`` as class indices (intp)."""
@@ -288,11 +394,14 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"`classes={np.unique(classes)!r}` is not the same as on the first call "
                 f"to partial_fit, which was {self.classes_!r}")
+        return self._class_indices(y, "y", "partial_fit" if incremental else "warm_start fit")
+
+    def _class_indices(self, y, name, where):
+        """``y`` as indices into ``classes_``; a ValueError naming any unknown label."""
         unseen = np.setdiff1d(np.unique(y), self.classes_)
         if unseen.size:
-            where = "warm_start fit" if not incremental else "partial_fit"
             raise ValueError(
-                f"y has labels {unseen!r} not in classes_ {self.classes_!r} "
+                f"{name} has labels {unseen!r} not in classes_ {self.classes_!r} "
                 f"(a {where} must use the classes of the first fit)")
         return self._label_encoder.transform(y).astype(np.intp, copy=False)
 
@@ -314,14 +423,16 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         self.best_validation_score_ = None
         self.best_loss_ = np.inf
         self.fit_time_ = 0.0
+        self.history_ = {}
         self._no_improvement_count = 0
         self._best_params = None
+        self._begun_callbacks = []  # callbacks of the open run of partial_fit calls
 
     # ------------------------------------------------------------ saved state
     #: fitted attributes a saved model keeps, beside the arrays (JSON-friendly)
     _SAVED_ATTRIBUTES = ("n_features_in_", "n_outputs_", "out_activation_", "n_iter_", "t_",
                          "loss_", "loss_curve_", "train_scores_", "validation_scores_",
-                         "best_validation_score_", "best_loss_", "fit_time_")
+                         "best_validation_score_", "best_loss_", "fit_time_", "history_")
 
     def _export_state(self):
         """Everything a fitted estimator is, besides its hyper-parameters.
@@ -379,6 +490,10 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         self._rng.bit_generator.state = state["rng"]
         for name, value in attributes.items():
             setattr(self, name, value)
+        if "history_" in attributes:
+            _check_history(self.history_, len(self.loss_curve_))
+        else:  # a file from before history_
+            self.history_ = history_from_curves(self)
         training = state.get("training", {})
         self._learning_rate = float(training.get("learning_rate", self.learning_rate_init))
         self._no_improvement_count = int(training.get("no_improvement_count", 0))
@@ -399,6 +514,23 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         state.pop("_best_params", None)
         state.pop("_augmenter", None)  # made again by each fit
         return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "_network" in state and "history_" not in state:  # pickled before history_
+            self.history_ = history_from_curves(self)
+            self._begun_callbacks = []
+
+
+def _check_history(history, n_epochs):
+    """A ValueError unless ``history`` is a ``history_`` of ``n_epochs`` epochs."""
+    if not isinstance(history, dict) or not set(history) <= set(HISTORY_KEYS):
+        raise ValueError(f"history_ must be a dict with keys among {HISTORY_KEYS}")
+    for key, values in history.items():
+        if not isinstance(values, list) or len(values) != n_epochs or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            raise ValueError(f"history_[{key!r}] must be a list of {n_epochs} numbers "
+                             "(one per epoch)")
 
 
 class AugmentMixin:
@@ -447,7 +579,17 @@ TRAINING_PARAMS_DOC = """\
         Adam, or RMSprop.
     alpha : float, default={alpha}
         L2 penalty. As in scikit-learn, ``0.5 * alpha * ||W||^2 / batch_size``
-        is added to the mean loss of each batch (weights only, not biases).
+        is added to the mean loss of each batch (weights only, not biases);
+        with sample weights, ``/ sum(sample_weight)`` of the batch.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, ``{{class_label: weight}}`` (1 for a class
+        left out), multiplied into ``fit``'s ``sample_weight``.
+        "balanced" weighs class ``c`` by ``n_samples / (n_classes *
+        count(c))`` in the training labels (scikit-learn's
+        :func:`~sklearn.utils.class_weight.compute_sample_weight`), so that
+        every class counts as much in the loss; it is not supported by
+        ``partial_fit``, which sees one part of the data at a time: pass a
+        dict computed once from all the labels instead.
     batch_size : int or "auto", default={batch_size}
         Samples per mini-batch; "auto" means ``min(200, n_samples)``.
     learning_rate : {{"constant", "invscaling", "adaptive"}}, default="constant"
@@ -497,7 +639,16 @@ TRAINING_PARAMS_DOC = """\
     n_threads : int or None, default=None
         Threads for the OpenMP kernels and BLAS. None follows
         ``OMP_NUM_THREADS`` / :func:`threadpoolctl.threadpool_limits`;
-        a negative value counts back from the number of CPUs."""
+        a negative value counts back from the number of CPUs.
+    callbacks : list of callbacks or None, default=None
+        Objects called at the start and end of training and of each epoch:
+        :class:`~perceptron.callbacks.EarlyStopping`,
+        :class:`~perceptron.callbacks.ModelCheckpoint`,
+        :class:`~perceptron.callbacks.LearningRateScheduler`,
+        :class:`~perceptron.callbacks.CSVLogger` or your own (see
+        :mod:`perceptron.callbacks`). They are called as given (read their
+        results on them after ``fit``); each built-in one starts afresh at
+        every fit. Not kept in a saved model file."""
 
 #: numpydoc text of the fitted attributes every estimator shares
 FITTED_ATTRIBUTES_DOC = """\
@@ -506,16 +657,29 @@ FITTED_ATTRIBUTES_DOC = """\
     n_features_in_ : int
         Number of features seen during ``fit``.
     loss_ : float
-        Mean training loss of the last epoch.
+        Mean training loss of the last epoch (weighted by the sample and
+        class weights, when given).
     loss_curve_ : list of float
         Mean training loss of each epoch.
     train_scores_ : list of float
         Training accuracy of each epoch, counted on the mini-batches as they
-        were seen (before each update), as Keras reports it.
+        were seen (before each update), as Keras reports it (each sample
+        counts once, whatever its weight).
     validation_scores_ : list of float or None
-        Validation accuracy of each epoch when ``early_stopping``, else None.
+        Validation accuracy of each epoch when there is a validation set
+        (``X_val``, or ``early_stopping``; weighted by the held-out samples'
+        weights, when given), else None.
     best_validation_score_ : float or None
         Best validation accuracy when ``early_stopping``.
+    history_ : dict of str to list of float
+        Keras-style record of every epoch, one list entry per epoch:
+        ``"loss"`` and ``"score"`` (training loss and accuracy, as
+        ``loss_curve_`` and ``train_scores_``), ``"val_loss"`` and
+        ``"val_score"`` (when there is a validation set; the loss includes
+        the same L2 term as the training loss), ``"lr"`` (the step size the
+        epoch started with) and ``"time"`` (seconds, validation included).
+        ``partial_fit`` and ``warm_start`` append; an entry a later fit adds
+        is NaN for the epochs before it. Saved with the model.
     best_loss_ : float
         Lowest training loss reached.
     n_iter_ : int
@@ -527,4 +691,4 @@ FITTED_ATTRIBUTES_DOC = """\
     out_activation_ : str
         The output function.
     fit_time_ : float
-        Seconds spent in training epochs."""
+        Seconds spent in training epochs (validation included)."""

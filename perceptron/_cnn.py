@@ -115,12 +115,13 @@ class ConvDigitClassifier(AugmentMixin, DenseWeightsMixin, BaseDigitClassifier):
     def __init__(self, conv_layers=((32, 3), (64, 3), (64, 3)), pool_size=2,
                  padding="same", dense_layers=(64,), activation="relu", *,
                  output_activation="softmax", dropout=0.0, image_shape=None, augment=None,
-                 solver="rmsprop", alpha=0.0, batch_size=128, learning_rate="constant",
+                 solver="rmsprop", alpha=0.0, class_weight=None, batch_size=128,
+                 learning_rate="constant",
                  learning_rate_init=0.001, power_t=0.5, max_iter=10, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, rho=0.9, dtype="float32", n_threads=None):
+                 n_iter_no_change=10, rho=0.9, dtype="float32", n_threads=None, callbacks=None):
         self.conv_layers = conv_layers
         self.pool_size = pool_size
         self.padding = padding
@@ -132,6 +133,7 @@ class ConvDigitClassifier(AugmentMixin, DenseWeightsMixin, BaseDigitClassifier):
         self.augment = augment
         self.solver = solver
         self.alpha = alpha
+        self.class_weight = class_weight
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
@@ -153,6 +155,7 @@ class ConvDigitClassifier(AugmentMixin, DenseWeightsMixin, BaseDigitClassifier):
         self.rho = rho
         self.dtype = dtype
         self.n_threads = n_threads
+        self.callbacks = callbacks
 
     # ------------------------------------------------------------ parameters
     def _conv_specs(self):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._kernels import _stack
-from ._network import Network, raise_not_finite
+from ._network import Network, mean_loss, raise_not_finite
 from .layers import Dense, Dropout
 
 
@@ -92,29 +92,31 @@ class DenseStackNetwork(Network):
         return self
 
     def train_batch(self, X, y, rows, alpha=0.0, optimizer=None, learning_rate=None,
-                    augment=None):
+                    sample_weight=None, augment=None):
         """One training step on ``X[rows]``, ``y[rows]``, in one kernel call.
 
         Parameters and results as :meth:`Network.train_batch`; the gradients
-        are the same, summed in another order.
+        are the same, summed in another order. The kernel gathers the batch's
+        rows of ``X``, ``y`` and ``sample_weight`` itself (with ``augment``,
+        it is handed the transformed batch and its rows in order instead).
         """
         m = rows.shape[0]
-        if augment is not None:  # the step gathers its rows itself: hand it the transformed batch
-            X, y, rows = self._gather(X, rows, augment), y[rows], np.arange(m, dtype=np.intp)
+        if augment is not None:
+            X, y = self._gather(X, rows, augment), y[rows]
+            sample_weight = None if sample_weight is None else sample_weight[rows]
+            rows = np.arange(m, dtype=np.intp)
         plan = self._plan(m)
         for i, layer in plan.dropouts:  # the mask seeds, drawn as Dropout.forward draws them
             plan.seeds[i] = layer.next_seed()
         update = {} if optimizer is None else optimizer.fused_step(learning_rate)._asdict()
-        loss, n_correct, penalty, updated = _stack.dense_stack_step(
+        loss, n_correct, penalty, updated, weight_sum = _stack.dense_stack_step(
             X.reshape(X.shape[0], -1), rows, y, self.params, self.grads, plan.private,
             plan.work, plan.shared, plan.widths, plan.activations, plan.drop, plan.seeds,
-            self.output == "softmax", alpha, plan.row_loss, plan.hit, plan.team, **update)
+            self.output == "softmax", alpha, plan.row_loss, plan.hit, plan.team,
+            sample_weight=sample_weight, **update)
         if updated:
             optimizer.count_step()
-        loss /= m
-        if alpha:
-            loss += 0.5 * alpha * penalty / m
-        return loss, n_correct
+        return mean_loss(loss, penalty, alpha, weight_sum), n_correct
 
     def _plan(self, m):
         """The :class:`StepPlan` of batches of ``m`` rows on the current threads."""

@@ -8,8 +8,8 @@
   ``Layer.forward``, the loss, each ``Layer.backward``, then the optimizer).
 
 Both have the same interface (``build``, ``train_batch``,
-``decision_function``, ``predict_proba``, ``feature_maps``, ``state``,
-``load_state``), so the training loop and the estimators never ask which one
+``decision_function``, ``predict_proba``, ``evaluate``, ``feature_maps``,
+``state``, ``load_state``), so the training loop and the estimators never ask which one
 they hold.
 """
 

@@ -69,18 +69,20 @@ class MLPDigitClassifier(AugmentMixin, DenseWeightsMixin, BaseDigitClassifier):
     )
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *,
-                 output_activation="softmax", solver="adam", alpha=0.0001,
+                 output_activation="softmax", solver="adam", alpha=0.0001, class_weight=None,
                  batch_size=128, learning_rate="constant", learning_rate_init=0.001,
                  power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4,
                  verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
                  early_stopping=False, validation_fraction=0.1, beta_1=0.9,
                  beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, rho=0.9, dropout=0.0,
-                 augment=None, image_shape=None, dtype="float32", n_threads=None):
+                 augment=None, image_shape=None, dtype="float32", n_threads=None,
+                 callbacks=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.output_activation = output_activation
         self.solver = solver
         self.alpha = alpha
+        self.class_weight = class_weight
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
@@ -105,6 +107,7 @@ class MLPDigitClassifier(AugmentMixin, DenseWeightsMixin, BaseDigitClassifier):
         self.image_shape = image_shape
         self.dtype = dtype
         self.n_threads = n_threads
+        self.callbacks = callbacks
 
     def _hidden_sizes(self):
         return check_layer_sizes("hidden_layer_sizes", self.hidden_layer_sizes)

@@ -22,6 +22,22 @@ OUTPUTS = ("softmax", "sigmoid", "logistic")
 _LOGITS, _SOFTMAX, _SIGMOIDS = 0, 1, 2
 
 
+def mean_loss(loss_sum, penalty, alpha, weight_sum):
+    """The batch's loss from the kernels' sums: the weighted mean plus the L2 term.
+
+    ``(loss_sum + 0.5 * alpha * penalty) / weight_sum``, scikit-learn's
+    definition (see :mod:`perceptron._kernels._loss`), written as two
+    divisions so that an unweighted batch (``weight_sum`` its size) keeps the
+    historical rounding. A batch of total weight 0 has a loss of 0.
+    """
+    if weight_sum <= 0:
+        return 0.0
+    loss = loss_sum / weight_sum
+    if alpha:
+        loss += 0.5 * alpha * penalty / weight_sum
+    return loss
+
+
 def raise_not_finite(X):
     """Raise scikit-learn's ValueError for an ``X`` known to hold NaN or inf."""
     what = "NaN" if np.isnan(X).any() else f"infinity or a value too large for {X.dtype!r}"
@@ -140,7 +156,7 @@ class Network:
             out = layer.forward(out, training)
         return out
 
-    def train_step(self, X, y, alpha=0.0):
+    def train_step(self, X, y, alpha=0.0, sample_weight=None):
         """Forward, fused loss + gradient, backward; fills ``self.grads``.
 
         Parameters
@@ -150,42 +166,93 @@ class Network:
             Class indices.
         alpha : float
             L2 penalty, scikit-learn's convention: ``0.5 * alpha * ||W||^2 / n``
-            is added to the mean loss.
+            is added to the mean loss (``/ sum(sample_weight)`` with weights).
+        sample_weight : ndarray of shape (n,), dtype float64, optional
+            The rows' weights: the loss is their weighted mean (the
+            definition is in :mod:`perceptron._kernels._loss`). A batch of
+            total weight 0 gives a zero gradient.
 
         Returns
         -------
         loss : float
-            Mean loss over the batch, penalty included.
+            Mean (weighted mean) loss over the batch, penalty included.
         n_correct : int
             Number of samples whose arg-max logit was the true class (read
             before the update: the running training accuracy Keras reports).
         """
-        n = X.shape[0]
+        weight_sum = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
+        scale = 1.0 / weight_sum if weight_sum > 0 else 0.0
         logits = self.forward(X, training=True)
         # the loss kernel writes dL/dlogits over the logits (they are not needed
         # again) and counts the rows whose arg-max logit is the true class
-        kernel = (_loss.softmax_cross_entropy if self.output == "softmax"
-                  else _loss.sigmoid_binary_cross_entropy)
-        loss, n_correct = kernel(logits, y, logits, 1.0 / n, self.n_threads)
-        loss /= n
+        loss, n_correct = self._loss_kernel()(logits, y, logits, scale, self.n_threads,
+                                              sample_weight)
         grad = logits
         for i in range(len(self.layers) - 1, -1, -1):
             grad = self.layers[i].backward(grad, need_input_grad=i > 0)
+        penalty = 0.0
         if alpha:
-            penalty = 0.0
+            l2_scale = alpha / weight_sum if weight_sum > 0 else 0.0
             for sl in self._decay_slices:
-                penalty += _dense.l2_penalty(self.params[sl], self.grads[sl], alpha / n,
+                penalty += _dense.l2_penalty(self.params[sl], self.grads[sl], l2_scale,
                                              self.n_threads)
-            loss += 0.5 * alpha * penalty / n
-        return loss, n_correct
+        return mean_loss(loss, penalty, alpha, weight_sum), n_correct
+
+    def _loss_kernel(self):
+        """The kernel of the output function fused with its loss (``_loss.pyx``)."""
+        return (_loss.softmax_cross_entropy if self.output == "softmax"
+                else _loss.sigmoid_binary_cross_entropy)
+
+    def squared_norm(self):
+        """``||W||^2``, the sum of the squared weights the L2 penalty acts on."""
+        return sum(float(np.dot(self.params[sl], self.params[sl]))
+                   for sl in self._decay_slices)
+
+    def evaluate(self, X, y, sample_weight=None):
+        """Mean loss and accuracy on ``(X, y)``, without training.
+
+        The logits come from the predict path (:meth:`decision_function`,
+        batch by batch, dropout off), then the loss kernel of training turns
+        them into each row's loss and whether it is right. The L2 penalty is
+        not included (the training loop adds it, as it does to the training
+        loss).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, *input_shape)
+        y : ndarray of shape (n_samples,), dtype intp
+            Class indices.
+        sample_weight : ndarray of shape (n_samples,), dtype float64, optional
+            The rows' weights (not all 0): both figures are then weighted
+            means, as scikit-learn's ``score(X, y, sample_weight)``.
+
+        Returns
+        -------
+        loss : float
+            Mean loss over the rows.
+        accuracy : float
+            Fraction of the rows whose arg-max logit is the true class.
+        """
+        n = X.shape[0]
+        logits = self.decision_function(X)
+        if sample_weight is not None:  # read before the kernel writes over the logits
+            hits = np.argmax(logits, axis=1) == y
+        # the gradient (scale 0) goes over the logits: only the loss and hits are wanted
+        loss, n_correct = self._loss_kernel()(logits, y, logits, 0.0, self.n_threads,
+                                              sample_weight)
+        if sample_weight is None:
+            return loss / n, n_correct / n
+        total = float(np.sum(sample_weight))
+        return loss / total, float(np.dot(hits, sample_weight)) / total
 
     def train_batch(self, X, y, rows, alpha=0.0, optimizer=None, learning_rate=None,
-                    augment=None):
+                    sample_weight=None, augment=None):
         """One training step on the mini-batch ``X[rows]``, ``y[rows]``.
 
         Gathers the batch (transformed by ``augment``, if given), runs
         :meth:`train_step` on it and then, given an ``optimizer``, its step
-        -- unless the loss is not finite, to leave the parameters as they were.
+        -- unless the loss is not finite, to leave the parameters as they
+        were, or the batch's total weight is 0.
 
         Parameters
         ----------
@@ -198,6 +265,8 @@ class Network:
         optimizer : SGD, Adam or RMSprop, optional
         learning_rate : float
             The optimizer's step size; required with ``optimizer``.
+        sample_weight : ndarray of shape (n_samples,), dtype float64, optional
+            The weight of every row of ``X``; the batch's are ``sample_weight[rows]``.
         augment : perceptron._augment.Augmentation, optional
             Random transforms of the images, drawn afresh for this batch.
 
@@ -207,8 +276,14 @@ class Network:
             As :meth:`train_step`.
         """
         xb = self._gather(X, rows, augment)
-        loss, n_correct = self.train_step(xb, y[rows], alpha)
-        if optimizer is not None and math.isfinite(loss):
+        weights = None
+        if sample_weight is not None:
+            if sample_weight.shape[0] != X.shape[0]:
+                raise ValueError("train_batch: sample_weight and X differ in length")
+            weights = sample_weight[rows]
+        loss, n_correct = self.train_step(xb, y[rows], alpha, weights)
+        if (optimizer is not None and math.isfinite(loss)
+                and (weights is None or weights.any())):
             optimizer.step(self.params, self.grads, learning_rate, self.n_threads)
         return loss, n_correct
 

@@ -53,16 +53,18 @@ class PerceptronClassifier(DenseWeightsMixin, BaseDigitClassifier):
         attributes=FITTED_ATTRIBUTES_DOC,
     )
 
-    def __init__(self, activation="softmax", *, solver="adam", alpha=0.0, batch_size=128,
+    def __init__(self, activation="softmax", *, solver="adam", alpha=0.0, class_weight=None,
+                 batch_size=128,
                  learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
                  max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
                  warm_start=False, momentum=0.9, nesterovs_momentum=True,
                  early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
                  epsilon=1e-8, n_iter_no_change=10, rho=0.9, dtype="float32",
-                 n_threads=None):
+                 n_threads=None, callbacks=None):
         self.activation = activation
         self.solver = solver
         self.alpha = alpha
+        self.class_weight = class_weight
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
@@ -84,6 +86,7 @@ class PerceptronClassifier(DenseWeightsMixin, BaseDigitClassifier):
         self.rho = rho
         self.dtype = dtype
         self.n_threads = n_threads
+        self.callbacks = callbacks
 
     def _output_activation(self):
         return self.activation

@@ -33,7 +33,11 @@ def _jsonable(value, what):
     if isinstance(value, (list, tuple)):
         return [_jsonable(v, what) for v in value]
     if isinstance(value, dict):
-        return {str(k): _jsonable(v, what) for k, v in value.items()}
+        if all(isinstance(k, str) for k in value):
+            return {k: _jsonable(v, what) for k, v in value.items()}
+        # other keys (the class labels of class_weight) kept as [key, value]
+        # pairs, since JSON would turn them into strings
+        return {_PAIRS: [[_jsonable(k, what), _jsonable(v, what)] for k, v in value.items()]}
     if isinstance(value, np.generic):
         return value.item()
     if value is None or isinstance(value, (bool, int, float, str)):
@@ -46,8 +50,25 @@ def _jsonable(value, what):
                      "tuples and None can be stored without pickle")
 
 
+#: the key of a dict saved as [key, value] pairs (see :func:`_jsonable`)
+_PAIRS = "__pairs__"
+
+
 def _unjson(value):
-    if value in ("inf", "-inf", "nan"):
+    """What :func:`_jsonable` wrote, back: "inf" / "-inf" / "nan" become floats
+    again, and a dict saved as [key, value] pairs a dict."""
+    if isinstance(value, list):
+        return [_unjson(v) for v in value]
+    if isinstance(value, dict) and set(value) == {_PAIRS}:
+        pairs = value[_PAIRS]
+        if not isinstance(pairs, list) or not all(
+                isinstance(p, list) and len(p) == 2
+                and isinstance(p[0], (str, int, float, bool)) for p in pairs):
+            raise ValueError(f"malformed dict in the model's parameters: {value!r}")
+        return {key: _unjson(v) for key, v in pairs}
+    if isinstance(value, dict):
+        return {k: _unjson(v) for k, v in value.items()}
+    if isinstance(value, str) and value in ("inf", "-inf", "nan"):
         return float(value)
     return value
 
@@ -88,6 +109,7 @@ def save_model(estimator, path):
     if params.get("random_state") is not None and not isinstance(
             params["random_state"], (int, np.integer)):
         params["random_state"] = None  # a RandomState object is not data; keep the model
+    params["callbacks"] = None  # code, not data (a ModelCheckpoint saves from inside fit)
     classes = state["classes"]
     meta = {
         "format": FORMAT_NAME,
@@ -189,13 +211,15 @@ def load_model(path):
     classes = _estimator_classes()
     if meta.get("estimator") not in classes:
         raise ValueError(f"{path}: unknown estimator {meta.get('estimator')!r}")
-    params = {k: _param(v) for k, v in meta["params"].items()}
+    try:
+        params = {k: _param(v) for k, v in meta["params"].items()}
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
     est = classes[meta["estimator"]](**params)
     cls = arrays["classes"]
     if meta.get("classes_dtype") == "object":
         cls = cls.astype(object)
-    attributes = {k: _unjson(v) if not isinstance(v, list) else [_unjson(x) for x in v]
-                  for k, v in meta["attributes"].items()}
+    attributes = {k: _unjson(v) for k, v in meta["attributes"].items()}
     # files written before the training state had its own entry kept it here
     training = meta.get("training") or {
         "learning_rate": attributes.pop("_learning_rate", None),
@@ -223,10 +247,10 @@ def load_model(path):
 
 
 def _param(value):
-    """A parameter read from JSON: lists back to the tuples scikit-learn parameters
-    use, at any depth (``augment={"elastic": (34, 4)}``)."""
+    """A parameter read from JSON (:func:`_unjson`), with its lists back to the
+    tuples scikit-learn parameters use, at any depth (``augment={"elastic": (34, 4)}``)."""
     if isinstance(value, list):
         return tuple(_param(v) for v in value)
-    if isinstance(value, dict):
+    if isinstance(value, dict) and set(value) != {_PAIRS}:
         return {k: _param(v) for k, v in value.items()}
     return _unjson(value)

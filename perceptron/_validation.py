@@ -142,6 +142,36 @@ def check_n_threads(n_threads):
         raise ValueError(f"n_threads must be None or a non-zero int, got {n_threads!r}")
 
 
+#: the hooks of the callback protocol (:mod:`perceptron.callbacks`)
+CALLBACK_HOOKS = ("on_train_begin", "on_epoch_begin", "on_epoch_end", "on_train_end")
+
+
+def check_callbacks(callbacks):
+    """Check a ``callbacks`` parameter: None, or a list of objects with callback hooks.
+
+    Examples
+    --------
+    >>> from perceptron._validation import check_callbacks
+    >>> from perceptron.callbacks import EarlyStopping
+    >>> check_callbacks([EarlyStopping()])
+    >>> check_callbacks([EarlyStopping])
+    Traceback (most recent call last):
+    ...
+    ValueError: callbacks[0] is the class EarlyStopping: pass an instance, EarlyStopping()
+    """
+    if callbacks is None:
+        return
+    if not isinstance(callbacks, (list, tuple)):
+        raise ValueError(f"callbacks must be None or a list of callbacks, got {callbacks!r}")
+    for i, callback in enumerate(callbacks):
+        if isinstance(callback, type):
+            raise ValueError(f"callbacks[{i}] is the class {callback.__name__}: pass an "
+                             f"instance, {callback.__name__}()")
+        if not any(callable(getattr(callback, hook, None)) for hook in CALLBACK_HOOKS):
+            raise ValueError(f"callbacks[{i}] = {callback!r} is not a callback: it has none "
+                             f"of the methods {', '.join(CALLBACK_HOOKS)}")
+
+
 def check_image_shape(image_shape, n_features=None, *, channels=False, name="image_shape",
                       what="X"):
     """The shape of one image of ``n_features`` pixels: given, or a square.
@@ -205,3 +235,53 @@ def check_image_shape(image_shape, n_features=None, *, channels=False, name="ima
     if channels and len(shape) == 2:
         shape = (1,) + shape
     return shape
+
+
+def check_class_weight(class_weight):
+    """Check a ``class_weight`` parameter: None, "balanced" or ``{label: weight}``.
+
+    The weights of a dict must be finite numbers >= 0 (scikit-learn's
+    ``compute_class_weight`` checks its keys against the classes at fit time).
+
+    Examples
+    --------
+    >>> from perceptron._validation import check_class_weight
+    >>> check_class_weight({0: 1.0, 1: 5})
+    >>> check_class_weight({0: -1})
+    Traceback (most recent call last):
+    ...
+    ValueError: class_weight must map class labels to finite numbers >= 0, got {0: -1}
+    """
+    if class_weight is None or (isinstance(class_weight, str) and class_weight == "balanced"):
+        return
+    if not isinstance(class_weight, dict):
+        raise ValueError("class_weight must be None, 'balanced' or a dict {class label: "
+                         f"weight}}, got {class_weight!r}")
+    for weight in class_weight.values():
+        if (not isinstance(weight, numbers.Real) or isinstance(weight, (bool, np.bool_))
+                or not np.isfinite(weight) or weight < 0):
+            raise ValueError("class_weight must map class labels to finite numbers >= 0, "
+                             f"got {class_weight!r}")
+
+
+def check_sample_weight(sample_weight, X):
+    """``sample_weight`` as a float64 vector of one weight per row of ``X``.
+
+    scikit-learn's rules (``sklearn.utils.validation._check_sample_weight``):
+    a scalar is repeated; an array must be 1-D with one finite weight >= 0
+    per sample, not all zero. Each rule's ValueError is scikit-learn's.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from perceptron._validation import check_sample_weight
+    >>> check_sample_weight([1, 2, 0], np.zeros((3, 2)))
+    array([1., 2., 0.])
+    >>> check_sample_weight([1, -2, 0], np.zeros((3, 2)))
+    Traceback (most recent call last):
+    ...
+    ValueError: Negative values in data passed to `sample_weight`.
+    """
+    from sklearn.utils.validation import _check_sample_weight
+
+    return _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)

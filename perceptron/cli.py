@@ -21,8 +21,6 @@ import warnings
 
 import numpy as np
 
-from ._validation import check_image_shape
-
 DATASETS = ("digits", "mnist", "fashion-mnist")
 
 
@@ -101,12 +99,13 @@ def cmd_train(args):
     est = make_estimator(args.model, args.dataset, epochs=args.epochs,
                          random_state=args.seed, n_threads=args.threads,
                          verbose=not args.quiet)
+    X_train, y_train, validation = _training_control(args, est, X_train, y_train)
     _progress(args, f"Training {type(est).__name__} on {args.dataset} "
                     f"({X_train.shape[0]} images, {X_train.shape[1]} pixels)")
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        est.fit(X_train, y_train)
+        est.fit(X_train, y_train, **validation)
     fit_time = time.perf_counter() - start
     summary = classification_summary(est, X_test, y_test,
                                      target_names=_target_names(args.dataset))
@@ -124,6 +123,7 @@ def cmd_train(args):
         "seconds_per_epoch": est.fit_time_ / max(est.n_iter_, 1),
         "loss_curve": est.loss_curve_,
         "train_accuracy_curve": est.train_scores_,
+        "history": est.history_,
         "test": summary,
     }
     metrics_path = os.path.join(args.out, "metrics.json")
@@ -136,6 +136,41 @@ def cmd_train(args):
           f"{est.n_iter_} epochs)")
     print("wrote:\n  " + "\n  ".join(written))
     return 0
+
+
+def _training_control(args, est, X, y):
+    """The options of issue #12: a validation set and callbacks on ``est``.
+
+    Returns the training data (less the held-out part) and ``fit``'s
+    validation arguments.
+    """
+    from sklearn.model_selection import train_test_split
+
+    from .callbacks import EarlyStopping, LearningRateScheduler, ModelCheckpoint
+
+    fraction = args.validation_fraction
+    if fraction is None and args.early_stopping:
+        fraction = 0.1
+    validation = {}
+    if fraction is not None:
+        if not 0 < fraction < 1:
+            raise UserError(f"--validation-fraction must be between 0 and 1, got {fraction}")
+        X, X_val, y, y_val = train_test_split(X, y, test_size=fraction, stratify=y,
+                                              random_state=args.seed)
+        validation = {"X_val": X_val, "y_val": y_val}
+    monitor = "val_loss" if validation else "loss"
+    callbacks = []
+    if args.early_stopping:
+        if args.patience < 1:
+            raise UserError(f"--patience must be at least 1, got {args.patience}")
+        callbacks.append(EarlyStopping(monitor, patience=args.patience,
+                                       verbose=not args.quiet))
+    if args.lr_schedule != "constant":
+        callbacks.append(LearningRateScheduler(args.lr_schedule))
+    if args.checkpoint:
+        callbacks.append(ModelCheckpoint(args.checkpoint, monitor=monitor))
+    est.set_params(callbacks=callbacks or None)
+    return X, y, validation
 
 
 def _load_model(path):
@@ -176,20 +211,37 @@ def _images_to_features(paths, n_features):
                 raise UserError(f"{path} has {arr.size} values; the model takes {n_features}")
             rows.append(arr.reshape(-1))
             continue
+        from .preprocessing import digit_field, preprocess_digit_image
+
         try:
-            side, _ = check_image_shape(None, n_features, what="this model")
+            side, box = digit_field(n_features)
         except ValueError:
             raise UserError("this model does not take square images; give a .npy array") \
                 from None
-        from .preprocessing import preprocess_digit_image
-
-        # MNIST digits fill a 20x20 box in 28x28; the 8x8 digits fill their frame
-        box = 20 if side == 28 else side
         rows.append(np.asarray(preprocess_digit_image(path, size=side, box=box)).reshape(-1))
     return np.vstack(rows)
 
 
+def _save_model_view(est, X, path):
+    """``predict --show``: the images as the model sees them, with its answers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .plotting import plot_predictions
+
+    # values as the model reads them: ink 1 is white, background 0 black
+    fig = plot_predictions(est, X, n=X.shape[0], cmap="gray")
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+
 def cmd_predict(args):
+    if args.show is not None:
+        folder = os.path.dirname(os.path.abspath(args.show))
+        if not os.path.isdir(folder):
+            raise UserError(f"--show: no folder {folder} to write {args.show} into")
     est = _load_model(args.model_path)
     X = _images_to_features(args.images, est.n_features_in_)
     proba = est.predict_proba(X)
@@ -198,6 +250,20 @@ def cmd_predict(args):
         probs = "  ".join(f"{c}:{q:.3f}" for c, q in zip(est.classes_, p))
         print(f"{path}: {label} (probability {p.max():.3f})")
         print(f"  {probs}")
+    if args.show is not None:
+        _save_model_view(est, X, args.show)
+        print(f"wrote {args.show}: the images as the model sees them")
+    return 0
+
+
+def cmd_serve(args):
+    if args.model_path is not None and not os.path.exists(args.model_path):
+        raise UserError(f"no model file at {args.model_path}")
+    if not 1 <= args.port <= 65535:
+        raise UserError(f"--port must be in 1..65535, got {args.port}")
+    from .web import serve
+
+    serve(args.model_path, host=args.host, port=args.port, data_home=args.data_home)
     return 0
 
 
@@ -248,6 +314,22 @@ def build_parser():
                    help="output folder (default: ./perceptron-output)")
     p.add_argument("--plots", action="store_true",
                    help="also write confusion matrix, curves, mistakes, weights as PNG")
+    p.add_argument("--validation-fraction", type=float, default=None, metavar="F",
+                   help="hold out this fraction of the training images (stratified) and "
+                        "report validation loss and accuracy after each epoch")
+    p.add_argument("--early-stopping", action="store_true",
+                   help="stop when the validation loss (the training loss without a "
+                        "validation set) stalls, and keep the best epoch's weights; "
+                        "holds out 0.1 unless --validation-fraction says otherwise")
+    p.add_argument("--patience", type=int, default=5,
+                   help="epochs without improvement before --early-stopping stops "
+                        "(default 5)")
+    p.add_argument("--lr-schedule", choices=("constant", "cosine", "step", "exponential"),
+                   default="constant",
+                   help="step size schedule over the epochs (default constant)")
+    p.add_argument("--checkpoint", default=None, metavar="PATH",
+                   help="save the best model so far to PATH after each epoch that "
+                        "improves ({epoch} in PATH: one file per epoch)")
     p.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,
                    help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_train)
@@ -261,7 +343,20 @@ def build_parser():
     p = sub.add_parser("predict", help="predict the digit in image files")
     p.add_argument("model_path")
     p.add_argument("images", nargs="+", help="PNG/JPEG files (any size) or .npy arrays")
+    p.add_argument("--show", metavar="OUT.png", default=None,
+                   help="also save the images as the model sees them (after the "
+                        "preprocessing), with its answers")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("serve", help="draw digits in the browser: a local web app of a model")
+    p.add_argument("model_path", nargs="?", default=None,
+                   help="a model.npz (default: a quick digits CNN, trained on first use "
+                        "and kept in the data home)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--data-home", default=None, help="where the quick model is kept")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("compare", help="perceptron vs MLP vs CNN on the same split")
     p.add_argument("--models", default="perceptron,mlp,cnn")

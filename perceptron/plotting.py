@@ -13,7 +13,7 @@ They work with this package's estimators and with scikit-learn's:
 function                  needs
 ========================  =====================================================
 plot_confusion_matrix     ``predict`` (or ``y_true`` and ``y_pred``)
-plot_learning_curves      ``loss_curve_``; ``train_scores_`` and
+plot_learning_curves      ``loss_curve_``; ``history_``, ``train_scores_`` and
                           ``validation_scores_`` when they exist
 plot_misclassified        ``predict``; ``predict_proba`` if available
 plot_predictions          ``predict``
@@ -220,15 +220,19 @@ def plot_confusion_matrix(estimator_or_y_true, X_or_y_pred, y=None, *, labels=No
 
 # ------------------------------------------------------------- training
 def plot_learning_curves(estimator, *, ax=None):
-    """Training loss and accuracy per epoch of a fitted network.
+    """Training and validation loss and accuracy per epoch, side by side.
 
-    Draws ``estimator.loss_curve_`` in a first panel and, in a second one,
-    the accuracy per epoch: ``train_scores_`` (training accuracy, this
-    package's estimators) and ``validation_scores_`` (held-out accuracy,
-    when ``early_stopping`` was on), whichever exist and are not None.
-    scikit-learn's :class:`~sklearn.neural_network.MLPClassifier` has no
-    ``train_scores_``: its accuracy panel shows only the validation curve,
-    and there is no accuracy panel when early stopping was off.
+    The first panel draws the loss of each epoch: ``loss_curve_`` and, when
+    there was a validation set, the validation loss (``history_["val_loss"]``
+    of this package's estimators). The second panel draws the accuracy:
+    training (``train_scores_``) and validation (``validation_scores_``),
+    whichever exist. This package's estimators are read from ``history_``,
+    one entry per epoch, so a validation curve that began in a later
+    (warm-started) fit is drawn at the epochs it covers. scikit-learn's
+    :class:`~sklearn.neural_network.MLPClassifier` has no training accuracy
+    and no validation loss: its accuracy panel shows the validation curve
+    only, and there is no accuracy panel when early stopping was off. A
+    single epoch is drawn as points.
 
     Parameters
     ----------
@@ -274,11 +278,16 @@ def plot_learning_curves(estimator, *, ax=None):
     _check_fitted(estimator)
     loss = _require(estimator, "loss_curve_", "plot_learning_curves",
                     " (only stochastic solvers record it)")
-    curves = []
-    for attr, label in (("train_scores_", "training"), ("validation_scores_", "validation")):
-        values = getattr(estimator, attr, None)
-        if values is not None and len(values) > 0:
-            curves.append((label, np.asarray(values, dtype=float)))
+    history = getattr(estimator, "history_", None)
+    if isinstance(history, dict) and len(history.get("loss", ())) == len(loss):
+        losses = [("training", loss), ("validation", history.get("val_loss"))]
+        scores = [("training", history.get("score")), ("validation", history.get("val_score"))]
+    else:
+        losses = [("training", loss)]
+        scores = [(label, getattr(estimator, attr, None))
+                  for attr, label in (("train_scores_", "training"),
+                                      ("validation_scores_", "validation"))]
+    losses, curves = _curves(losses), _curves(scores)
 
     if ax is None:
         n_panels = 2 if curves else 1
@@ -291,25 +300,37 @@ def plot_learning_curves(estimator, *, ax=None):
                              "(loss, accuracy)")
         fig = axes[0].figure
 
+    _draw_curves(axes[0], losses, "Loss", "loss")
+    if len(axes) > 1:
+        _draw_curves(axes[1], curves, "Accuracy", "accuracy")
+        if not curves:
+            axes[1].text(0.5, 0.5, "no accuracy recorded", ha="center", va="center",
+                         transform=axes[1].transAxes)
+    return fig
+
+
+def _curves(named):
+    """``(label, values)`` pairs with something to draw, as float arrays."""
+    out = []
+    for label, values in named:
+        if values is not None and len(values) > 0:
+            values = np.asarray(values, dtype=float)
+            if not np.isnan(values).all():
+                out.append((label, values))
+    return out
+
+
+def _draw_curves(ax, curves, title, ylabel):
+    """One line per curve against the epoch (from 1); points when there is one epoch."""
     from matplotlib.ticker import MaxNLocator
 
-    loss = np.asarray(loss, dtype=float)
-    ax_loss = axes[0]
-    ax_loss.plot(np.arange(1, len(loss) + 1), loss, label="training loss")
-    ax_loss.set(title="Loss", xlabel="epoch", ylabel="loss")
-    ax_loss.xaxis.set_major_locator(MaxNLocator(integer=True))
-    if len(axes) > 1:
-        ax_acc = axes[1]
-        for label, values in curves:
-            ax_acc.plot(np.arange(1, len(values) + 1), values, label=label)
-        ax_acc.set(title="Accuracy", xlabel="epoch", ylabel="accuracy")
-        ax_acc.xaxis.set_major_locator(MaxNLocator(integer=True))
-        if curves:
-            ax_acc.legend()
-        else:
-            ax_acc.text(0.5, 0.5, "no accuracy recorded", ha="center", va="center",
-                        transform=ax_acc.transAxes)
-    return fig
+    for label, values in curves:
+        ax.plot(np.arange(1, len(values) + 1), values, label=label,
+                marker="o" if np.count_nonzero(~np.isnan(values)) == 1 else None)
+    ax.set(title=title, xlabel="epoch", ylabel=ylabel)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if len(curves) > 1 or (curves and title == "Accuracy"):
+        ax.legend()
 
 
 # ------------------------------------------------------------- galleries

@@ -22,72 +22,69 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, validate_data
 
 from ._augment import augment_images
+from ._imageio import (MAX_IMAGE_PIXELS, import_pil, is_path, is_pil_image, pil_to_gray,
+                       read_gray, to_gray)
 from ._validation import check_image_shape, check_positive_int
 
-__all__ = ["DigitImagePreprocessor", "augment_images", "load_image", "preprocess_digit_image"]
-
-#: ITU-R BT.601 luma weights of R, G and B, in thousandths (as Pillow's "L" mode)
-_LUMA_PER_MILLE = np.array([299.0, 587.0, 114.0])
+__all__ = ["DigitImagePreprocessor", "MAX_IMAGE_PIXELS", "augment_images", "digit_field",
+           "load_image", "preprocess_digit_image"]
 
 #: below this contrast (ink peak minus background, on the 0-1 scale) an image is blank
 _MIN_CONTRAST = 1.0 / 255.0
 
-_PIL_MISSING = (
-    "reading image files needs Pillow, an optional dependency of perceptron; "
-    'install it with: pip install "perceptron[image]"'
-)
+#: larger images are shrunk (by an integer factor) while read: the digit ends in a
+#: 20 x 20 box anyway, and a 12 MP photo at full size costs time and memory
+WORK_PIXELS = 2**20
+
+#: with background="auto", images with a shorter side below this get one level:
+#: photos are larger, and small images (MNIST's, icons) are clean
+_MIN_LOCAL_SIDE = 128
+
+#: with background="auto", the light is uneven when the medians of the four sides
+#: of the image differ by more than this fraction of the ink's contrast
+_UNEVEN_SIDES = 0.25
+
+BACKGROUNDS = ("auto", "border", "local")
 
 
-def _import_pil():
-    """Return the ``PIL.Image`` and ``PIL.ImageOps`` modules, or a clear ImportError."""
-    try:
-        from PIL import Image, ImageOps
-    except ImportError as exc:
-        raise ImportError(_PIL_MISSING) from exc
-    return Image, ImageOps
-
-
-def _is_path(obj):
-    return isinstance(obj, (str, bytes, os.PathLike))
-
-
-def _is_pil_image(obj):
-    # duck-typed so that passing PIL images never needs importing Pillow ourselves
-    return hasattr(obj, "getbands") and hasattr(obj, "convert") and hasattr(obj, "mode")
-
-
-def _pil_to_gray(img):
-    """Grayscale float array of a PIL image: alpha on white, ITU-R 601 luma."""
-    if img.mode in ("I", "F") or img.mode.startswith("I;16"):
-        # 16/32-bit grayscale: converting to RGBA would clip it to 8 bits
-        return _as_gray(np.asarray(img), "image")
-    return _as_gray(np.asarray(img.convert("RGBA")), "image")
-
-
-def load_image(path):
-    """Read an image file as a 2D grayscale float array, white = 1.
+def load_image(path, *, max_pixels=MAX_IMAGE_PIXELS):
+    """Read an image file as a 2D grayscale float32 array, white = 1.
 
     The file is read with Pillow (any format it knows: PNG, JPEG, BMP, ...),
     rotated upright according to its EXIF orientation tag (phone photos),
     transparent pixels are composited on white, and colours are converted to
-    grey with the ITU-R 601 luma weights ``0.299 R + 0.587 G + 0.114 B``.
+    grey with the ITU-R 601 luma weights ``0.299 R + 0.587 G + 0.114 B`` (in
+    8 bits, as Pillow's "L" mode; 16-bit grey images keep their 16 bits).
     The result is *as seen on screen* (dark ink on white paper stays dark): no
     inversion, cropping or resizing; see :func:`preprocess_digit_image` for that.
+
+    The image's size is read from its header and checked against
+    ``max_pixels`` before any pixel is decoded.
 
     Parameters
     ----------
     path : str or path-like
         The image file.
+    max_pixels : int or None, default=MAX_IMAGE_PIXELS
+        Refuse images with more pixels (width x height) than this; None
+        means no limit. The default, ``perceptron.preprocessing.MAX_IMAGE_PIXELS``,
+        is 8192 x 8192 (67 MP). The functions that take paths
+        (:func:`preprocess_digit_image`, :class:`DigitImagePreprocessor`)
+        use the default; for a larger image, read it here with a higher
+        limit and pass them the array.
 
     Returns
     -------
-    image : ndarray of shape (height, width), dtype float64
+    image : ndarray of shape (height, width), dtype float32
         Grey levels in [0, 1] (0 = black, 1 = white).
 
     Raises
     ------
     ImportError
         If Pillow is not installed (``pip install "perceptron[image]"``).
+    ValueError
+        If the file is not an image, is truncated or corrupt, or has more
+        than ``max_pixels`` pixels; the message names the file.
 
     Examples
     --------
@@ -102,56 +99,14 @@ def load_image(path):
     ...     ImageDraw.Draw(img).rectangle([10, 5, 14, 15], fill="black")
     ...     img.save(path)
     ...     image = load_image(path)
-    >>> image.shape, float(image.min()), float(image.max())
-    ((20, 30), 0.0, 1.0)
+    >>> image.shape, image.dtype, float(image.min()), float(image.max())
+    ((20, 30), dtype('float32'), 0.0, 1.0)
     """
-    Image, ImageOps = _import_pil()
-    if not _is_path(path):
-        raise ValueError(f"path must be a str or path-like, got {type(path).__name__}")
-    with Image.open(os.fspath(path)) as img:
-        img = ImageOps.exif_transpose(img)
-        return _pil_to_gray(img)
-
-
-def _as_gray(image, name):
-    """Validate one image array and return it as a 2D float64 grey image.
-
-    Integer images, and float images with a value above 1, are read on the
-    0-255 scale; other float images on 0-1, as matplotlib does. Images with
-    values above 255 are read on 0-65535 (uint16) or 0-max (other types).
-    RGBA is composited on white.
-    """
-    arr = np.asarray(image)
-    if arr.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must be a numeric array, got dtype {arr.dtype}")
-    if arr.ndim == 3 and arr.shape[-1] == 1:
-        arr = arr[..., 0]
-    if arr.ndim == 3 and arr.shape[-1] == 2:  # grey + alpha
-        arr = np.concatenate([np.repeat(arr[..., :1], 3, axis=-1), arr[..., 1:]], axis=-1)
-    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] in (3, 4))):
-        raise ValueError(
-            f"{name} must be a 2D grayscale array (height, width) or a 3D colour "
-            f"array (height, width, 3 or 4), got an array of shape {arr.shape}"
-        )
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"{name} is empty: shape {arr.shape}")
-    dtype = arr.dtype
-    arr = arr.astype(np.float64)
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or infinity")
-    peak = arr.max()
-    if dtype.kind in "iu" or peak > 1:
-        scale = 255.0
-        if peak > 255:  # 16-bit images, or any other range
-            scale = 65535.0 if dtype == np.uint16 else float(peak)
-        arr = arr / scale
-    if arr.ndim == 3:
-        rgb = arr[..., :3]
-        if arr.shape[-1] == 4:
-            alpha = np.clip(arr[..., 3:], 0.0, 1.0)
-            rgb = rgb * alpha + (1.0 - alpha)  # composite on white
-        arr = np.clip(rgb @ _LUMA_PER_MILLE / 1000.0, 0.0, 1.0)
-    return arr
+    import_pil()
+    if max_pixels is not None:
+        check_positive_int("max_pixels", max_pixels)
+    name = os.fspath(path) if is_path(path) else "image"
+    return read_gray(path, name, max_pixels=max_pixels)
 
 
 def _border(image):
@@ -185,26 +140,58 @@ def _resize(image, shape):
     return out
 
 
-def _preprocess_gray(gray, *, size, box, invert, center, threshold, name):
+def _remove_background(ink, background):
+    """Ink minus its background: one level (the border's median) or a local one.
+
+    ``"local"`` estimates the background at each pixel by a grey opening
+    (:func:`scipy.ndimage.white_tophat`): the largest surface under the image
+    made of flat squares of a quarter of the shorter side. Strokes thinner
+    than that square are not under it, so the opening is the paper's light
+    (a gradient, a shadow, a vignette) without the digit, and subtracting it
+    leaves the digit on a level background. ``"auto"`` does that when the
+    sides of the image are unequally lit (:data:`_UNEVEN_SIDES`), on an image
+    large enough for squares wider than a stroke (:data:`_MIN_LOCAL_SIDE`).
+
+    Subtracting is better here than dividing by the paper's light, although
+    a photo is reflectance times light: near the image's edges the opening
+    lags a gradient by half a square, and a division would blow that error
+    up, on the dark side, into a band of false ink.
+    """
+    if background == "auto":
+        background = "border"
+        if min(ink.shape) >= _MIN_LOCAL_SIDE:
+            # each side's median ignores ink touching less than half of that side
+            sides = [np.median(edge) for edge in (ink[0], ink[-1], ink[:, 0], ink[:, -1])]
+            contrast = ink.max() - np.median(_border(ink))
+            if max(sides) - min(sides) > _UNEVEN_SIDES * contrast:
+                background = "local"
+    if background == "local":
+        side = max(3, min(ink.shape) // 4)
+        ink = ndimage.white_tophat(ink, size=(side, side), mode="nearest")
+    return ink - np.median(_border(ink))
+
+
+def _preprocess_gray(gray, *, size, box, invert, center, threshold, background, name):
     """Turn one validated 2D grey image into a (size, size) MNIST-like image."""
     # 1. ink high: invert when the background (median of the border) is light
+    inverted = invert
     if invert == "auto":
-        invert = bool(np.median(_border(gray)) > (gray.min() + gray.max()) / 2.0)
-    ink = 1.0 - gray if invert else gray
-    # 2. background to 0, strongest ink to 1
-    background = np.median(_border(ink))
+        inverted = bool(np.median(_border(gray)) > (gray.min() + gray.max()) / 2.0)
+    ink = 1.0 - gray if inverted else gray
+    # 2. background to 0 (one level, or a local one under uneven light), ink peak to 1
+    ink = _remove_background(ink, background)
     peak = ink.max()
-    if peak - background < _MIN_CONTRAST:
+    if peak < _MIN_CONTRAST:
         hint = ""
-        if not isinstance(invert, str):
+        if invert != "auto":  # the user chose the polarity: it may be the wrong one
             hint = (f"; with invert={invert} the ink must be "
                     f"{'darker' if invert else 'lighter'} than the background, "
                     "try invert='auto'")
         raise ValueError(
             f"{name} is blank: no ink stands out from its background "
-            f"(ink peak {peak:.4g}, background {background:.4g}){hint}"
+            f"(contrast {peak:.4g}, at least {_MIN_CONTRAST:.4g} needed){hint}"
         )
-    ink = np.clip((ink - background) / (peak - background), 0.0, 1.0)
+    ink = np.clip(ink / peak, 0.0, 1.0)
     # 3. crop to the bounding box of the ink above `threshold` of the peak
     mask = ink > threshold
     rows = np.flatnonzero(mask.any(axis=1))
@@ -232,18 +219,54 @@ def _preprocess_gray(gray, *, size, box, invert, center, threshold, name):
 
 
 def _image_from_item(item, name, image_shape):
-    """One element of a list of images (path, PIL image or array) -> 2D grey."""
-    if _is_path(item):
-        return load_image(item)
-    if _is_pil_image(item):
-        return _pil_to_gray(item)
+    """One element of a list of images (path, PIL image or array) -> 2D grey.
+
+    Images over :data:`WORK_PIXELS` are shrunk while read.
+    """
+    if is_path(item):
+        import_pil()
+        return read_gray(item, os.fspath(item), work_pixels=WORK_PIXELS)
+    if is_pil_image(item):
+        return pil_to_gray(item, name, work_pixels=WORK_PIXELS)
     arr = np.asarray(item)
     if arr.ndim == 1 and arr.dtype.kind in "biuf":
         arr = arr.reshape(check_image_shape(image_shape, arr.shape[0], what=name))
-    return _as_gray(arr, name)
+    return to_gray(arr, name, WORK_PIXELS)
 
 
-def _check_params(size, box, invert, center, threshold, image_shape=None):
+def digit_field(n_features):
+    """The ``(size, box)`` to preprocess images for a model of ``n_features`` pixels.
+
+    MNIST's digits fill a 20-pixel box in their 28 x 28 field; other fields
+    (the 8 x 8 digits) are filled. ``perceptron predict`` and the web app
+    preprocess with these.
+
+    Parameters
+    ----------
+    n_features : int
+        Pixels per image the model reads (``n_features_in_``).
+
+    Returns
+    -------
+    size, box : int
+        For :func:`preprocess_digit_image` and :class:`DigitImagePreprocessor`.
+
+    Raises
+    ------
+    ValueError
+        When ``n_features`` is not a square number of pixels.
+
+    Examples
+    --------
+    >>> from perceptron.preprocessing import digit_field
+    >>> digit_field(784), digit_field(64)
+    ((28, 20), (8, 8))
+    """
+    side, _ = check_image_shape(None, n_features, what="the model")
+    return side, 20 if side == 28 else side
+
+
+def _check_params(size, box, invert, center, threshold, background, image_shape=None):
     check_positive_int("size", size)
     if (not isinstance(box, numbers.Integral) or isinstance(box, bool)
             or not 1 <= box <= size):
@@ -256,15 +279,19 @@ def _check_params(size, box, invert, center, threshold, image_shape=None):
     if (not isinstance(threshold, numbers.Real) or isinstance(threshold, bool)
             or not 0 <= threshold < 1):
         raise ValueError(f"threshold must be a float in [0, 1), got {threshold!r}")
+    if not (isinstance(background, str) and background in BACKGROUNDS):
+        raise ValueError(f"background must be one of {list(BACKGROUNDS)}, "
+                         f"got {background!r}")
     check_image_shape(image_shape)
 
 
 def preprocess_digit_image(image, *, size=28, box=20, invert="auto", center="mass",
-                           threshold=0.2):
+                           threshold=0.2, background="auto"):
     """Make one digit image look like an MNIST digit.
 
     The steps of :class:`DigitImagePreprocessor`, for a single image: to
-    grey, ink high (inverting a light background), background to 0, crop to
+    grey, ink high (inverting a light background), background to 0 (one
+    level, or a local one under uneven light), crop to
     the ink, longest side to ``box`` pixels keeping the aspect ratio, paste in
     a ``size`` x ``size`` field, centre of mass to the centre of the field.
 
@@ -288,6 +315,14 @@ def preprocess_digit_image(image, *, size=28, box=20, invert="auto", center="mas
     threshold : float in [0, 1), default=0.2
         Pixels with more than ``threshold`` times the strongest ink define the
         bounding box the digit is cropped to (fainter noise is ignored).
+    background : {"auto", "border", "local"}, default="auto"
+        How the paper's level is found and subtracted. ``"border"``: one
+        level, the median of the border pixels (a scan, a drawing).
+        ``"local"``: a level per pixel, for photos under uneven light: a grey
+        opening with squares of a quarter of the shorter side (the paper
+        without the strokes, :func:`scipy.ndimage.white_tophat`).
+        ``"auto"``: ``"local"`` when the four sides of an image of at least
+        128 pixels a side are unequally lit, ``"border"`` otherwise.
 
     Returns
     -------
@@ -322,13 +357,13 @@ def preprocess_digit_image(image, *, size=28, box=20, invert="auto", center="mas
     >>> int(rows[-1] - rows[0] + 1)
     20
     """
-    _check_params(size, box, invert, center, threshold)
-    if _is_path(image) or _is_pil_image(image):
+    _check_params(size, box, invert, center, threshold, background)
+    if is_path(image) or is_pil_image(image):
         gray = _image_from_item(image, "image", None)
     else:
-        gray = _as_gray(image, "image")
+        gray = to_gray(image, "image", WORK_PIXELS)
     return _preprocess_gray(gray, size=size, box=box, invert=invert, center=center,
-                            threshold=threshold, name="image")
+                            threshold=threshold, background=background, name="image")
 
 
 class DigitImagePreprocessor(TransformerMixin, BaseEstimator):
@@ -336,9 +371,10 @@ class DigitImagePreprocessor(TransformerMixin, BaseEstimator):
 
     For each image: convert to grey (ITU-R 601 luma, transparency on white);
     invert if the background is light so that ink is high; subtract the
-    background (median of the border pixels) and scale the strongest ink to
-    1; crop to the bounding box of the ink above ``threshold``; resize so that
-    the longest side is ``box`` pixels, keeping the aspect ratio (Gaussian
+    background (the median of the border pixels, or under uneven light a
+    local level, see ``background``) and scale the strongest ink to 1; crop
+    to the bounding box of the ink above ``threshold``; resize so that the
+    longest side is ``box`` pixels, keeping the aspect ratio (Gaussian
     anti-aliasing then bilinear :func:`scipy.ndimage.zoom`); paste in a
     ``size`` x ``size`` field; move the centre of mass to the centre of the
     field, ``((size - 1) / 2, (size - 1) / 2)`` in pixel-index coordinates,
@@ -367,6 +403,14 @@ class DigitImagePreprocessor(TransformerMixin, BaseEstimator):
     threshold : float in [0, 1), default=0.2
         Pixels with more than ``threshold`` times the strongest ink define the
         bounding box the digit is cropped to (fainter noise is ignored).
+    background : {"auto", "border", "local"}, default="auto"
+        How the paper's level is found and subtracted. ``"border"``: one
+        level, the median of the border pixels (a scan, a drawing).
+        ``"local"``: a level per pixel, for photos under uneven light: a grey
+        opening with squares of a quarter of the shorter side (the paper
+        without the strokes, :func:`scipy.ndimage.white_tophat`).
+        ``"auto"``: ``"local"`` when the four sides of an image of at least
+        128 pixels a side are unequally lit, ``"border"`` otherwise.
     image_shape : tuple of int (height, width) or None, default=None
         Shape of each image when ``X`` is a 2D array of flattened images.
         None means square images (``n_features`` must be a perfect square).
@@ -402,6 +446,12 @@ class DigitImagePreprocessor(TransformerMixin, BaseEstimator):
     scale only matters for the transparency of RGBA images: every image is
     rescaled to ink in [0, 1] anyway.
 
+    Large images cost little: files above :data:`MAX_IMAGE_PIXELS` (67 MP)
+    are refused before they are decoded (see :func:`load_image`), and images
+    above :data:`WORK_PIXELS` (1 MP) are shrunk by an integer factor while
+    they are read (a JPEG by its decoder), since the digit ends in a
+    ``box``-pixel square anyway. The work is done in float32.
+
     Examples
     --------
     scikit-learn's 8x8 digits, made MNIST-like:
@@ -427,12 +477,13 @@ class DigitImagePreprocessor(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, size=28, box=20, *, invert="auto", center="mass", threshold=0.2,
-                 image_shape=None):
+                 background="auto", image_shape=None):
         self.size = size
         self.box = box
         self.invert = invert
         self.center = center
         self.threshold = threshold
+        self.background = background
         self.image_shape = image_shape
 
     def __sklearn_tags__(self):
@@ -444,11 +495,11 @@ class DigitImagePreprocessor(TransformerMixin, BaseEstimator):
 
     def _check_params(self):
         _check_params(self.size, self.box, self.invert, self.center, self.threshold,
-                      self.image_shape)
+                      self.background, self.image_shape)
 
     def _images(self, X, fitting):
         """Split ``X`` into a list of ``(name, image)``; validate tabular input."""
-        if _is_path(X) or _is_pil_image(X):
+        if is_path(X) or is_pil_image(X):
             raise ValueError(
                 "X must be a collection of images (a list, or an array of shape "
                 "(n_images, ...)); for one image use preprocess_digit_image or pass [image]"
@@ -457,7 +508,7 @@ class DigitImagePreprocessor(TransformerMixin, BaseEstimator):
             if len(X) == 0:
                 raise ValueError("X contains no images")
             arr = None
-            if not any(_is_path(item) or _is_pil_image(item) for item in X):
+            if not any(is_path(item) or is_pil_image(item) for item in X):
                 try:
                     arr = np.asarray(X)
                 except ValueError:  # ragged: images of different sizes
@@ -538,7 +589,8 @@ class DigitImagePreprocessor(TransformerMixin, BaseEstimator):
             raise ValueError("X contains no images")
         out = np.empty((len(images), self.size * self.size))
         params = dict(size=self.size, box=self.box, invert=self.invert,
-                      center=self.center, threshold=self.threshold)
+                      center=self.center, threshold=self.threshold,
+                      background=self.background)
         for i, (name, item) in enumerate(images):
             gray = _image_from_item(item, name, self.image_shape)
             out[i] = _preprocess_gray(gray, name=name, **params).ravel()

@@ -336,18 +336,21 @@ def test_early_stopping_scores_the_validation_images_unchanged(digits):
     assert len(est.train_scores_) == est.n_iter_
 
 
-def test_dense_stack_and_layer_by_layer_see_the_same_augmented_batch():
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "sample_weight"])
+def test_dense_stack_and_layer_by_layer_see_the_same_augmented_batch(weighted):
     rng = np.random.default_rng(6)
     X = rng.random((50, 36))
     y = rng.integers(0, 3, 50).astype(np.intp)
     rows = rng.permutation(50)[:21].astype(np.intp)
+    sample_weight = rng.random(50) if weighted else None
     magnitudes = check_augment({"shift": 1, "rotation": 15, "elastic": (2, 1)})
     losses, grads = [], []
     for engine in (DenseStackNetwork, Network):
         net = engine([Dense(8, "relu"), Dense(3)], dtype=np.float64)
         net.build((36,), np.random.default_rng(0))
         augment = Augmentation(magnitudes, (1, 6, 6), rng=np.random.default_rng(1))
-        loss, _ = net.train_batch(X, y, rows, 0.0, augment=augment)
+        loss, _ = net.train_batch(X, y, rows, 0.01, sample_weight=sample_weight,
+                                  augment=augment)
         losses.append(loss)
         grads.append(net.grads.copy())
     np.testing.assert_allclose(losses[0], losses[1], rtol=1e-12)

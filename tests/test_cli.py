@@ -104,3 +104,22 @@ def test_make_estimator_rejects_unknown_models():
     with pytest.raises(ValueError, match="unknown model"):
         make_estimator("svm")
     assert make_estimator("cnn", "digits").padding == "same"
+
+
+def test_predict_show_saves_what_the_model_sees(trained, tmp_path, capsys):
+    from PIL import Image, ImageDraw
+
+    img = Image.new("L", (90, 120), 255)
+    ImageDraw.Draw(img).line([(45, 10), (45, 110)], fill=0, width=12)
+    img.save(tmp_path / "one.png")
+    out = tmp_path / "seen.png"
+    model = str(trained / "model.npz")
+    assert main(["predict", model, str(tmp_path / "one.png"), "--show", str(out)]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    with Image.open(out) as seen:
+        assert seen.format == "PNG" and seen.width > 100
+    # a missing folder is named before any work, in one line
+    assert main(["predict", model, str(tmp_path / "one.png"),
+                 "--show", str(tmp_path / "no" / "seen.png")]) == 2
+    err = capsys.readouterr().err
+    assert "--show: no folder" in err and len(err.strip().splitlines()) == 1

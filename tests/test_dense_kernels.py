@@ -1,7 +1,10 @@
 """Kernels of the dense engine against NumPy references and finite differences."""
 
+import warnings
+
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
 from perceptron._kernels import _dense, _dropout, _loss, _optim, _testing
 from perceptron._network import Network
@@ -208,6 +211,35 @@ def test_fused_losses_match_numpy_and_finite_differences(kernel, reference):
         assert grad[i, j] == pytest.approx(numeric, rel=1e-6, abs=1e-8)
 
 
+@pytest.mark.parametrize("kernel,reference", [
+    (_loss.softmax_cross_entropy, _numpy_softmax_ce),
+    (_loss.sigmoid_binary_cross_entropy, _numpy_sigmoid_bce),
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_weighted_losses(kernel, reference, dtype):
+    """Row i's loss times w_i, its gradient times scale * w_i; weights of 1
+    give the unweighted kernel's bits; a weight of 0 a zero gradient."""
+    rng = np.random.default_rng(5)
+    z = (rng.standard_normal((3000, 7)) * 3).astype(dtype)
+    y = rng.integers(0, 7, 3000).astype(np.intp)
+    w = rng.random(3000) * 4
+    w[::5] = 0
+    rows_loss, rows_grad = zip(*(reference(z[i:i + 1].astype(np.float64), y[i:i + 1])
+                                 for i in range(3000)))
+    grad = np.empty_like(z)
+    loss, n_correct = kernel(z, y, grad, 0.25, 2, w)
+    assert loss == pytest.approx(np.dot(w, rows_loss), rel=1e-6 if dtype == np.float32 else 1e-12)
+    assert n_correct == np.count_nonzero(z.argmax(axis=1) == y)  # not weighted
+    np.testing.assert_allclose(grad, 0.25 * w[:, None] * np.concatenate(rows_grad),
+                               atol=1e-6 if dtype == np.float32 else 1e-12)
+    assert not grad[::5].any()
+    plain, ones = np.empty_like(z), np.empty_like(z)
+    assert kernel(z, y, plain, 0.25, 2) == kernel(z, y, ones, 0.25, 2, np.ones(3000))
+    np.testing.assert_array_equal(plain, ones)
+    with pytest.raises(ValueError, match="sample_weight and z differ in length"):
+        kernel(z, y, grad, 0.25, 2, w[:-1])
+
+
 def test_softmax_is_stable_for_huge_logits():
     z = np.array([[1000.0, 0.0, -1000.0], [5.0, 5.0, 5.0]])
     grad = np.empty_like(z)
@@ -314,11 +346,11 @@ def test_dropout_mask_is_inverted_and_deterministic():
 
 
 # ---------------------------------------------------------------- network-level
-def _loss_of(net, X, y, alpha):
+def _loss_of(net, X, y, alpha, sample_weight=None):
     """Loss of the network in training mode, with fixed dropout masks."""
     saved = [(layer, layer.rng.bit_generator.state) for layer in net.layers
              if isinstance(layer, Dropout)]
-    loss, _ = net.train_step(X, y, alpha)
+    loss, _ = net.train_step(X, y, alpha, sample_weight)
     for layer, state in saved:
         layer.rng.bit_generator.state = state
     return loss
@@ -327,9 +359,12 @@ def _loss_of(net, X, y, alpha):
 @pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh", "identity"])
 @pytest.mark.parametrize("output", ["softmax", "sigmoid"])
 @pytest.mark.parametrize("dropout", [0.0, 0.4])
-def test_network_gradient_matches_finite_differences(activation, output, dropout):
-    """Backprop through dense + activation + dropout + fused loss + L2, in float64."""
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_network_gradient_matches_finite_differences(activation, output, dropout, weighted):
+    """Backprop through dense + activation + dropout + fused loss + L2, in
+    float64; with sample weights, of the weighted mean loss."""
     rng = np.random.default_rng(7)
+    w = np.array([0.5, 0.0, 2.0, 1.0, 3.0, 0.25, 1.0, 7.0]) if weighted else None
     layers = [Dense(6, activation)]
     if dropout:
         layers.append(Dropout(dropout))
@@ -341,15 +376,15 @@ def test_network_gradient_matches_finite_differences(activation, output, dropout
     alpha = 0.1
     if activation == "relu":
         net.params += 0.05  # move pre-activations off relu's kink
-    _loss_of(net, X, y, alpha)
+    _loss_of(net, X, y, alpha, w)
     analytic = net.grads.copy()
     eps = 1e-6
     for i in range(0, net.params.size, 3):
         old = net.params[i]
         net.params[i] = old + eps
-        lp = _loss_of(net, X, y, alpha)
+        lp = _loss_of(net, X, y, alpha, w)
         net.params[i] = old - eps
-        lm = _loss_of(net, X, y, alpha)
+        lm = _loss_of(net, X, y, alpha, w)
         net.params[i] = old
         assert analytic[i] == pytest.approx((lp - lm) / (2 * eps), rel=1e-4, abs=1e-7), i
 
@@ -454,3 +489,34 @@ def test_layers_check_their_input_at_predict_time():
         np.testing.assert_allclose(checked, layer.forward(X), rtol=1e-12, atol=1e-12)
         X.reshape(-1)[7] = np.nan
         assert layer.forward_checked(X) is None
+
+
+@pytest.mark.parametrize("output", ["softmax", "logistic"])
+def test_weighted_loss_and_gradient_are_scikit_learns(output):
+    """The weighted mean loss with its L2 term, as MLPClassifier (>= 1.7)
+    defines it: its own ``_backprop`` on the same weights and data."""
+    from sklearn.neural_network import MLPClassifier
+
+    rng = np.random.default_rng(9)
+    X = rng.standard_normal((12, 5))
+    y = np.arange(12) % 3
+    w = rng.random(12) * 2
+    w[4] = 0
+    alpha = 0.3
+    net = Network([Dense(4, "tanh"), Dense(3)], output=output,
+                  dtype=np.float64).build((5,), rng)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sk = MLPClassifier((4,), activation="tanh", alpha=alpha, max_iter=1).fit(X, y)
+    sk.out_activation_ = output
+    sk.coefs_ = [layer.params["W"].copy() for layer in net.layers]
+    sk.intercepts_ = [layer.params["b"].copy() for layer in net.layers]
+    activations = [X, None, None]
+    sk_loss, coef_grads, intercept_grads = sk._backprop(
+        X, np.eye(3)[y], w, activations, [None, None],
+        [np.empty_like(c) for c in sk.coefs_], [np.empty_like(b) for b in sk.intercepts_])
+    loss, _ = net.train_step(X, y.astype(np.intp), alpha, w)
+    assert loss == pytest.approx(sk_loss, rel=1e-12)
+    for layer, dW, db in zip(net.layers, coef_grads, intercept_grads):
+        np.testing.assert_allclose(layer.grads["W"], dW, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(layer.grads["b"], db, rtol=1e-12, atol=1e-15)

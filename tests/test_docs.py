@@ -20,12 +20,14 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 #: public modules and the names they export
 PUBLIC_MODULES = (
     "perceptron",
+    "perceptron.callbacks",
     "perceptron.compare",
     "perceptron.datasets",
     "perceptron.layers",
     "perceptron.metrics",
     "perceptron.plotting",
     "perceptron.preprocessing",
+    "perceptron.web",
 )
 
 #: names in ``perceptron.compare`` that are public but not in an ``__all__``

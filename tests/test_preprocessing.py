@@ -12,7 +12,10 @@ MNIST recipe, and in fact to a small fraction of a pixel).
 """
 
 import pickle
+import struct
 import sys
+import warnings
+import zlib
 
 import numpy as np
 import pytest
@@ -24,8 +27,10 @@ from sklearn.linear_model import RidgeClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from perceptron.preprocessing import (DigitImagePreprocessor, load_image,
-                                      preprocess_digit_image)
+from perceptron import MLPDigitClassifier
+from perceptron._imageio import read_gray
+from perceptron.preprocessing import (MAX_IMAGE_PIXELS, WORK_PIXELS, DigitImagePreprocessor,
+                                      load_image, preprocess_digit_image)
 
 MID = 13.5  # centre of a 28x28 field in pixel-index coordinates
 
@@ -351,8 +356,12 @@ def test_clone_pickle_and_idempotence():
 # ---------------------------------------------------------------- errors
 def test_blank_image_is_named():
     blank = np.full((40, 30), 255, dtype=np.uint8)
-    with pytest.raises(ValueError, match="image is blank"):
+    with pytest.raises(ValueError, match="image is blank") as info:
         preprocess_digit_image(blank)
+    # invert was "auto" already: no hint to try invert='auto'
+    assert "invert" not in str(info.value)
+    with pytest.raises(ValueError, match="blank.*with invert=False.*try invert='auto'"):
+        preprocess_digit_image(blank, invert=False)
     with pytest.raises(ValueError, match="image 1 is blank"):
         DigitImagePreprocessor().transform([np.asarray(four()), blank])
     with pytest.raises(ValueError, match="image 0 is blank"):
@@ -395,6 +404,7 @@ def test_bad_batches(bad, match):
     (dict(center="middle"), "center must be 'mass' or 'box'"),
     (dict(threshold=1.0), "threshold must be a float in \\[0, 1\\)"),
     (dict(threshold=-0.1), "threshold must be"),
+    (dict(background="flat"), "background must be one of \\['auto', 'border', 'local'\\]"),
     (dict(image_shape=(28,)), "image_shape must be None or \\(height, width\\)"),
     (dict(image_shape=(28, 0)), "image_shape must be None or \\(height, width\\)"),
 ])
@@ -468,3 +478,135 @@ EXPECTED_FAILED_CHECKS = {name: _NOT_SQUARE for name in [
                          xfail_strict=True)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+# ------------------------------------------------- photos: uneven light, size
+def digit_photo(image8, *, gradient=True, shape=(360, 480)):
+    """A photo-like picture of an 8x8 digit: dark ink, 180 px tall, on paper lit
+    from the left (grey 0.95 on the left edge, 0.30 on the right) or evenly."""
+    h, w = shape
+    ink = np.clip(ndimage.zoom(image8.reshape(8, 8), 180 / 8, order=1), 0, 1)
+    canvas = np.zeros(shape)
+    canvas[90:270, 150:330] = ink
+    paper = 0.95 - 0.65 * np.arange(w) / w if gradient else np.full(w, 0.9)
+    gray = paper[None, :] * (1 - 0.8 * canvas)
+    return (np.clip(gray, 0, 1) * 255).astype(np.uint8)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_uneven_light_is_removed():
+    digits = load_digits()
+    X, y = digits.data / 16, digits.target
+    clf = MLPDigitClassifier(hidden_layer_sizes=(64,), max_iter=60, random_state=0,
+                             n_threads=1).fit(X[:1500], y[:1500])
+    rows = np.arange(1500, 1540)
+
+    def predict(background, gradient=True):
+        images = [digit_photo(X[i], gradient=gradient) for i in rows]
+        seen = DigitImagePreprocessor(size=8, box=8, background=background).transform(images)
+        return seen, clf.predict(seen)
+
+    clean, pred_clean = predict("border", gradient=False)
+    removed, pred_removed = predict("auto")
+    flat, pred_flat = predict("border")
+    # with one level, the dark side of the paper is read as ink: wrong answers
+    assert np.mean(pred_flat == y[rows]) < 0.4
+    # the local background gives back the evenly lit digit, and the right answers
+    assert np.mean(pred_removed == y[rows]) >= np.mean(pred_clean == y[rows]) - 0.05
+    assert np.mean(pred_removed == y[rows]) > 0.75
+    assert np.abs(removed - clean).mean() < 0.05 < np.abs(flat - clean).mean()
+    # "auto" chose "local" for these photos
+    np.testing.assert_array_equal(
+        removed[:5], DigitImagePreprocessor(size=8, box=8, background="local")
+        .transform([digit_photo(X[i]) for i in rows[:5]]))
+
+
+def test_even_images_keep_one_background_level():
+    # "auto" leaves evenly lit images, and small ones, to the border's level:
+    # thick strokes are never hollowed out by a local estimate
+    for img in (np.asarray(seven()), np.asarray(four()),
+                digit_photo(load_digits().data[0] / 16, gradient=False)):
+        np.testing.assert_array_equal(preprocess_digit_image(img),
+                                      preprocess_digit_image(img, background="border"))
+    thick = np.full((64, 64), 255, np.uint8)
+    thick[:, :30] = np.linspace(0, 200, 30)  # ink touching the border: not uneven light
+    np.testing.assert_array_equal(preprocess_digit_image(thick),
+                                  preprocess_digit_image(thick, background="border"))
+
+
+def test_large_photo_is_read_small(tmp_path):
+    # a 4.8 MP JPEG and PNG: read at most WORK_PIXELS pixels, same digit as the small one
+    small = Image.fromarray(digit_photo(load_digits().data[3] / 16))
+    big = small.resize((small.width * 5, small.height * 5), Image.BILINEAR)
+    expected = preprocess_digit_image(small)
+    for suffix in ("jpg", "png"):
+        path = tmp_path / f"big.{suffix}"
+        big.save(path)
+        gray = read_gray(path, "big", work_pixels=WORK_PIXELS)
+        assert gray.dtype == np.float32
+        assert WORK_PIXELS / 9 < gray.size <= WORK_PIXELS
+        assert load_image(path).shape == (big.height, big.width)  # load_image: full size
+        digit = preprocess_digit_image(path)
+        assert np.abs(digit - expected).mean() < 0.03
+    # arrays are shrunk the same way (block means)
+    arr = np.asarray(big)
+    assert np.abs(preprocess_digit_image(arr) - expected).mean() < 0.03
+    # a PIL image of the user's is read, not changed (no draft on it)
+    with Image.open(tmp_path / "big.jpg") as opened:
+        preprocess_digit_image(opened)
+        assert opened.size == big.size and opened.load() is not None
+        assert opened.size == big.size
+
+
+@pytest.mark.parametrize("shape", [(1, 3_000_000), (2, 2_000_000)])
+def test_thin_strips_are_never_shrunk_to_nothing(tmp_path, shape):
+    strip = np.full(shape, 255, np.uint8)
+    strip[:, shape[1] // 2 - 4:shape[1] // 2 + 4] = 0  # a short dash in the middle
+    path = tmp_path / "strip.png"
+    Image.fromarray(strip).save(path)
+    for image in (strip, path):
+        digit = preprocess_digit_image(image)
+        assert digit.shape == (28, 28) and digit.max() == 1.0
+
+
+def png_header_only(width, height):
+    """A PNG file whose header claims ``width x height`` grey pixels (and no data)."""
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("width, height", [(9000, 8000), (15000, 15000)],
+                         ids=["above-the-limit", "pillow-bomb"])
+def test_pixel_limit(tmp_path, width, height):
+    path = tmp_path / "huge.png"
+    path.write_bytes(png_header_only(width, height))
+    assert width * height > MAX_IMAGE_PIXELS
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no DecompressionBombWarning either
+        for read in (load_image, preprocess_digit_image,
+                     lambda p: DigitImagePreprocessor().transform([p])):
+            with pytest.raises(ValueError, match="huge.png .*above the limit of 67.1 MP"):
+                read(path)
+    with pytest.raises(ValueError, match="max_pixels must be a positive int"):
+        load_image(path, max_pixels=0)
+    with pytest.raises(ValueError, match="above the limit of 1.0 MP"):
+        load_image(tmp_path / "huge.png", max_pixels=10**6)
+
+
+def test_unreadable_files_name_the_file(tmp_path):
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    with pytest.raises(ValueError, match="notes.png is not an image file"):
+        load_image(text)
+    buf = tmp_path / "seven.png"
+    seven().save(buf)
+    truncated = tmp_path / "truncated.png"
+    truncated.write_bytes(buf.read_bytes()[:300])
+    with pytest.raises(ValueError, match="truncated.png could not be decoded"):
+        preprocess_digit_image(truncated)
+    with pytest.raises(FileNotFoundError):
+        load_image(tmp_path / "missing.png")

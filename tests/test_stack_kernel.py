@@ -4,7 +4,8 @@ Each test runs the same network twice from the same seed: once on the fused
 engine (``DenseStackNetwork.train_batch``: one kernel call per step) and once
 on the reference, layer by layer (``Network.train_step`` on the gathered
 batch, then the optimizer's own kernel), and compares. The number of threads sharing a
-step is forced, so that 2 and 3 threads are checked whatever the size.
+step is forced, so that 2 and 3 threads are checked whatever the size. With
+sample weights, both engines are given the same weights (some of them 0).
 """
 
 import numpy as np
@@ -39,6 +40,13 @@ def make_data(widths, n=90, dtype=np.float64, seed=1):
     return X, y, rows
 
 
+def make_weights(n, seed=2):
+    """Weights in [0, 3), every seventh 0: some rows count for nothing."""
+    w = np.random.default_rng(seed).random(n) * 3
+    w[::7] = 0
+    return w
+
+
 @pytest.fixture
 def team(request, monkeypatch):
     """Force the number of threads sharing a step."""
@@ -46,10 +54,12 @@ def team(request, monkeypatch):
     return request.param
 
 
-def layered_step(net, X, y, rows, alpha):
-    return net.train_step(np.ascontiguousarray(X[rows]), y[rows], alpha)
+def layered_step(net, X, y, rows, alpha, sample_weight=None):
+    return net.train_step(np.ascontiguousarray(X[rows]), y[rows], alpha,
+                          None if sample_weight is None else sample_weight[rows])
 
 
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("team", [1, 2, 3], indirect=True)
 @pytest.mark.parametrize("widths", [(40, 24, 16, 5), (40, 5), (10, 7, 3)],
                          ids=["three-layers", "one-layer", "few-inputs"])
@@ -57,46 +67,51 @@ def layered_step(net, X, y, rows, alpha):
     ("relu", "softmax"), ("tanh", "sigmoid"), ("logistic", "softmax"),
     ("identity", "softmax")])
 @pytest.mark.parametrize("dropout", [0.0, 0.3])
-def test_step_matches_layer_by_layer(team, widths, activation, output, dropout):
+def test_step_matches_layer_by_layer(team, widths, activation, output, dropout, weighted):
     X, y, rows = make_data(widths)
+    sw = make_weights(X.shape[0]) if weighted else None
     fused = make_net(widths, activation, output, dropout)
     fused.set_n_threads(team)
     layered = make_net(widths, activation, output, dropout, engine=Network)
     alpha = 0.01
     for _ in range(2):  # a second step: fresh dropout masks, reused buffers
-        loss, correct = fused.train_batch(X, y, rows, alpha)
-        ref_loss, ref_correct = layered_step(layered, X, y, rows, alpha)
+        loss, correct = fused.train_batch(X, y, rows, alpha, sample_weight=sw)
+        ref_loss, ref_correct = layered_step(layered, X, y, rows, alpha, sw)
         assert loss == pytest.approx(ref_loss, rel=1e-12)
         assert correct == ref_correct
         np.testing.assert_allclose(fused.grads, layered.grads, rtol=1e-10, atol=1e-14)
 
 
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("team", [1, 2], indirect=True)
-def test_float32_step_matches_layer_by_layer(team):
+def test_float32_step_matches_layer_by_layer(team, weighted):
     widths = (50, 20, 4)
     X, y, rows = make_data(widths, dtype=np.float32)
+    sw = make_weights(X.shape[0]) if weighted else None
     fused = make_net(widths, dtype=np.float32, dropout=0.2)
     layered = make_net(widths, dtype=np.float32, dropout=0.2, engine=Network)
-    loss, _ = fused.train_batch(X, y, rows, 0.001)
-    ref_loss, _ = layered_step(layered, X, y, rows, 0.001)
+    loss, _ = fused.train_batch(X, y, rows, 0.001, sample_weight=sw)
+    ref_loss, _ = layered_step(layered, X, y, rows, 0.001, sw)
     assert loss == pytest.approx(ref_loss, rel=1e-5)
     np.testing.assert_allclose(fused.grads, layered.grads, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("team", [1, 2, 3], indirect=True)
 @pytest.mark.parametrize("make_optimizer", [
     lambda p: SGD(p, momentum=0.9, nesterov=True), lambda p: SGD(p, momentum=0.5, nesterov=False),
     lambda p: SGD(p, momentum=0.0), lambda p: Adam(p), lambda p: RMSprop(p)],
     ids=["nesterov", "momentum", "plain-sgd", "adam", "rmsprop"])
-def test_fused_update_matches_the_optimizer(team, make_optimizer):
+def test_fused_update_matches_the_optimizer(team, make_optimizer, weighted):
     widths = (30, 12, 12, 4)
     X, y, rows = make_data(widths)
+    sw = make_weights(X.shape[0]) if weighted else None
     fused = make_net(widths, dropout=0.1)
     layered = make_net(widths, dropout=0.1, engine=Network)
     opt_fused, opt_layered = make_optimizer(fused.params), make_optimizer(layered.params)
     for _ in range(4):
-        fused.train_batch(X, y, rows, 1e-3, opt_fused, 0.01)
-        loss, _ = layered_step(layered, X, y, rows, 1e-3)
+        fused.train_batch(X, y, rows, 1e-3, opt_fused, 0.01, sample_weight=sw)
+        loss, _ = layered_step(layered, X, y, rows, 1e-3, sw)
         opt_layered.step(layered.params, layered.grads, 0.01)
     np.testing.assert_allclose(fused.params, layered.params, rtol=1e-9, atol=1e-12)
     assert opt_fused.n_steps == opt_layered.n_steps == 4
@@ -114,6 +129,24 @@ def test_no_update_when_the_loss_is_not_finite(team):
     assert not np.isfinite(loss)
     np.testing.assert_array_equal(net.params, before)
     assert opt.n_steps == 0 and not opt.m.any()
+
+
+@pytest.mark.parametrize("engine", [DenseStackNetwork, Network])
+def test_a_batch_of_weight_zero_changes_nothing(engine):
+    """No gradient (the L2 term included), no optimizer step, a loss of 0."""
+    widths = (20, 8, 3)
+    X, y, rows = make_data(widths)
+    sw = np.ones(X.shape[0])
+    sw[rows] = 0
+    net = make_net(widths, engine=engine)
+    opt = Adam(net.params)
+    before = net.params.copy()
+    loss, _ = net.train_batch(X, y, rows, 0.1, opt, 0.1, sample_weight=sw)
+    assert loss == 0.0 and not net.grads.any()
+    np.testing.assert_array_equal(net.params, before)
+    assert opt.n_steps == 0 and not opt.m.any()
+    with pytest.raises(ValueError, match="sample_weight"):
+        net.train_batch(X, y, rows, sample_weight=sw[:-1])
 
 
 def test_repeated_steps_are_identical_on_two_threads():
@@ -199,12 +232,14 @@ def test_grad_stride_pads_to_whole_cache_lines():
     assert [_stack.grad_stride(n) for n in (1, 16, 17, 100)] == [16, 16, 32, 112]
 
 
-def test_mnist_sized_steps_match_layer_by_layer_on_two_threads():
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_mnist_sized_steps_match_layer_by_layer_on_two_threads(weighted):
     """Each phase reads what the other thread wrote in the one before."""
     widths = (784, 100, 100, 10)
     rng = np.random.default_rng(0)
     X = rng.random((2048, 784))
     y = rng.integers(0, 10, 2048).astype(np.intp)
+    sw = make_weights(2048) if weighted else None
     fused = make_net(widths, dropout=0.2)
     layered = make_net(widths, dropout=0.2, engine=Network)
     fused.set_n_threads(2)
@@ -212,8 +247,8 @@ def test_mnist_sized_steps_match_layer_by_layer_on_two_threads():
     with threadpool_limits(1, "blas"):
         for start in range(0, 2048, 128):
             rows = np.arange(start, start + 128, dtype=np.intp)
-            fused.train_batch(X, y, rows, 1e-4)
-            layered_step(layered, X, y, rows, 1e-4)
+            fused.train_batch(X, y, rows, 1e-4, sample_weight=sw)
+            layered_step(layered, X, y, rows, 1e-4, sw)
             np.testing.assert_allclose(fused.grads, layered.grads, rtol=1e-9, atol=1e-13)
 
 

@@ -76,13 +76,20 @@ panels = [
     (digits_like.reshape(8, 8), "digits-like\n8x8"),
     (X_train[y_train == 7][0].reshape(8, 8), "a training 7\n8x8"),
 ]
-fig, axes = plt.subplots(1, len(panels), figsize=(11, 2.8))
-for ax, (image, title) in zip(axes, panels):
-    ax.imshow(image, cmap=None if image.ndim == 3 else "gray_r")
-    ax.set_title(title, fontsize=10)
-    ax.axis("off")
-fig.tight_layout()
-plt.show()
+
+
+def show(panels, figsize):
+    """Images side by side with their titles (grey ones with the ink dark)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=figsize)
+    for ax, (image, title) in zip(axes, panels):
+        ax.imshow(image, cmap=None if image.ndim == 3 else "gray_r")
+        ax.set_title(title, fontsize=10)
+        ax.axis("off")
+    fig.tight_layout()
+    plt.show()
+
+
+show(panels, figsize=(11, 2.8))
 
 # %%
 # Predict
@@ -112,6 +119,28 @@ reader = make_pipeline(DigitImagePreprocessor(size=8, box=8), clf)
 print("pipeline prediction:", reader.predict([drawing])[0])
 
 # %%
+# A photo under uneven light
+# --------------------------
+# A phone photo of a page is rarely evenly lit: here the same "7" on paper
+# that darkens from left to right, as next to a window. With one background
+# level for the whole image (``background="border"``: the median of the
+# border), the dark side of the paper is darker than that level, so it is
+# read as ink: the crop takes the whole right side and the digit is lost.
+# The default, ``background="auto"``, sees that the four sides of the image
+# are unequally lit, estimates the paper's level at each pixel (a grey
+# opening with squares wider than a stroke: the paper without the strokes)
+# and subtracts it first (:func:`scipy.ndimage.white_tophat`).
+light = np.linspace(0.95, 0.3, drawing.shape[1])[None, :, None]
+photo = (drawing * light).astype(np.uint8)
+one_level = DigitImagePreprocessor(size=8, box=8, background="border").transform([photo])
+local = DigitImagePreprocessor(size=8, box=8).transform([photo])
+print("one level:", clf.predict(one_level)[0], " local background:", clf.predict(local)[0])
+
+panels = [(photo, "photo, uneven light"), (one_level.reshape(8, 8), 'background="border"'),
+          (local.reshape(8, 8), 'background="auto"')]
+show(panels, figsize=(8, 2.9))
+
+# %%
 # With your own image file
 # ------------------------
 # Photograph or scan a digit written with a thick pen, crop it roughly, and
@@ -122,7 +151,11 @@ print("pipeline prediction:", reader.predict([drawing])[0])
 #
 # or, with a model saved by ``perceptron train``::
 #
-#     perceptron predict perceptron-output/model.npz my_digit.png
+#     perceptron predict perceptron-output/model.npz my_digit.png --show seen.png
+#
+# (``--show`` saves the images as the model sees them, after the
+# preprocessing). To draw digits with the mouse instead, ``perceptron serve``
+# starts a local web app: see :ref:`web_app`.
 #
 # A thin pen on a large page leaves very faint strokes after shrinking;
 # thick strokes and a tight crop work best, as they do for the 8x8 digits.

@@ -11,6 +11,13 @@
 # Each row's loss goes to a slot of its own and the slots are added in row
 # order (``ordered_sum``): the total does not depend on which thread did
 # which row.
+#
+# Sample weights enter one row at a time (``weighted_loss_row``): the row's
+# loss is multiplied by its weight ``w_i`` and its gradient by
+# ``scale * w_i``; the caller makes ``scale`` one over the batch's total
+# weight (``gathered_sum``), so that the batch's loss is the weighted mean.
+# Without weights every ``w_i`` is 1.0, and multiplying by 1.0 changes no
+# bit: one code path, the unweighted results unchanged.
 
 from cython cimport floating
 from libc.math cimport exp, expf, log, log1p, fabs
@@ -75,6 +82,21 @@ cdef inline double sigmoid_bce_row(const floating *z, Py_ssize_t y, floating *g,
     return acc
 
 
+cdef inline double weighted_loss_row(bint softmax, const floating *z, Py_ssize_t y,
+                                     floating *g, Py_ssize_t d, double scale, double weight,
+                                     unsigned char *hit) noexcept nogil:
+    """One row of either loss, weighted: ``g = scale * weight * dL/dz``; return
+    ``weight * loss``.
+
+    ``softmax``: softmax + cross-entropy, else one sigmoid per class + binary
+    cross-entropy. A weight of 0 gives a zero gradient and a zero loss (for
+    a finite loss), as if the row were not in the batch.
+    """
+    if softmax:
+        return weight * softmax_ce_row(z, y, g, d, scale * weight, hit)
+    return weight * sigmoid_bce_row(z, y, g, d, scale * weight, hit)
+
+
 cdef inline void softmax_row(floating *z, Py_ssize_t d) noexcept nogil:
     """In place: ``z = softmax(z)`` for one row (``exp`` in the data's precision)."""
     cdef Py_ssize_t j
@@ -108,6 +130,17 @@ cdef inline double ordered_sum(const double *values, Py_ssize_t n) noexcept nogi
     cdef double total = 0
     for i in range(n):
         total += values[i]
+    return total
+
+
+cdef inline double gathered_sum(const double *values, const Py_ssize_t *rows,
+                                Py_ssize_t n) noexcept nogil:
+    """``values[rows[0]] + values[rows[1]] + ...`` in row order: a batch's
+    total weight, gathered from the whole set's weights."""
+    cdef Py_ssize_t i
+    cdef double total = 0
+    for i in range(n):
+        total += values[rows[i]]
     return total
 
 

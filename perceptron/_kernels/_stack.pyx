@@ -51,8 +51,8 @@ from ._dropout_mask cimport dropout_keeps, dropout_threshold
 from ._finite cimport chunk_finite
 from ._gemm cimport feature_split, gemm, gemm_blocks
 from ._layer_rows cimport activation_backward_row, add_row, bias_activation_row, column_sums
-from ._loss_rows cimport (count_set, ordered_sum, sigmoid_bce_row, sigmoid_proba_row,
-                          softmax_ce_row, softmax_row)
+from ._loss_rows cimport (count_set, gathered_sum, ordered_sum, sigmoid_proba_row,
+                          softmax_row, weighted_loss_row)
 from ._openmp cimport barrier, perc_omp_get_num_threads, perc_omp_get_thread_num
 from ._update_rules cimport (NO_UPDATE, SOLVER_ADAM, SOLVER_RMSPROP, SOLVER_SGD, l2_chunk,
                              update_range)
@@ -150,7 +150,8 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
                      const Py_ssize_t[::1] widths, const int[::1] activations,
                      const double[::1] drop, const unsigned long long[::1] seeds,
                      bint softmax, double alpha, double[::1] row_loss,
-                     unsigned char[::1] hit, int team, *, int solver=NO_UPDATE,
+                     unsigned char[::1] hit, int team, *,
+                     const double[::1] sample_weight=None, int solver=NO_UPDATE,
                      floating[::1] state1=None, floating[::1] state2=None,
                      double lr=0, double decay1=0, double decay2=0, double eps=0,
                      bint nesterov=False):
@@ -167,7 +168,8 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
     params, grads : ndarray of shape (n_params,)
         The network's flat vectors: for each layer ``W`` (``(k, n)``,
         row-major) then ``b`` (``(n,)``). ``grads`` receives the gradient of
-        the mean loss plus ``0.5 * alpha * ||W||^2 / m``.
+        the (weighted) mean loss plus ``0.5 * alpha * ||W||^2 / sum(w)``
+        (see :mod:`perceptron._kernels._loss` for the definition).
     private : ndarray of shape (team - 1, >= n_params)
         The other threads' gradient vectors; rows of ``grad_stride(n_params)``
         values keep each in cache lines of its own.
@@ -193,7 +195,13 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
     team : int
         Threads (see :func:`stack_team`).
 
-    The optimizer's arguments, keyword-only:
+    The sample weights and the optimizer's arguments, keyword-only:
+
+    sample_weight : ndarray of shape (n_samples,), dtype float64, optional
+        The weight of every row of ``X`` (the step gathers its rows' weights
+        as it gathers ``y``); None: all 1, the batch's total weight is ``m``.
+        When the batch's total weight is 0, the gradient is 0 and the
+        optimizer is not applied.
 
     solver : int
         Optimizer to apply after the gradient: ``_optim.SGD``, ``_optim.ADAM``
@@ -213,19 +221,25 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
     Returns
     -------
     loss : float
-        The loss summed over the rows (in row order), without the penalty.
+        The loss summed over the rows (in row order), each times its weight,
+        without the penalty.
     n_correct : int
-        Rows whose largest logit is at their class.
+        Rows whose largest logit is at their class (not weighted).
     penalty : float
         ``sum(W**2)`` over every layer's weights (0 when ``alpha`` is 0).
     updated : bool
         Whether the optimizer step was applied.
+    weight_sum : float
+        The batch's total weight ``sum(w)`` (``m`` without weights), added in
+        row order: the mean loss is ``(loss + 0.5 * alpha * penalty) /
+        weight_sum``.
     """
     cdef Py_ssize_t m = rows.shape[0], n_layers = widths.shape[0] - 1
     cdef Py_ssize_t n_params = 0, l, t, i
     cdef int me, running
     cdef double penalty_parts[MAX_TEAM]
-    cdef double penalty = 0, loss
+    cdef double penalty = 0, loss, weight_sum = m, scale
+    cdef const double *sw = NULL
     cdef Py_ssize_t n_correct = 0
     cdef floating *priv = NULL
     cdef floating *s1 = NULL
@@ -243,9 +257,17 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
         s1 = &state1[0]
         if solver == SOLVER_ADAM:
             s2 = &state2[0]
+    if sample_weight is not None:
+        if sample_weight.shape[0] != X.shape[0]:
+            raise ValueError("dense_stack_step: sample_weight and X differ in length")
+        if m > 0:
+            sw = &sample_weight[0]
+            weight_sum = gathered_sum(sw, &rows[0], m)
     if m == 0:
         grads[:] = 0
-        return 0.0, 0, 0.0, False
+        return 0.0, 0, 0.0, False, 0.0
+    # the gradient of the weighted mean loss; a batch of weight 0 has none
+    scale = 1.0 / weight_sum if weight_sum > 0 else 0.0
     if team > 1:
         priv = &private[0, 0]
     with nogil, parallel(num_threads=team):
@@ -265,7 +287,7 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
         barrier()  # every partial product of the first layer is complete
         t = me
         while t < team:
-            _phase_b(&rows[0], &y[0], m, t, team, &params[0],
+            _phase_b(&rows[0], &y[0], sw, scale, m, t, team, &params[0],
                      &grads[0] if t == 0 else priv + (t - 1) * ld_private,
                      work, &shared[0], n_layers, &widths[0], &activations[0],
                      &drop[0], &seeds[0], softmax, &row_loss[0], &hit[0])
@@ -275,14 +297,16 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
         while t < team:
             penalty_parts[t] = _phase_c(m, t, team, &params[0], &grads[0], priv,
                                         ld_private, work, &shared[0], n_layers,
-                                        &widths[0], &drop[0], alpha, &row_loss[0],
+                                        &widths[0], &drop[0], alpha, weight_sum,
+                                        &row_loss[0],
                                         solver, s1, s2, lr, decay1, decay2, eps, nesterov)
             t = t + running
     for t in range(team):
         penalty += penalty_parts[t]
     n_correct = count_set(&hit[0], m)
     loss = ordered_sum(&row_loss[0], m)
-    return loss, n_correct, penalty, solver != NO_UPDATE and isfinite(loss)
+    return (loss, n_correct, penalty,
+            solver != NO_UPDATE and isfinite(loss) and weight_sum > 0, weight_sum)
 
 
 cdef void _check(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
@@ -350,7 +374,8 @@ cdef inline void _apply_dropout(floating *out, const floating *a, Py_ssize_t m,
                 out[i * n + j] = 0
 
 
-cdef void _phase_b(const Py_ssize_t *rows, const Py_ssize_t *y, Py_ssize_t m_total,
+cdef void _phase_b(const Py_ssize_t *rows, const Py_ssize_t *y, const double *sw,
+                   double scale, Py_ssize_t m_total,
                    Py_ssize_t t, int team, const floating *params, floating *grads,
                    floating[:, ::1] work, floating *shared, Py_ssize_t n_layers,
                    const Py_ssize_t *widths, const int *activations, const double *drop,
@@ -412,17 +437,16 @@ cdef void _phase_b(const Py_ssize_t *rows, const Py_ssize_t *y, Py_ssize_t m_tot
         if drop[l - 1] > 0:
             _apply_dropout(ins[l], outs[l], m, n, r0, drop[l - 1], seeds[l - 1])
 
-    # loss: dL/dlogits (mean over the whole batch) in place of the logits,
-    # or into dL/dZ1 when the first layer is the only one
+    # loss: dL/dlogits (weighted mean over the whole batch: scale is one over
+    # its total weight) in place of the logits, or into dL/dZ1 when the first
+    # layer is the only one
     n = widths[n_layers]
     g = g1 + r0 * n1 if n_layers == 1 else outs[n_layers]
     for i in range(m):
-        if softmax:
-            row_loss[r0 + i] = softmax_ce_row(outs[n_layers] + i * n, y[rows[r0 + i]],
-                                              g + i * n, n, 1.0 / m_total, &hit[r0 + i])
-        else:
-            row_loss[r0 + i] = sigmoid_bce_row(outs[n_layers] + i * n, y[rows[r0 + i]],
-                                               g + i * n, n, 1.0 / m_total, &hit[r0 + i])
+        row_loss[r0 + i] = weighted_loss_row(softmax, outs[n_layers] + i * n,
+                                             y[rows[r0 + i]], g + i * n, n, scale,
+                                             1.0 if sw == NULL else sw[rows[r0 + i]],
+                                             &hit[r0 + i])
 
     # backward through layers n_layers .. 2; g is dL/d(output of layer l) on entry
     for l in range(n_layers, 1, -1):
@@ -452,7 +476,8 @@ cdef double _phase_c(Py_ssize_t m, Py_ssize_t t, int team, floating *params,
                      floating *grads, const floating *priv, Py_ssize_t ld_private,
                      floating[:, ::1] work, const floating *shared, Py_ssize_t n_layers,
                      const Py_ssize_t *widths, const double *drop, double alpha,
-                     const double *row_loss, int solver, floating *s1, floating *s2,
+                     double weight_sum, const double *row_loss, int solver,
+                     floating *s1, floating *s2,
                      double lr, double decay1, double decay2, double eps,
                      bint nesterov) noexcept nogil:
     """Thread ``t``: gradient of ``W1[F_t]``, of a block of ``b1`` and of the
@@ -464,9 +489,11 @@ cdef double _phase_c(Py_ssize_t m, Py_ssize_t t, int team, floating *params,
     cdef Py_ssize_t rest = d * n1 + n1, n_params = rest
     cdef Py_ssize_t c0, c1
     cdef const floating *g1 = shared + m * n1 * (2 if drop[0] > 0 else 1)
-    cdef floating l2_scale = <floating>(alpha / m)
+    # the L2 term's gradient, alpha W / sum(w) (none for a batch of weight 0)
+    cdef floating l2_scale = <floating>(alpha / weight_sum) if weight_sum > 0 else 0
     cdef double penalty = 0
-    cdef bint update = solver != NO_UPDATE and isfinite(ordered_sum(row_loss, m))
+    cdef bint update = (solver != NO_UPDATE and weight_sum > 0
+                        and isfinite(ordered_sum(row_loss, m)))
     for l in range(1, n_layers):
         n_params += widths[l] * widths[l + 1] + widths[l + 1]
     # dW1[F_t] = X[:, F_t].T @ dL/dZ1, from the columns gathered in phase A
