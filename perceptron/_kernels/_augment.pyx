@@ -49,7 +49,7 @@ Two fields of independent numbers uniform in ``[-1, 1)``, ``u_x`` and
     d(p) = alpha * (G_sigma * u)(p),       q = M p + b + d(p)
 
 A small ``sigma`` makes the field nearly random (the strokes crumble), a
-large one nearly uniform (a shift); MNIST's authors used ``sigma = 4``,
+large one nearly uniform (a shift); Simard et al. used ``sigma = 4``,
 ``alpha = 34`` for 28x28 digits. The Gaussian is truncated at
 ``r = int(4 sigma + 0.5)`` pixels and normalised to sum to 1 (as
 ``scipy.ndimage.gaussian_filter`` does) and, being separable, is applied as

@@ -1,6 +1,6 @@
 """
 ======================================================
-8. Augmentation: new training images from the old ones
+9. Augmentation: new training images from the old ones
 ======================================================
 
 A digit written a little higher, tilted, larger or with a shakier hand is
