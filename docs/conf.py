@@ -8,23 +8,16 @@ or ``pip install -e ".[docs]"``)::
 The gallery in ``docs/examples/`` is executed during the build.
 """
 
-import os
 import re
 import sys
 from pathlib import Path
-
-# The examples train small networks with the default n_threads (all cores).
-# On a machine shared with other jobs, OpenMP threads that spin at barriers
-# while a core is taken make a 2-thread run many times slower than a 1-thread
-# one; passive waiting avoids that. It must be set before the OpenMP runtime
-# is loaded, i.e. before perceptron (or scikit-learn) is imported.
-os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 # Use the checkout the docs live in (with its in-place compiled kernels) when
 # perceptron is not installed, or is installed from somewhere else.
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(DOCS))  # _gallery_order, named in sphinx_gallery_conf
 
 import perceptron  # noqa: E402
 
@@ -93,7 +86,8 @@ sphinx_gallery_conf = {
     "examples_dirs": "examples",
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",      # every plot_*.py is executed
-    "within_subsection_order": "FileNameSortKey",
+    # by the tutorial's number: plot_10_... after plot_9_... (_gallery_order.py)
+    "within_subsection_order": "_gallery_order.TutorialNumber",
     "doc_module": ("perceptron",),
     "backreferences_dir": "gen_modules/backreferences",
     "reference_url": {"perceptron": None},
@@ -111,7 +105,8 @@ sphinx_gallery_conf = {
 # -- HTML ----------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = f"perceptron {release}"
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,

@@ -24,11 +24,12 @@ from ._config import effective_n_threads, kernel_threads
 from ._engine import make_network
 from ._guard import DeferredInterrupt, Snapshot
 from ._kernels import _isfinite
-from ._network import OUTPUTS, raise_not_finite
+from ._network import OUTPUTS, count_params, raise_not_finite
 from ._optimizers import OPTIMIZERS, make_optimizer
 from ._training import HISTORY_KEYS, history_from_curves, run_epochs, split_validation
-from ._validation import (check_callbacks, check_class_weight, check_n_threads, check_param,
-                          check_sample_weight, resolve_dtype)
+from ._validation import (MAX_THREADS, check_callbacks, check_class_weight,
+                          check_description, check_n_threads, check_param, check_rng_state,
+                          check_sample_weight, check_saved_fields, resolve_dtype)
 from .layers import Dense
 
 
@@ -267,12 +268,13 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
     @contextlib.contextmanager
     def _thread_limits(self):
         """Resolve ``n_threads``, give it to the network and set the threads up
-        for the kernels meanwhile (:func:`perceptron._config.kernel_threads`)."""
+        for the kernels meanwhile (:func:`perceptron._config.kernel_threads`);
+        yields the thread count."""
         n_threads = effective_n_threads(self.n_threads)
         if hasattr(self, "_network"):
             self._network.set_n_threads(n_threads)
         with kernel_threads(n_threads):
-            yield
+            yield n_threads
 
     def _fit(self, X, y, incremental, classes=None, sample_weight=None, X_val=None,
              y_val=None):
@@ -327,7 +329,8 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         self._augmenter = augmentation
 
         X_in = self._network_input(X)
-        with self._thread_limits():
+        with self._thread_limits() as n_threads:
+            self.n_threads_ = n_threads
             if incremental:
                 return run_epochs(self, X_in, y_idx, None, None, n_epochs=1, incremental=True,
                                   interrupt=interrupt, sample_weight=weights)
@@ -427,12 +430,34 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         self._no_improvement_count = 0
         self._best_params = None
         self._begun_callbacks = []  # callbacks of the open run of partial_fit calls
+        # they described the data of an earlier fit
+        for name in ("class_names_", "dataset_name_"):
+            self.__dict__.pop(name, None)
 
     # ------------------------------------------------------------ saved state
-    #: fitted attributes a saved model keeps, beside the arrays (JSON-friendly)
-    _SAVED_ATTRIBUTES = ("n_features_in_", "n_outputs_", "out_activation_", "n_iter_", "t_",
-                         "loss_", "loss_curve_", "train_scores_", "validation_scores_",
-                         "best_validation_score_", "best_loss_", "fit_time_", "history_")
+    #: fitted attributes a saved model keeps, beside the arrays (JSON-friendly),
+    #: and what each must be when a model file gives it back (the kinds of
+    #: :func:`perceptron._validation.check_saved`). This is the allow-list
+    #: :meth:`_import_state` sets attributes from: a new saved attribute is
+    #: one line here.
+    _SAVED_ATTRIBUTES = {
+        "n_features_in_": "int >= 1",
+        "n_outputs_": "int >= 1",
+        "out_activation_": "str",
+        "n_iter_": "int >= 0",
+        "t_": "int >= 0",
+        "loss_": "number",
+        "loss_curve_": "list of numbers",
+        "train_scores_": "list of numbers",
+        "validation_scores_": "list of numbers or None",
+        "best_validation_score_": "number or None",
+        "best_loss_": "number",
+        "fit_time_": "number",
+        "history_": "dict of lists of numbers",  # not in files from before it
+        "n_threads_": "int >= 1",  # idem; at most MAX_THREADS
+    }
+    #: the training state a saved model keeps, to resume (its kinds)
+    _SAVED_TRAINING = {"learning_rate": "number", "no_improvement_count": "int >= 0"}
 
     def _export_state(self):
         """Everything a fitted estimator is, besides its hyper-parameters.
@@ -448,10 +473,14 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
             (:meth:`Network.state`), ``"optimizer"`` (None or the optimizer's
             ``state()``), ``"rng"`` (the estimator's random stream) and
             ``"training"`` (the learning rate and the early-stopping count,
-            for resuming).
+            for resuming), ``"description"`` (``class_names`` and
+            ``dataset``, None when not set).
         """
         check_is_fitted(self, "_network")
         optimizer = getattr(self, "_optimizer", None)
+        class_names, dataset = check_description(getattr(self, "class_names_", None),
+                                                 getattr(self, "dataset_name_", None),
+                                                 len(self.classes_))
         return {
             "classes": self.classes_,
             "attributes": {k: getattr(self, k) for k in self._SAVED_ATTRIBUTES
@@ -462,44 +491,86 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
             "training": {"learning_rate": getattr(self, "_learning_rate",
                                                   float(self.learning_rate_init)),
                          "no_improvement_count": getattr(self, "_no_improvement_count", 0)},
+            "description": {"class_names": class_names, "dataset": dataset},
         }
 
     def _import_state(self, state):
         """Become the fitted estimator :meth:`_export_state` described.
 
-        The network is rebuilt from the hyper-parameters exactly as ``fit``
-        builds it, then the saved arrays are checked against it and poured
-        in. Raises a ValueError when anything does not fit.
+        ``state`` comes from a model file, so it is untrusted: every
+        attribute must be on :attr:`_SAVED_ATTRIBUTES` and of its kind, and
+        the size of the parameter vector the hyper-parameters imply is
+        computed from the layers' shapes and compared with the saved one
+        before the network is built (a hand-edited ``hidden_layer_sizes`` or
+        ``n_features_in_`` cannot make it allocate). Then the network is
+        built as ``fit`` builds it and the saved arrays are checked against
+        it and poured in. Raises a ValueError when anything does not fit.
         """
         self._validate_params()
-        attributes = dict(state["attributes"])
-        unknown = set(attributes) - set(self._SAVED_ATTRIBUTES)
-        if unknown:
-            raise ValueError(f"unknown fitted attributes {sorted(unknown)}")
-        n_features = attributes.get("n_features_in_")
-        if not isinstance(n_features, int) or isinstance(n_features, bool) or n_features < 1:
-            raise ValueError(f"n_features_in_ must be a positive int, got {n_features!r}")
+        attributes = check_saved_fields("attributes", state["attributes"],
+                                        self._SAVED_ATTRIBUTES, required=("n_features_in_",))
+        if "n_threads_" in attributes:
+            check_param("n_threads_", attributes["n_threads_"], "int", 1, MAX_THREADS)
+        training = check_saved_fields("training", state["training"], self._SAVED_TRAINING)
+        n_features = attributes["n_features_in_"]
         classes = np.asarray(state["classes"])
+        if classes.ndim != 1 or len(classes) < 2:
+            raise ValueError(f"a model has at least 2 classes, got {classes.shape[0]}")
+        if not np.array_equal(np.unique(classes), classes):
+            raise ValueError("the classes are not sorted and distinct, as a fitted model's "
+                             "classes_ are")
+        for name, expected in (("n_outputs_", len(classes)),
+                               ("out_activation_", self._output_activation())):
+            if name in attributes and attributes[name] != expected:
+                raise ValueError(f"{name} is {attributes[name]!r}; the model's hyper-"
+                                 f"parameters and classes make it {expected!r}")
+        if "history_" in attributes:
+            _check_history(attributes["history_"], len(attributes.get("loss_curve_", [])))
+        # what fit checks once it has the data: the images augment folds the
+        # rows into, the labels of a class_weight dict
+        self._augmentation(n_features)
+        if isinstance(self.class_weight, dict):
+            compute_class_weight(self.class_weight, classes=classes, y=classes)
+        params = state["network"]["params"]
+        n_params = count_params(self._make_layers(n_features, len(classes)),
+                                self._input_shape(n_features), self._dtype)
+        if params.shape != (n_params,):
+            raise ValueError(
+                f"the saved parameter vector has {params.size} values; a "
+                f"{type(self).__name__} with these hyper-parameters, {n_features} features "
+                f"and {len(classes)} classes has {n_params} parameters")
+        optimizer = state.get("optimizer")
+        for name, value in [("params", params)] + sorted((optimizer or {}).items()):
+            if isinstance(value, np.ndarray) and not np.isfinite(value).all():
+                raise ValueError(f"the saved {name} are not all finite (NaN or infinity)")
+
         self._label_encoder = LabelEncoder()
         self._label_encoder.classes_ = classes
         self.classes_ = classes
-        if len(classes) < 2:
-            raise ValueError(f"a model has at least 2 classes, got {len(classes)}")
         self._initialize(n_features, len(classes))
         self._network.load_state(state["network"])
-        self._rng.bit_generator.state = state["rng"]
-        for name, value in attributes.items():
-            setattr(self, name, value)
-        if "history_" in attributes:
-            _check_history(self.history_, len(self.loss_curve_))
-        else:  # a file from before history_
+        self._rng.bit_generator.state = check_rng_state("the random state", state["rng"])
+        for name in self._SAVED_ATTRIBUTES:
+            if name in attributes:
+                setattr(self, name, attributes[name])
+        if "history_" not in attributes:  # a file from before history_
             self.history_ = history_from_curves(self)
-        training = state.get("training", {})
-        self._learning_rate = float(training.get("learning_rate", self.learning_rate_init))
-        self._no_improvement_count = int(training.get("no_improvement_count", 0))
-        if state.get("optimizer") is not None:
+        learning_rate = training.get("learning_rate", float(self.learning_rate_init))
+        check_param("the saved learning_rate", learning_rate, "float", 0, closed_low=False)
+        self._learning_rate = float(learning_rate)
+        self._no_improvement_count = training.get("no_improvement_count", 0)
+        if optimizer is not None:
             self._optimizer = make_optimizer(self.solver, self._network.params, self)
-            self._optimizer.load_state(state["optimizer"])
+            self._optimizer.load_state(optimizer)
+        description = state.get("description") or {}  # absent from older files
+        if not isinstance(description, dict):
+            raise ValueError(f"the model's description must be a dict, got {description!r:.80}")
+        class_names, dataset = check_description(description.get("class_names"),
+                                                 description.get("dataset"), len(classes))
+        if class_names is not None:
+            self.class_names_ = np.array(class_names, dtype=str)
+        if dataset is not None:
+            self.dataset_name_ = dataset
         return self
 
     @property
@@ -608,8 +679,12 @@ TRAINING_PARAMS_DOC = """\
         Seeds weight initialisation, shuffling, dropout and the validation
         split. With an int and the same number of threads, two fits give
         bit-identical models.
-    tol : float, default=1e-4
-        Minimum improvement of the loss (or validation score) that counts.
+    tol : float, default=1e-3
+        Minimum improvement of the loss (or validation score) that counts:
+        training stops when ``n_iter_no_change`` epochs in a row improve it by
+        less. (scikit-learn's MLPClassifier uses 1e-4, with which the loss on
+        a small data set such as the digits keeps creeping down until
+        ``max_iter`` runs out; 1e-3 is its SGDClassifier's value.)
     verbose : bool or int, default=False
         Show a progress bar per epoch and print one line per epoch.
     warm_start : bool, default=False
@@ -637,9 +712,14 @@ TRAINING_PARAMS_DOC = """\
     dtype : {{"float32", "float64"}}, default="float32"
         Precision of the parameters and of all computation.
     n_threads : int or None, default=None
-        Threads for the OpenMP kernels and BLAS. None follows
-        ``OMP_NUM_THREADS`` / :func:`threadpoolctl.threadpool_limits`;
-        a negative value counts back from the number of CPUs.
+        Threads for the OpenMP kernels. None takes the budget of where the
+        fit runs: ``OMP_NUM_THREADS`` / :func:`threadpoolctl.threadpool_limits`
+        and the CPUs available, which joblib's workers divide by ``n_jobs``,
+        and which a Dask worker shares among its ``threads_per_worker`` tasks
+        (one thread each in Dask's default worker processes). A positive
+        value is capped by the CPUs available (and must be at most 8192); a
+        negative one counts back from them (-1: all). The count used is
+        ``n_threads_``.
     callbacks : list of callbacks or None, default=None
         Objects called at the start and end of training and of each epoch:
         :class:`~perceptron.callbacks.EarlyStopping`,
@@ -691,4 +771,20 @@ FITTED_ATTRIBUTES_DOC = """\
     out_activation_ : str
         The output function.
     fit_time_ : float
-        Seconds spent in training epochs (validation included)."""
+        Seconds spent in training epochs (validation included).
+    n_threads_ : int
+        Threads the kernels used in the last ``fit`` or ``partial_fit``
+        (``n_threads`` resolved where it ran). Models are bit-identical for
+        the same ``random_state`` and the same ``n_threads_``.
+    class_names_ : ndarray of str, shape (n_classes,)
+        Optional: a display name for each of ``classes_`` ("Sneaker" for
+        class 7 of Fashion-MNIST). ``fit`` never sets it: ``perceptron
+        train`` does, and so can you after ``fit``
+        (``clf.class_names_ = fashion.target_names``). It is saved with the
+        model and used by :mod:`perceptron.plotting`,
+        :func:`perceptron.metrics.classification_summary` and ``perceptron
+        predict``. A new ``fit`` from scratch forgets it.
+    dataset_name_ : str
+        Optional, like ``class_names_``: the name of the data set the model
+        was trained on ("fashion-mnist"); ``perceptron evaluate`` then needs
+        no ``--dataset``, and plot titles name it."""

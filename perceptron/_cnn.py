@@ -96,9 +96,9 @@ class ConvDigitClassifier(AugmentMixin, DenseWeightsMixin, BaseDigitClassifier):
     >>> from perceptron.datasets import load_digits
     >>> X_train, y_train = load_digits(subset="train", return_X_y=True)
     >>> X_test, y_test = load_digits(subset="test", return_X_y=True)
-    >>> clf = ConvDigitClassifier(conv_layers=((16, 3),), padding="same",
-    ...                           max_iter=10, random_state=0)
-    >>> clf = clf.fit(X_train, y_train)
+    >>> clf = ConvDigitClassifier(conv_layers=((16, 3),), early_stopping=True,
+    ...                           max_iter=100, random_state=0)
+    >>> clf = clf.fit(X_train, y_train)  # until validation stalls
     >>> [f.shape for f in clf.filters_]
     [(16, 3, 3, 1)]
     >>> clf.feature_maps(X_test[:5]).shape
@@ -118,7 +118,7 @@ class ConvDigitClassifier(AugmentMixin, DenseWeightsMixin, BaseDigitClassifier):
                  solver="rmsprop", alpha=0.0, class_weight=None, batch_size=128,
                  learning_rate="constant",
                  learning_rate_init=0.001, power_t=0.5, max_iter=10, shuffle=True,
-                 random_state=None, tol=1e-4, verbose=False, warm_start=False,
+                 random_state=None, tol=1e-3, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  n_iter_no_change=10, rho=0.9, dtype="float32", n_threads=None, callbacks=None):

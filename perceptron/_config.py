@@ -1,10 +1,11 @@
 """Build and threading configuration: how many threads the kernels use."""
 
 import contextlib
+import functools
 import os
 import sys
 
-from ._kernels import _fpenv, _openmp_info
+from ._kernels import WAIT_POLICY, _fpenv, _openmp_info
 from ._validation import check_n_threads
 
 
@@ -13,33 +14,112 @@ def openmp_enabled():
     return _openmp_info.openmp_enabled()
 
 
+@functools.cache
+def available_cpus():
+    """CPUs this process may run on, counted once per process.
+
+    The smallest of the machine's CPU count, the process's affinity mask
+    (``taskset``, a batch scheduler's allocation) and a container's CPU
+    quota, as joblib counts them (:func:`joblib.cpu_count`), so that the
+    kernels and joblib agree on the machine.
+    """
+    from joblib import cpu_count
+
+    return max(1, int(cpu_count(only_physical_cores=False)))
+
+
+def _dask_worker_threads():
+    """Threads of the ``dask.distributed`` workers of this process, when this
+    code runs in one of them; else None.
+
+    ``distributed`` is looked up in ``sys.modules``, never imported: a process
+    that does not use Dask pays nothing and needs no Dask installed. A
+    worker process (a nanny's) holds one worker; a
+    ``LocalCluster(processes=False)`` holds all of them in the client's
+    process, where they share its CPUs.
+    """
+    distributed = sys.modules.get("distributed")
+    if distributed is None:
+        return None
+    try:
+        worker = distributed.get_worker()
+    except ValueError:  # "No worker found": not in a worker
+        return None
+    workers = {w for w in getattr(distributed.Worker, "_instances", ())
+               if w.status.name in ("running", "paused")}
+    return sum(w.state.nthreads for w in workers | {worker})
+
+
+def thread_budget():
+    """Threads ``n_threads=None`` gets where this code runs, and why.
+
+    The budget of the process is OpenMP's ``omp_get_max_threads()`` (which
+    honours ``OMP_NUM_THREADS`` and :func:`threadpoolctl.threadpool_limits`),
+    at most the CPUs available (:func:`available_cpus`). Then:
+
+    - in a ``dask.distributed`` worker, it is shared by the worker's threads:
+      a worker of ``threads_per_worker=k`` runs ``k`` tasks at once, so each
+      fit gets ``budget // k`` threads (at least 1), and the fits add up to
+      the budget. Dask's nanny starts worker processes with
+      ``OMP_NUM_THREADS=1``: one thread per fit, unless the workers are
+      configured otherwise;
+    - joblib's loky workers start with ``OMP_NUM_THREADS = cpus // n_jobs``,
+      which the budget already is: ``n_jobs`` fits share the CPUs instead of
+      each taking all of them.
+
+    Returns
+    -------
+    threads : int
+    source : str
+        Where the number came from, for :func:`show_config`.
+    """
+    if not openmp_enabled():
+        return 1, "built without OpenMP"
+    cpus = available_cpus()
+    threads = _openmp_info.omp_max_threads()
+    source = "OpenMP's limit (OMP_NUM_THREADS, threadpoolctl or joblib)"
+    if threads >= cpus:
+        threads, source = cpus, "the CPUs available to the process"
+    dask_threads = _dask_worker_threads()
+    if dask_threads:
+        return (max(1, threads // dask_threads),
+                f"{source}, shared by {dask_threads} Dask worker thread(s)")
+    return threads, source
+
+
 def effective_n_threads(n_threads=None):
-    """Resolve an ``n_threads`` parameter to a positive thread count.
+    """Resolve an ``n_threads`` parameter to the number of threads to use.
 
-    Follows scikit-learn's convention for OpenMP code:
+    - ``None``: the budget of where the fit runs (:func:`thread_budget`):
+      OpenMP's limit, at most the CPUs available, shared by the threads of a
+      Dask worker;
+    - a positive int: that many threads, capped by the CPUs available to
+      the process (:func:`available_cpus`): more threads than CPUs only make
+      the kernels' threads wait for each other at every barrier, and asking
+      for them must not exhaust the machine;
+    - a negative int: ``cpus + 1 + n_threads`` (``-1`` means all CPUs), at
+      least 1.
 
-    - ``None``: ``omp_get_max_threads()``, which honours ``OMP_NUM_THREADS``
-      and :func:`threadpoolctl.threadpool_limits`, capped by the CPU count;
-    - a positive int: that many threads;
-    - a negative int: ``cpu_count + 1 + n_threads`` (``-1`` means all CPUs).
-
-    Without OpenMP the answer is always 1.
+    Without OpenMP the answer is always 1. ``n_threads`` is checked first
+    (:func:`perceptron._validation.check_n_threads`).
 
     Examples
     --------
-    >>> from perceptron._config import effective_n_threads
+    >>> from perceptron._config import available_cpus, effective_n_threads
     >>> effective_n_threads(1)
     1
+    >>> effective_n_threads(10**3) <= available_cpus()
+    True
     """
     check_n_threads(n_threads)
+    if n_threads is None:
+        return thread_budget()[0]
     if not openmp_enabled():
         return 1
-    cpus = os.cpu_count() or 1
-    if n_threads is None:
-        return max(1, min(_openmp_info.omp_max_threads(), cpus))
+    cpus = available_cpus()
     if n_threads < 0:
         return max(1, cpus + 1 + int(n_threads))
-    return int(n_threads)
+    return min(int(n_threads), cpus)
 
 
 @contextlib.contextmanager
@@ -124,8 +204,12 @@ def show_config(file=None):
     -------
     info : dict
         ``openmp`` (bool), ``threads`` (int, for ``n_threads=None``),
-        ``omp_num_threads_env`` (str or None), ``blas`` (list of dicts from
-        threadpoolctl describing the BLAS libraries in use).
+        ``threads_source`` (str, where that number comes from, see
+        :func:`thread_budget`), ``cpus`` (int, the CPUs available to the
+        process), ``wait_policy`` (str, how idle kernel threads wait: see
+        :mod:`perceptron._kernels`), ``omp_num_threads_env`` (str or None),
+        ``blas`` (list of dicts from threadpoolctl describing the BLAS
+        libraries in use).
 
     Examples
     --------
@@ -133,7 +217,8 @@ def show_config(file=None):
     >>> import perceptron
     >>> info = perceptron.show_config(file=io.StringIO())
     >>> sorted(info)
-    ['blas', 'omp_num_threads_env', 'openmp', 'threads', 'version']
+    ['blas', 'cpus', 'omp_num_threads_env', 'openmp', 'threads', 'threads_source', 'version',
+     'wait_policy']
     """
     from threadpoolctl import threadpool_info
 
@@ -144,18 +229,24 @@ def show_config(file=None):
         for lib in threadpool_info()
         if lib.get("user_api") == "blas"
     ]
+    threads, source = thread_budget()
     info = {
         "version": __version__,
         "openmp": openmp_enabled(),
-        "threads": effective_n_threads(None),
+        "threads": threads,
+        "threads_source": source,
+        "cpus": available_cpus(),
+        "wait_policy": WAIT_POLICY,
         "omp_num_threads_env": os.environ.get("OMP_NUM_THREADS"),
         "blas": blas,
     }
     out = file if file is not None else sys.stdout
     print(f"perceptron {info['version']}", file=out)
     print(f"  OpenMP kernels : {'on' if info['openmp'] else 'off (single-threaded)'}", file=out)
-    print(f"  kernel threads : {info['threads']} (OMP_NUM_THREADS={info['omp_num_threads_env']})",
-          file=out)
+    print(f"  kernel threads : {threads} ({source}; OMP_NUM_THREADS="
+          f"{info['omp_num_threads_env']})", file=out)
+    print(f"  CPUs available : {info['cpus']}", file=out)
+    print(f"  thread waiting : {WAIT_POLICY}", file=out)
     for lib in blas:
         print(f"  BLAS           : {lib['internal_api']} {lib['version']} "
               f"({lib['num_threads']} threads)", file=out)

@@ -4,7 +4,7 @@ A perceptron or an MLP is a plain stack of :class:`~perceptron.layers.Dense`
 layers, with :class:`~perceptron.layers.Dropout` allowed between them. Such a
 network trains through ``_kernels/_stack.pyx``: gather, forward, loss,
 backward and the optimizer's update run in one parallel region in which the
-threads meet twice per step, instead of several times per layer, and
+threads meet three times per step, instead of several times per layer, and
 prediction takes blocks of rows through every layer while they are in
 cache. The arithmetic is the layers' own (``Dense.forward``/``backward``,
 ``Dropout``'s masks, the optimizer's update): :class:`DenseStackNetwork`
@@ -12,6 +12,7 @@ gives the same results as the layer-by-layer :class:`~perceptron._network.Networ
 up to the order of floating-point sums, which the tests check.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,10 +96,11 @@ class DenseStackNetwork(Network):
                     sample_weight=None, augment=None):
         """One training step on ``X[rows]``, ``y[rows]``, in one kernel call.
 
-        Parameters and results as :meth:`Network.train_batch`; the gradients
-        are the same, summed in another order. The kernel gathers the batch's
-        rows of ``X``, ``y`` and ``sample_weight`` itself (with ``augment``,
-        it is handed the transformed batch and its rows in order instead).
+        Parameters and results as :meth:`Network.train_batch` (NaN for the
+        loss of a step that diverged); the gradients are the same, summed in
+        another order. The kernel gathers the batch's rows of ``X``, ``y``
+        and ``sample_weight`` itself (with ``augment``, it is handed the
+        transformed batch and its rows in order instead).
         """
         m = rows.shape[0]
         if augment is not None:
@@ -109,13 +111,15 @@ class DenseStackNetwork(Network):
         for i, layer in plan.dropouts:  # the mask seeds, drawn as Dropout.forward draws them
             plan.seeds[i] = layer.next_seed()
         update = {} if optimizer is None else optimizer.fused_step(learning_rate)._asdict()
-        loss, n_correct, penalty, updated, weight_sum = _stack.dense_stack_step(
+        loss, n_correct, penalty, updated, weight_sum, finite = _stack.dense_stack_step(
             X.reshape(X.shape[0], -1), rows, y, self.params, self.grads, plan.private,
             plan.work, plan.shared, plan.widths, plan.activations, plan.drop, plan.seeds,
             self.output == "softmax", alpha, plan.row_loss, plan.hit, plan.team,
             sample_weight=sample_weight, **update)
         if updated:
             optimizer.count_step()
+        if not finite:
+            return math.nan, n_correct
         return mean_loss(loss, penalty, alpha, weight_sum), n_correct
 
     def _plan(self, m):

@@ -10,10 +10,11 @@ Which engine trains which model is decided once, in
 """
 
 import math
+import os
 
 import numpy as np
 
-from ._kernels import _dense, _loss
+from ._kernels import _dense, _isfinite, _loss
 
 #: the output functions (and their losses) a network can end with
 OUTPUTS = ("softmax", "sigmoid", "logistic")
@@ -42,6 +43,28 @@ def raise_not_finite(X):
     """Raise scikit-learn's ValueError for an ``X`` known to hold NaN or inf."""
     what = "NaN" if np.isnan(X).any() else f"infinity or a value too large for {X.dtype!r}"
     raise ValueError(f"Input X contains {what}.")
+
+
+def count_params(layers, input_shape, dtype):
+    """Build the shapes of ``layers`` for inputs of ``input_shape``; return
+    how many parameters they have.
+
+    Shapes only, in Python integers: nothing is allocated, so a model file's
+    hyper-parameters can be compared with its saved parameter vector before
+    any network is built (:meth:`Network.build` counts with it too).
+    """
+    shape = tuple(input_shape)
+    for layer in layers:
+        shape = layer.build(shape, dtype)
+    return sum(math.prod(s) for layer in layers for s in layer.param_shapes.values())
+
+
+def _physical_memory():
+    """Bytes of memory of this machine, or None where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 class Network:
@@ -75,13 +98,15 @@ class Network:
     # -- construction -------------------------------------------------------
     def build(self, input_shape, rng):
         """Build every layer, allocate the flat vectors and initialise them."""
-        shape = tuple(input_shape)
-        self.input_shape = shape
-        for layer in self.layers:
-            shape = layer.build(shape, self.dtype)
-        self.output_shape = shape
-        n_params = sum(math.prod(s) for layer in self.layers
-                       for s in layer.param_shapes.values())
+        self.input_shape = tuple(input_shape)
+        n_params = count_params(self.layers, self.input_shape, self.dtype)
+        need, memory = 2 * n_params * self.dtype.itemsize, _physical_memory()
+        if memory is not None and need > memory:  # refused before numpy tries
+            raise ValueError(
+                f"these layers have {n_params:,} parameters: {need / 2**30:,.1f} GiB for "
+                f"them and their gradients alone, more than this machine's "
+                f"{memory / 2**30:,.1f} GiB of memory; use smaller layers")
+        self.output_shape = self.layers[-1].output_shape if self.layers else self.input_shape
         self.params = np.zeros(n_params, dtype=self.dtype)
         self.grads = np.zeros(n_params, dtype=self.dtype)
         self._bind()
@@ -251,8 +276,8 @@ class Network:
 
         Gathers the batch (transformed by ``augment``, if given), runs
         :meth:`train_step` on it and then, given an ``optimizer``, its step
-        -- unless the loss is not finite, to leave the parameters as they
-        were, or the batch's total weight is 0.
+        -- unless the loss or the gradient is not finite, to leave the
+        parameters as they were, or the batch's total weight is 0.
 
         Parameters
         ----------
@@ -273,7 +298,11 @@ class Network:
         Returns
         -------
         loss, n_correct
-            As :meth:`train_step`.
+            As :meth:`train_step`, but the loss is NaN when the step diverged:
+            its loss or its gradient is not finite (the step is then not
+            applied), or the step left a parameter NaN or infinite. A
+            ReLU maps NaN to 0, so a model can reach NaN parameters while
+            its loss stays finite: the loss alone does not say.
         """
         xb = self._gather(X, rows, augment)
         weights = None
@@ -282,9 +311,12 @@ class Network:
                 raise ValueError("train_batch: sample_weight and X differ in length")
             weights = sample_weight[rows]
         loss, n_correct = self.train_step(xb, y[rows], alpha, weights)
-        if (optimizer is not None and math.isfinite(loss)
-                and (weights is None or weights.any())):
-            optimizer.step(self.params, self.grads, learning_rate, self.n_threads)
+        if not (math.isfinite(loss) and _isfinite.all_finite(self.grads, self.n_threads)):
+            return math.nan, n_correct
+        if (optimizer is not None and (weights is None or weights.any())
+                and not optimizer.step(self.params, self.grads, learning_rate,
+                                       self.n_threads)):
+            return math.nan, n_correct
         return loss, n_correct
 
     def _gather(self, X, rows, augment=None):

@@ -97,9 +97,11 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
 
     def step(self, params, grads, lr, n_threads=1):
-        _optim.sgd_update(params, grads, self.velocity, lr, self.momentum,
-                          self.nesterov and self.momentum > 0, n_threads)
+        """Update ``params`` in place; return whether they are all finite after it."""
+        finite = _optim.sgd_update(params, grads, self.velocity, lr, self.momentum,
+                                   self.nesterov and self.momentum > 0, n_threads)
         self.count_step()
+        return finite
 
     def fused_step(self, lr):
         return FusedStep(_optim.SGD, self.velocity, None, lr, self.momentum, 0.0, 0.0,
@@ -116,9 +118,10 @@ class Adam(Optimizer):
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
     def step(self, params, grads, lr, n_threads=1):
-        _optim.adam_update(params, grads, self.m, self.v, self._corrected(lr), self.beta_1,
-                           self.beta_2, self.epsilon, n_threads)
+        finite = _optim.adam_update(params, grads, self.m, self.v, self._corrected(lr),
+                                    self.beta_1, self.beta_2, self.epsilon, n_threads)
         self.count_step()
+        return finite
 
     def fused_step(self, lr):
         return FusedStep(_optim.ADAM, self.m, self.v, self._corrected(lr), self.beta_1,
@@ -140,8 +143,10 @@ class RMSprop(Optimizer):
         self.rho, self.epsilon = float(rho), float(epsilon)
 
     def step(self, params, grads, lr, n_threads=1):
-        _optim.rmsprop_update(params, grads, self.sq, lr, self.rho, self.epsilon, n_threads)
+        finite = _optim.rmsprop_update(params, grads, self.sq, lr, self.rho, self.epsilon,
+                                       n_threads)
         self.count_step()
+        return finite
 
     def fused_step(self, lr):
         return FusedStep(_optim.RMSPROP, self.sq, None, lr, self.rho, 0.0, self.epsilon,

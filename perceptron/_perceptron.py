@@ -14,6 +14,10 @@ class PerceptronClassifier(DenseWeightsMixin, BaseDigitClassifier):
     the classic one-unit-per-digit perceptron with sigmoid outputs trained
     one-vs-rest with binary cross-entropy.
 
+    Its default step size, ``learning_rate_init=0.003``, is three times the
+    MLP's: a single layer takes it safely, and with 0.001 it would still be
+    learning when the 200 epochs of ``max_iter`` run out on the digits.
+
     Parameters
     ----------
     activation : {{"softmax", "sigmoid", "logistic"}}, default="softmax"
@@ -41,7 +45,7 @@ class PerceptronClassifier(DenseWeightsMixin, BaseDigitClassifier):
     >>> from perceptron.datasets import load_digits
     >>> X_train, y_train = load_digits(subset="train", return_X_y=True)
     >>> X_test, y_test = load_digits(subset="test", return_X_y=True)
-    >>> clf = PerceptronClassifier(learning_rate_init=0.01, max_iter=50, random_state=0)
+    >>> clf = PerceptronClassifier(random_state=0)
     >>> clf = clf.fit(X_train, y_train)
     >>> clf.coefs_[0].shape
     (64, 10)
@@ -49,14 +53,14 @@ class PerceptronClassifier(DenseWeightsMixin, BaseDigitClassifier):
     True
     """.format(
         params=TRAINING_PARAMS_DOC.format(solver="adam", alpha=0.0, batch_size=128,
-                                          learning_rate_init=0.001, max_iter=200),
+                                          learning_rate_init=0.003, max_iter=200),
         attributes=FITTED_ATTRIBUTES_DOC,
     )
 
     def __init__(self, activation="softmax", *, solver="adam", alpha=0.0, class_weight=None,
                  batch_size=128,
-                 learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
-                 max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
+                 learning_rate="constant", learning_rate_init=0.003, power_t=0.5,
+                 max_iter=200, shuffle=True, random_state=None, tol=1e-3, verbose=False,
                  warm_start=False, momentum=0.9, nesterovs_momentum=True,
                  early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
                  epsilon=1e-8, n_iter_no_change=10, rho=0.9, dtype="float32",

@@ -12,6 +12,7 @@ interrupted call leaves behind is :mod:`perceptron._guard`'s business.
 """
 
 import math
+import sys
 import time
 import warnings
 
@@ -97,7 +98,7 @@ def run_epochs(est, X, y, X_val, y_val, n_epochs, incremental, interrupt, sample
     # beside the validation loss (see end_epoch)
     batch_weight = bs if sample_weight is None else bs * float(np.mean(sample_weight))
     order = np.arange(n, dtype=np.intp)
-    progress = EpochProgress(est.verbose, -(-n // bs))
+    progress = EpochProgress(est.verbose, -(-n // bs), n_epochs)
     callbacks = CallbackRun(est, interrupt)
     start_history(est, validation=X_val is not None)
     callbacks.begin(incremental)
@@ -131,10 +132,12 @@ def run_epochs(est, X, y, X_val, y_val, n_epochs, incremental, interrupt, sample
         if not incremental and _stopping_rule(est, progress):
             break
     else:
+        progress.close()  # before the warning, which would print on the bar's line
         if not incremental and not interrupt.raised:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({est.max_iter}) reached "
                 "and the optimization hasn't converged yet.", ConvergenceWarning)
+    progress.close()
     if not incremental:
         if est.early_stopping and est._best_params is not None:
             est._network.params[...] = est._best_params  # restore the best validation epoch
@@ -160,15 +163,17 @@ def _train_epoch(est, X, y, order, bs, interrupt, progress, bar, sample_weight):
     for start in range(0, X.shape[0], bs):
         idx = order[start:start + bs]
         m = idx.shape[0]
-        # gradient and optimizer step (skipped if the loss is not finite, or
-        # if the batch's weights are all 0)
+        # gradient and optimizer step (skipped if the batch's weights are all
+        # 0; NaN loss: the step diverged)
         loss, n_correct = net.train_batch(X, y, idx, est.alpha, est._optimizer,
                                           est._learning_rate, sample_weight=sample_weight,
                                           augment=est._augmenter)
         if not math.isfinite(loss):
+            progress.close()
             raise ValueError(
-                f"training diverged: the loss became {loss} at epoch "
-                f"{est.n_iter_ + 1}; try a smaller learning_rate_init")
+                f"training diverged at epoch {est.n_iter_ + 1}: the loss, the gradient "
+                "or the parameters became NaN or infinite; try a smaller "
+                "learning_rate_init, or scale X")
         est.t_ += m
         if est.learning_rate == "invscaling":
             est._learning_rate = est.learning_rate_init / (est.t_ + 1) ** est.power_t
@@ -357,35 +362,104 @@ def _update_no_improvement(est, early_stopping):
 
 
 class EpochProgress:
-    """Keras-style feedback: a tqdm bar per epoch and one line per epoch."""
+    """What ``verbose`` shows while a network trains.
 
-    def __init__(self, verbose, n_batches):
+    ``verbose=0``: nothing. ``verbose=1``: on a terminal or in a notebook,
+    one progress bar over the whole run (it advances with each mini-batch;
+    its label says the epoch, its postfix the running loss of the epoch and
+    the last epoch's training and validation accuracy); anywhere else (a log
+    file, a pipe) one line per epoch instead, as scikit-learn prints.
+    ``verbose>=2``: the bar and one line per epoch. The lines go to standard
+    output, the bar to standard error.
+    """
+
+    #: seconds between two refreshes of the bar's postfix
+    REFRESH = 0.2
+
+    def __init__(self, verbose, n_batches, n_epochs=1):
         self.verbose = int(verbose)
         self.n_batches = n_batches
+        self.n_epochs = n_epochs
+        self.bar = None
+        self.use_bar = self.verbose >= 1 and _interactive()
+        self.lines = self.verbose >= 2 or (self.verbose == 1 and not self.use_bar)
+        self._epoch = 0
+        self._loss_sum = 0.0
+        self._seen = 0
+        self._postfix = {}
+        self._refreshed = 0.0
 
     def start(self, epoch):
-        if not self.verbose:
-            return None
-        from tqdm.auto import tqdm
+        """Begin epoch ``epoch`` (counted over the estimator's life); return the bar."""
+        self._epoch += 1
+        self._loss_sum, self._seen = 0.0, 0
+        if self.use_bar and self.bar is None:
+            from tqdm.auto import tqdm
 
-        return tqdm(total=self.n_batches, desc=f"Epoch {epoch}", unit="batch", leave=False)
+            self.bar = tqdm(total=self.n_epochs * self.n_batches, unit="batch", leave=True,
+                            dynamic_ncols=True, desc=f"epoch 1/{self.n_epochs}",
+                            bar_format="{desc} {percentage:3.0f}%|{bar}| "
+                                       "[{elapsed}<{remaining}{postfix}]")
+        if self.bar is not None:
+            self.bar.set_description_str(f"epoch {self._epoch}/{self.n_epochs}", refresh=False)
+        return self.bar
 
     def update(self, bar, loss):
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-
-    def end(self, bar, est, logs):
+        """One mini-batch done, with its mean loss."""
         if bar is None:
             return
-        bar.close()
-        line = (f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}, "
-                f"train accuracy = {logs['score']:.4f}")
-        if "val_loss" in logs:
-            line += (f", validation loss = {logs['val_loss']:.8f}, "
-                     f"validation accuracy = {logs['val_score']:.4f}")
-        print(line)
+        self._loss_sum += loss
+        self._seen += 1
+        now = time.monotonic()
+        if now - self._refreshed >= self.REFRESH:
+            self._refreshed = now
+            self._postfix["loss"] = f"{self._loss_sum / self._seen:.4f}"
+            bar.set_postfix(self._postfix, refresh=False)
+        bar.update(1)
+
+    def end(self, bar, est, logs):
+        """The epoch is over: its figures go to the bar's postfix and the epoch's line."""
+        if bar is not None:
+            self._postfix["loss"] = f"{est.loss_:.4f}"
+            self._postfix["acc"] = f"{logs['score']:.4f}"
+            if "val_loss" in logs:
+                self._postfix["val_loss"] = f"{logs['val_loss']:.4f}"
+                self._postfix["val_acc"] = f"{logs['val_score']:.4f}"
+            bar.set_postfix(self._postfix, refresh=False)
+            bar.refresh()
+        if self.lines:
+            line = (f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}, "
+                    f"train accuracy = {logs['score']:.4f}")
+            if "val_loss" in logs:
+                line += (f", validation loss = {logs['val_loss']:.8f}, "
+                         f"validation accuracy = {logs['val_score']:.4f}")
+            self._print(line)
 
     def message(self, text):
+        """A note about the run (stopping, a smaller learning rate)."""
         if self.verbose:
+            self._print(text)
+
+    def close(self):
+        """The run is over (or failed): take the bar down."""
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def _print(self, text):
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stdout)  # above the bar, which stays last
+        else:
             print(text)
+
+
+def _interactive():
+    """True when a progress bar can be drawn: a terminal on stderr, or a notebook."""
+    try:
+        if sys.stderr is not None and sys.stderr.isatty():
+            return True
+    except (AttributeError, ValueError):  # a replaced or closed stderr
+        pass
+    from tqdm import auto
+
+    return any(cls.__module__ == "tqdm.notebook" for cls in auto.tqdm.__mro__)

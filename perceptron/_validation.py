@@ -1,9 +1,9 @@
-"""Checks of parameters and image shapes, shared by every public entry point.
+"""Checks of parameters, image shapes and saved values, shared by every public entry point.
 
 Validation happens once, at the public edge (``fit``, a plotting function,
-the preprocessing transformer, the command line), and always the same way: a
-``ValueError`` that names the parameter and shows the value it got. The
-helpers below are the only place these rules are written.
+the preprocessing transformer, the command line, loading a model file), and
+always the same way: a ``ValueError`` that names the parameter and shows the
+value it got. The helpers below are the only place these rules are written.
 """
 
 import math
@@ -17,6 +17,14 @@ DTYPES = {"float32": np.float32, "float64": np.float64}
 
 def _is_int(value):
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _finite_float(value):
+    """Whether the real number ``value`` is a finite float (10**400 is not)."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def check_param(name, value, kind, low=None, high=None, options=None, *,
@@ -60,7 +68,7 @@ def check_param(name, value, kind, low=None, high=None, options=None, *,
         ok = isinstance(value, (bool, np.bool_))
     else:
         ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-        ok = ok and bool(np.isfinite(value))
+        ok = ok and _finite_float(value)
     if ok and low is not None:
         ok = value >= low if closed_low else value > low
     if ok and high is not None:
@@ -125,21 +133,96 @@ def check_layer_sizes(name, sizes):
     return tuple(int(s) for s in sizes)
 
 
+#: longest class or data set name a model keeps (model files are untrusted input)
+MAX_NAME_LENGTH = 200
+
+
+def check_description(class_names, dataset_name, n_classes):
+    """Check what a model says about its data; return them as plain Python values.
+
+    Parameters
+    ----------
+    class_names : sequence of str or None
+        One display name per class, in the order of ``classes_``.
+    dataset_name : str or None
+        The data set the model was trained on.
+    n_classes : int
+
+    Returns
+    -------
+    class_names : list of str or None
+    dataset_name : str or None
+
+    Examples
+    --------
+    >>> from perceptron._validation import check_description
+    >>> check_description(("cat", "dog"), "pets", 2)
+    (['cat', 'dog'], 'pets')
+    >>> check_description(["cat"], None, 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: class_names_ must hold 2 names, one per class, got 1
+    """
+    if dataset_name is not None and not (
+            isinstance(dataset_name, str) and 0 < len(dataset_name) <= MAX_NAME_LENGTH):
+        raise ValueError(f"dataset_name_ must be a non-empty str of at most "
+                         f"{MAX_NAME_LENGTH} characters, got {dataset_name!r:.80}")
+    if class_names is None:
+        return None, dataset_name
+    if isinstance(class_names, str) or not hasattr(class_names, "__len__"):
+        raise ValueError(f"class_names_ must be a sequence of str, got {class_names!r:.80}")
+    if len(class_names) != n_classes:
+        raise ValueError(f"class_names_ must hold {n_classes} names, one per class, "
+                         f"got {len(class_names)}")
+    names = []
+    for name in class_names:
+        if isinstance(name, np.str_):
+            name = str(name)
+        if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
+            raise ValueError(f"class_names_ must be strings of at most {MAX_NAME_LENGTH} "
+                             f"characters, got {name!r:.80}")
+        names.append(name)
+    return names, dataset_name
+
+
 def resolve_dtype(dtype):
     """Map the ``dtype`` parameter (a name or a NumPy type) to ``np.float32/64``."""
     try:
         name = np.dtype(dtype).name
-    except TypeError:
+    except (TypeError, ValueError, SyntaxError):  # np.dtype("1" * 5000): SyntaxError
         name = None
     if name not in DTYPES:
         raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
     return DTYPES[name]
 
 
+#: the largest ``n_threads`` accepted, either sign. The kernels' OpenMP
+#: runtime (libgomp) allocates per-thread state for the team it is asked for
+#: and ends the process when it cannot (10**9 threads: "out of memory
+#: allocating 224 GB"); no machine Linux runs on has more CPUs than this
+#: (its largest ``NR_CPUS``). The count used is then capped by the CPUs the
+#: process may run on (:func:`perceptron._config.effective_n_threads`), so a
+#: model file written on a large machine still loads on a small one.
+MAX_THREADS = 8192
+
+
 def check_n_threads(n_threads):
-    """Check an ``n_threads`` parameter: None or a non-zero int."""
-    if n_threads is not None and (not _is_int(n_threads) or n_threads == 0):
-        raise ValueError(f"n_threads must be None or a non-zero int, got {n_threads!r}")
+    """Check an ``n_threads`` parameter: None or a non-zero int in
+    ``[-MAX_THREADS, MAX_THREADS]``.
+
+    Examples
+    --------
+    >>> from perceptron._validation import check_n_threads
+    >>> check_n_threads(-1)
+    >>> check_n_threads(10**9)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_threads must be None or a non-zero int in [-8192, 8192], got 1000000000
+    """
+    if n_threads is not None and (not _is_int(n_threads) or n_threads == 0
+                                  or abs(n_threads) > MAX_THREADS):
+        raise ValueError(f"n_threads must be None or a non-zero int in "
+                         f"[-{MAX_THREADS}, {MAX_THREADS}], got {n_threads!r}")
 
 
 #: the hooks of the callback protocol (:mod:`perceptron.callbacks`)
@@ -259,7 +342,7 @@ def check_class_weight(class_weight):
                          f"weight}}, got {class_weight!r}")
     for weight in class_weight.values():
         if (not isinstance(weight, numbers.Real) or isinstance(weight, (bool, np.bool_))
-                or not np.isfinite(weight) or weight < 0):
+                or not _finite_float(weight) or weight < 0):
             raise ValueError("class_weight must map class labels to finite numbers >= 0, "
                              f"got {class_weight!r}")
 
@@ -285,3 +368,140 @@ def check_sample_weight(sample_weight, X):
     from sklearn.utils.validation import _check_sample_weight
 
     return _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+
+
+# ---------------------------------------------------------------- saved values
+#: the largest count a model file may hold (the kernels index with int64)
+_MAX_COUNT = 2**63 - 1
+
+
+def _is_count(value, low):
+    return _is_int(value) and low <= value <= _MAX_COUNT
+
+
+def _number(value):
+    """A JSON number (non-finite floats are saved as "inf", "-inf", "nan"),
+    as a float; None when ``value`` is not one."""
+    if isinstance(value, str) and value in ("inf", "-inf", "nan"):
+        return float(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        try:
+            return float(value)
+        except OverflowError:
+            return None
+    return None
+
+
+def _numbers(value):
+    if not isinstance(value, list):
+        return None
+    out = [_number(v) for v in value]
+    return None if None in out else out
+
+
+def _strs(value):
+    ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return value if ok else None
+
+
+def _lists_of_numbers(value):
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        return None
+    out = {k: _numbers(v) for k, v in value.items()}
+    return None if None in out.values() else out
+
+
+#: the kinds of value a model file holds (:func:`check_saved`): kind -> a
+#: function returning the value (numbers as Python numbers), or None when
+#: the value is not of that kind
+SAVED_KINDS = {
+    "int >= 0": lambda v: v if _is_count(v, 0) else None,
+    "int >= 1": lambda v: v if _is_count(v, 1) else None,
+    "number": _number,
+    "str": lambda v: v if isinstance(v, str) else None,
+    "bool": lambda v: v if isinstance(v, bool) else None,
+    "dict": lambda v: v if isinstance(v, dict) else None,
+    "list of numbers": _numbers,
+    "list of str": _strs,
+    "dict of lists of numbers": _lists_of_numbers,
+}
+
+
+def _short(value, width=60):
+    text = repr(value)
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def check_saved(name, value, kind):
+    """``value``, read from a model file, when it is of ``kind``; else a ValueError.
+
+    Parameters
+    ----------
+    name : str
+        What the value is, for the message.
+    value : object
+        As the JSON metadata gave it.
+    kind : str
+        A key of :data:`SAVED_KINDS`, optionally followed by ``" or None"``.
+        Counts are at most ``2**63 - 1``; a "number" may be saved as
+        ``"inf"``, ``"-inf"`` or ``"nan"``.
+
+    Returns
+    -------
+    value : object
+        The value, numbers as Python floats or ints.
+
+    Examples
+    --------
+    >>> from perceptron._validation import check_saved
+    >>> check_saved("loss_curve_", [0.5, "inf"], "list of numbers")
+    [0.5, inf]
+    >>> check_saved("n_iter_", "3", "int >= 0")
+    Traceback (most recent call last):
+    ...
+    ValueError: n_iter_ must be int >= 0, got '3'
+    """
+    base = kind.removesuffix(" or None")
+    if value is None and base != kind:
+        return None
+    out = SAVED_KINDS[base](value)
+    if out is None:
+        raise ValueError(f"{name} must be {kind}, got {_short(value)}")
+    return out
+
+
+def check_saved_fields(name, values, kinds, required=()):
+    """Check a dict read from a model file against ``kinds`` (entry -> kind).
+
+    Every entry must be listed in ``kinds`` (an allow-list: adding a saved
+    field is one line there) and be of its kind; the ``required`` ones must
+    be present. Returns the checked dict (see :func:`check_saved`).
+    """
+    if not isinstance(values, dict):
+        raise ValueError(f"{name} must be a dict, got {_short(values)}")
+    unknown = [key for key in values if key not in kinds]
+    if unknown:
+        raise ValueError(f"{name} has an unknown entry {_short(unknown[0])} (a file from "
+                         "a newer perceptron, or a damaged one?)")
+    missing = [key for key in required if key not in values]
+    if missing:
+        raise ValueError(f"{name} lacks the entry {missing[0]!r}")
+    return {key: check_saved(f"{name}[{key!r}]", value, kinds[key])
+            for key, value in values.items()}
+
+
+def check_rng_state(name, state):
+    """``state`` when it is the state of a ``numpy.random.PCG64`` generator
+    (``Generator.bit_generator.state``, what ``default_rng`` makes); else a
+    ValueError naming ``name``."""
+    ok = (isinstance(state, dict)
+          and set(state) == {"bit_generator", "state", "has_uint32", "uinteger"}
+          and state["bit_generator"] == "PCG64"
+          and isinstance(state["state"], dict) and set(state["state"]) == {"state", "inc"}
+          and all(_is_int(v) and 0 <= v < 2**128 for v in state["state"].values())
+          and _is_int(state["has_uint32"]) and state["has_uint32"] in (0, 1)
+          and _is_int(state["uinteger"]) and 0 <= state["uinteger"] < 2**32)
+    if not ok:
+        raise ValueError(f"{name} must be the state of a PCG64 random generator, "
+                         f"got {_short(state)}")
+    return state

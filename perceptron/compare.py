@@ -7,6 +7,12 @@ from sklearn.exceptions import ConvergenceWarning
 
 MODEL_NAMES = ("perceptron", "mlp", "cnn")
 
+#: epochs (``max_iter``) of each model on the small digits set: enough for
+#: each to converge (training then stops by itself, usually well before)
+DIGITS_EPOCHS = {"perceptron": 200, "mlp": 200, "cnn": 100}
+#: epochs on the 28x28 data sets, where one epoch takes seconds to minutes
+EPOCHS_28X28 = 10
+
 
 def make_estimator(model, dataset="digits", *, epochs=None, random_state=0, n_threads=None,
                    verbose=False):
@@ -22,10 +28,13 @@ def make_estimator(model, dataset="digits", *, epochs=None, random_state=0, n_th
     dataset : {"digits", "mnist", "fashion-mnist"}, default="digits"
     epochs : int or None, default=None
         ``max_iter``; None means 10 on the 28x28 data sets and, on the small
-        digits set, 200 for the perceptron, 100 for the MLP, 30 for the CNN.
+        digits set, 200 for the perceptron and the MLP and 100 for the CNN
+        (each converges and stops before).
     random_state : int or None, default=0
     n_threads : int or None, default=None
-    verbose : bool, default=False
+    verbose : bool or int, default=False
+        The estimator's ``verbose``: 1 shows a progress bar, 2 also one line
+        per epoch.
 
     Returns
     -------
@@ -41,20 +50,20 @@ def make_estimator(model, dataset="digits", *, epochs=None, random_state=0, n_th
     from . import ConvDigitClassifier, MLPDigitClassifier, PerceptronClassifier
 
     small = dataset == "digits"
+    if model not in MODEL_NAMES:
+        raise ValueError(f"unknown model {model!r}; expected one of {list(MODEL_NAMES)}")
     if epochs is None:
-        epochs = {"perceptron": 200, "mlp": 100, "cnn": 30}.get(model, 10) if small else 10
+        epochs = DIGITS_EPOCHS[model] if small else EPOCHS_28X28
     common = dict(max_iter=epochs, random_state=random_state, n_threads=n_threads,
                   verbose=verbose)
     if model == "perceptron":
         return PerceptronClassifier(**common)
     if model == "mlp":
         return MLPDigitClassifier(hidden_layer_sizes=(100,) if small else (100, 100), **common)
-    if model == "cnn":
-        if small:
-            return ConvDigitClassifier(conv_layers=((32, 3), (64, 3)), dense_layers=(128,),
-                                       dropout=0.4, batch_size=32, **common)
-        return ConvDigitClassifier(**common)
-    raise ValueError(f"unknown model {model!r}; expected one of {list(MODEL_NAMES)}")
+    if small:
+        return ConvDigitClassifier(conv_layers=((32, 3), (64, 3)), dense_layers=(128,),
+                                   dropout=0.4, batch_size=32, **common)
+    return ConvDigitClassifier(**common)
 
 
 def compare(models=MODEL_NAMES, dataset="digits", *, epochs=None, data_home=None,
@@ -78,7 +87,10 @@ def compare(models=MODEL_NAMES, dataset="digits", *, epochs=None, data_home=None
     rows : list of dict
         One per model: ``model``, ``accuracy``, ``fit_time`` (s),
         ``predict_time`` (s, on the whole test set), ``epochs``,
-        ``n_parameters``. :func:`format_comparison` prints them.
+        ``converged`` (False when ``max_iter`` ran out while the loss was
+        still improving: the model's ConvergenceWarning, recorded here
+        rather than shown), ``n_parameters``. :func:`format_comparison`
+        prints them.
 
     Examples
     --------
@@ -102,10 +114,17 @@ def compare(models=MODEL_NAMES, dataset="digits", *, epochs=None, data_home=None
         else:
             name, est = type(model).__name__, model
         start = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
             est.fit(X_train, y_train)
         fit_time = time.perf_counter() - start
+        converged = True
+        for warning in caught:
+            if issubclass(warning.category, ConvergenceWarning):
+                converged = False
+            else:  # not ours to swallow
+                warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                       warning.lineno)
         start = time.perf_counter()
         accuracy = float((est.predict(X_test) == y_test).mean())
         predict_time = time.perf_counter() - start
@@ -115,6 +134,7 @@ def compare(models=MODEL_NAMES, dataset="digits", *, epochs=None, data_home=None
             "fit_time": fit_time,
             "predict_time": predict_time,
             "epochs": int(getattr(est, "n_iter_", 0)),
+            "converged": converged,
             "n_parameters": est.n_params_,
         })
     return rows
@@ -122,6 +142,10 @@ def compare(models=MODEL_NAMES, dataset="digits", *, epochs=None, data_home=None
 
 def format_comparison(rows):
     """Rows from :func:`compare` as a Markdown table (a string).
+
+    An epoch count marked ``*`` is a model that ran out of epochs while its
+    loss was still improving (``"converged": False``); a note under the
+    table says so.
 
     Examples
     --------
@@ -134,7 +158,12 @@ def format_comparison(rows):
     """
     lines = ["| model | accuracy | fit time (s) | predict time (s) | epochs | parameters |",
              "|---|---|---|---|---|---|"]
+    unfinished = False
     for r in rows:
+        mark = "" if r.get("converged", True) else "*"
+        unfinished = unfinished or bool(mark)
         lines.append(f"| {r['model']} | {r['accuracy']:.4f} | {r['fit_time']:.2f} | "
-                     f"{r['predict_time']:.3f} | {r['epochs']} | {r['n_parameters']} |")
+                     f"{r['predict_time']:.3f} | {r['epochs']}{mark} | {r['n_parameters']} |")
+    if unfinished:
+        lines += ["", "epochs*: still improving when the epochs ran out (more may help)"]
     return "\n".join(lines)

@@ -30,6 +30,20 @@ def _builtin(value):
     return str(value)
 
 
+def _class_names(estimator):
+    """``{label: name}`` from a fitted estimator's ``class_names_``, or None.
+
+    Only this package's estimators can carry ``class_names_`` (see
+    :class:`~perceptron.MLPDigitClassifier`); for any other, or when the
+    names do not match ``classes_``, the labels are their own names.
+    """
+    names = getattr(estimator, "class_names_", None)
+    classes = getattr(estimator, "classes_", None)
+    if names is None or classes is None or len(names) != len(classes):
+        return None
+    return {_builtin(label): str(name) for label, name in zip(classes, names)}
+
+
 def _scores(precision, recall, f1, support):
     return {"precision": float(precision), "recall": float(recall), "f1": float(f1),
             "support": int(support)}
@@ -187,7 +201,8 @@ def classification_summary(estimator, X, y, *, labels=None, target_names=None,
     labels : array-like of shape (n_classes,), default=None
         The classes to report, in this order.
     target_names : list of str, default=None
-        Display name of each class. None means ``str(label)``.
+        Display name of each class. None means the estimator's
+        ``class_names_`` when it has them, else ``str(label)``.
     top_confusions : int or None, default=5
         Number of most-confused pairs to keep; None keeps them all.
     digits : int, default=4
@@ -231,6 +246,10 @@ def classification_summary(estimator, X, y, *, labels=None, target_names=None,
         extra = np.setdiff1d(unique_labels(y), labels)
         if extra.size:
             labels = np.concatenate([labels, extra])
+        names = _class_names(estimator)
+        if target_names is None and names is not None:
+            target_names = [names.get(_builtin(label), str(_builtin(label)))
+                            for label in labels]
     return summary_from_predictions(y, y_pred, labels=labels, target_names=target_names,
                                     top_confusions=top_confusions, digits=digits)
 

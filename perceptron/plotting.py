@@ -24,6 +24,11 @@ plot_feature_maps         ``feature_maps(X, layer=...)`` (ConvDigitClassifier)
 
 Images are rebuilt from rows of ``X``: a row of 784 features is shown as
 28x28, 64 as 8x8 (any perfect square); pass ``image_shape`` otherwise.
+
+A model that knows its classes' names and its data set (``class_names_``
+and ``dataset_name_``, set by ``perceptron train`` or by you) is shown with
+them: "Sneaker" rather than "7" on the axes and in the titles, and the
+titles say which model, trained on which data set, and how accurate it is.
 """
 
 import math
@@ -34,6 +39,7 @@ from sklearn.metrics import ConfusionMatrixDisplay
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 from ._validation import check_image_shape, check_positive_int
+from .metrics import _class_names
 
 __all__ = [
     "plot_confusion_matrix",
@@ -116,6 +122,14 @@ def _show_grid(images, titles, *, cmap, fig, n_cols, cell, symmetric, colorbar,
                colorbar_label=None, title_colors=None):
     """Draw ``images`` (n, h, w) with one shared colour scale; return the figure."""
     fig, axes = _grid(len(images), n_cols, fig, cell)
+    _draw_images(axes, images, titles, cmap=cmap, symmetric=symmetric, colorbar=colorbar,
+                 colorbar_label=colorbar_label, title_colors=title_colors)
+    return fig
+
+
+def _draw_images(axes, images, titles, *, cmap, symmetric, colorbar, colorbar_label=None,
+                 title_colors=None):
+    """``images`` on ``axes``, one each, on one colour scale (and one colour bar)."""
     if symmetric:
         vmax = float(np.abs(images).max()) or 1.0
         vmin = -vmax
@@ -125,19 +139,32 @@ def _show_grid(images, titles, *, cmap, fig, n_cols, cell, symmetric, colorbar,
             vmax = vmin + 1.0
     for k, (ax, image, title) in enumerate(zip(axes, images, titles)):
         im = ax.imshow(image, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
-        if title_colors is None:
-            ax.set_title(title, fontsize="small")
-        else:
-            ax.set_title(title, fontsize="small", color=title_colors[k])
+        colors = {} if title_colors is None else {"color": title_colors[k]}
+        ax.set_title(title, fontsize="small", **colors)
     if colorbar:
-        cbar = fig.colorbar(im, ax=axes, shrink=0.8)
+        cbar = axes[0].figure.colorbar(im, ax=axes, shrink=0.8)
         if colorbar_label:
             cbar.set_label(colorbar_label)
-    return fig
 
 
-def _label(value):
-    return str(value.item() if isinstance(value, np.generic) else value)
+def _label(value, names=None):
+    """How a class label is written: its name when ``names`` (from
+    :func:`_class_names`) has one, else the label itself."""
+    value = value.item() if isinstance(value, np.generic) else value
+    if names is not None and value in names:
+        return names[value]
+    return str(value)
+
+
+def _caption(estimator, accuracy=None):
+    """What a title says about the model: "MLPDigitClassifier on digits, accuracy 0.975"."""
+    text = type(estimator).__name__
+    dataset = getattr(estimator, "dataset_name_", None)
+    if dataset:
+        text += f" on {dataset}"
+    if accuracy is not None:
+        text += f", accuracy {accuracy:.3f}"
+    return text
 
 
 # ---------------------------------------------------------- confusion matrix
@@ -163,7 +190,8 @@ def plot_confusion_matrix(estimator_or_y_true, X_or_y_pred, y=None, *, labels=No
         Classes to show, in order. None means the estimator's ``classes_``
         (so that absent classes still get a row), else every label found.
     display_labels : list of str, default=None
-        Tick labels, one per class.
+        Tick labels, one per class. None means the estimator's
+        ``class_names_`` when it has them, else the labels.
     normalize : {None, "true", "pred", "all"}, default=None
         Counts (None), or fractions of each true class (rows sum to 1), of
         each predicted class (columns sum to 1), or of all samples.
@@ -178,7 +206,8 @@ def plot_confusion_matrix(estimator_or_y_true, X_or_y_pred, y=None, *, labels=No
     Returns
     -------
     fig : matplotlib Figure
-        ``fig.axes[0].images[0].get_array()`` is the matrix drawn.
+        ``fig.axes[0].images[0].get_array()`` is the matrix drawn. The
+        title gives the accuracy and, with an estimator, names it.
 
     Examples
     --------
@@ -193,6 +222,7 @@ def plot_confusion_matrix(estimator_or_y_true, X_or_y_pred, y=None, *, labels=No
     [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
     >>> plt.close(fig)
     """
+    estimator = None
     if hasattr(estimator_or_y_true, "predict"):
         estimator = estimator_or_y_true
         if y is None:
@@ -206,15 +236,28 @@ def plot_confusion_matrix(estimator_or_y_true, X_or_y_pred, y=None, *, labels=No
             raise ValueError(
                 "y must be None when the first two arguments are y_true and y_pred")
         y_true, y_pred = estimator_or_y_true, X_or_y_pred
+    names = None if estimator is None else _class_names(estimator)
+    if display_labels is None and names is not None and labels is not None:
+        display_labels = [_label(label, names) for label in labels]
     if values_format is None:
         values_format = "d" if normalize is None else ".2f"
+    long_names = display_labels is not None and max(map(len, map(str, display_labels))) > 3
     display = ConfusionMatrixDisplay.from_predictions(
         y_true, y_pred, labels=labels, normalize=normalize, display_labels=display_labels,
-        values_format=values_format, cmap=cmap, colorbar=colorbar, ax=ax)
+        values_format=values_format, cmap=cmap, colorbar=colorbar, ax=ax,
+        xticks_rotation=45 if long_names else "horizontal")
+    if long_names:
+        for tick in display.ax_.get_xticklabels():
+            tick.set_horizontalalignment("right")
+            tick.set_rotation_mode("anchor")
     title = {None: "Confusion matrix", "true": "Confusion matrix (rows sum to 1)",
              "pred": "Confusion matrix (columns sum to 1)",
              "all": "Confusion matrix (fractions of all samples)"}[normalize]
-    display.ax_.set_title(title)
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    accuracy = float(np.mean(y_true == y_pred)) if len(y_true) else None
+    caption = (f"accuracy {accuracy:.3f}" if estimator is None
+               else _caption(estimator, accuracy))
+    display.ax_.set_title(f"{title}\n{caption}", fontsize="medium")
     return display.figure_
 
 
@@ -340,7 +383,9 @@ def plot_misclassified(estimator, X, y, *, n=16, image_shape=None, n_cols=None,
 
     Each image is titled with its true label, the predicted label and, when
     the estimator has ``predict_proba``, the probability it gave to its
-    prediction. The first ``n`` errors are shown, in the order of ``X``.
+    prediction (class names when the estimator has ``class_names_``). The
+    first ``n`` errors are shown, in the order of ``X``; the title counts
+    them and names the model.
 
     Parameters
     ----------
@@ -392,34 +437,43 @@ def plot_misclassified(estimator, X, y, *, n=16, image_shape=None, n_cols=None,
         return _message_figure(fig, f"No misclassified samples: all {len(y)} correct.")
     shown = wrong[:n]
     images = _as_images(X_arr[shown], image_shape)
-    probability = None
-    if hasattr(estimator, "predict_proba"):
-        proba = np.asarray(estimator.predict_proba(X_arr[shown]))
-        if hasattr(estimator, "classes_"):
-            column = {_label(c): k for k, c in enumerate(estimator.classes_)}
-            probability = [proba[i, column[_label(y_pred[s])]]
-                           for i, s in enumerate(shown)]
-        else:
-            probability = proba.max(axis=1)
+    names = _class_names(estimator)
+    probability = _probability_of(estimator, X_arr[shown], y_pred[shown])
     titles = []
     for i, s in enumerate(shown):
-        title = f"true: {_label(y[s])}\npred: {_label(y_pred[s])}"
+        title = f"true: {_label(y[s], names)}\npred: {_label(y_pred[s], names)}"
         if probability is not None:
             title += f" (p={probability[i]:.2f})"
         titles.append(title)
     fig = _show_grid(images, titles, cmap=cmap, fig=fig, n_cols=n_cols, cell=(1.5, 1.8),
                      symmetric=False, colorbar=False)
     fig.suptitle(f"Misclassified: {wrong.size} of {len(y)}"
-                 + (f" (first {len(shown)} shown)" if len(shown) < wrong.size else ""))
+                 + (f" (first {len(shown)} shown)" if len(shown) < wrong.size else "")
+                 + f"\n{_caption(estimator, 1 - wrong.size / len(y))}")
     return fig
+
+
+def _probability_of(estimator, X, y_pred):
+    """The probability the estimator gave to its prediction ``y_pred`` of each row
+    of ``X``, or None without ``predict_proba``."""
+    if not hasattr(estimator, "predict_proba"):
+        return None
+    proba = np.asarray(estimator.predict_proba(X))
+    if not hasattr(estimator, "classes_"):
+        return proba.max(axis=1)
+    column = {_label(c): k for k, c in enumerate(estimator.classes_)}
+    return [proba[i, column[_label(p)]] for i, p in enumerate(y_pred)]
 
 
 def plot_predictions(estimator, X, y=None, *, n=16, image_shape=None, n_cols=None,
                      cmap="gray_r", fig=None):
     """Gallery of the first ``n`` samples with their predicted labels.
 
-    With the true labels ``y``, each title also shows the true label and is
-    green when the prediction is right, red when it is wrong.
+    Each title shows the predicted label (its class name when the estimator
+    has ``class_names_``) and, when the estimator has ``predict_proba``, the
+    probability it gave to it. With the true labels ``y``, it also shows the
+    true label and is green when the prediction is right, red when it is
+    wrong.
 
     Parameters
     ----------
@@ -464,20 +518,26 @@ def plot_predictions(estimator, X, y=None, *, n=16, image_shape=None, n_cols=Non
     X_shown = X_arr[:n]
     images = _as_images(X_shown, image_shape)
     y_pred = np.asarray(estimator.predict(X_shown))
+    names = _class_names(estimator)
+    probability = _probability_of(estimator, X_shown, y_pred)
+    titles = [f"pred: {_label(p, names)}" for p in y_pred]
+    if probability is not None:
+        titles = [f"{t} (p={q:.2f})" for t, q in zip(titles, probability)]
     colors = None
-    if y is None:
-        titles = [f"pred: {_label(p)}" for p in y_pred]
-    else:
+    if y is not None:
         y = np.asarray(y)
         check_consistent_length(X_arr, y)
         y_shown = y[:n]
-        titles = [f"true: {_label(t)}\npred: {_label(p)}" for t, p in zip(y_shown, y_pred)]
+        titles = [f"true: {_label(t, names)}\n{title}" for t, title in zip(y_shown, titles)]
         colors = [CORRECT_COLOR if t == p else WRONG_COLOR for t, p in zip(y_shown, y_pred)]
     fig = _show_grid(images, titles, cmap=cmap, fig=fig, n_cols=n_cols, cell=(1.5, 1.8),
                      symmetric=False, colorbar=False, title_colors=colors)
     if y is not None:
         n_right = sum(c == CORRECT_COLOR for c in colors)
-        fig.suptitle(f"Predictions: {n_right} of {len(colors)} correct")
+        fig.suptitle(f"Predictions: {n_right} of {len(colors)} correct\n"
+                     f"{_caption(estimator)}")
+    else:
+        fig.suptitle(f"Predictions of {_caption(estimator)}")
     return fig
 
 
@@ -556,12 +616,13 @@ def plot_weights(estimator, *, max_units=16, image_shape=None, n_cols=None,
     images = weights[:, :k].T.reshape((k,) + shape)
     classes = getattr(estimator, "classes_", None)
     if single_layer and classes is not None and len(classes) == n_units:
-        titles = [f"class {_label(c)}" for c in classes[:k]]
+        names = _class_names(estimator)
+        titles = [_label(c, names) if names else f"class {_label(c)}" for c in classes[:k]]
     else:
         titles = [f"unit {i}" for i in range(k)]
     fig = _show_grid(images, titles, cmap=cmap, fig=fig, n_cols=n_cols, cell=(1.3, 1.4),
                      symmetric=True, colorbar=colorbar, colorbar_label="weight")
-    fig.suptitle(f"First-layer weights ({k} of {n_units} units)")
+    fig.suptitle(f"First-layer weights ({k} of {n_units} units)\n{_caption(estimator)}")
     return fig
 
 
@@ -640,17 +701,19 @@ def plot_filters(estimator, *, layer=0, channel=None, max_filters=None, n_cols=N
     fig = _show_grid(images[:k], [f"filter {i}" for i in range(k)], cmap=cmap, fig=fig,
                      n_cols=n_cols, cell=(1.1, 1.25), symmetric=True, colorbar=colorbar,
                      colorbar_label="weight")
-    fig.suptitle(f"Layer {layer} filters" + (f" ({what})" if what else ""))
+    fig.suptitle(f"Layer {layer} filters" + (f" ({what})" if what else "")
+                 + f"\n{_caption(estimator)}")
     return fig
 
 
 def plot_feature_maps(estimator, x, *, layer=0, max_maps=None, n_cols=None,
                       cmap="viridis", colorbar=True, fig=None):
-    """Feature maps of one image at one convolutional layer.
+    """Feature maps of one image at one convolutional layer, next to the image.
 
     Calls ``estimator.feature_maps(x.reshape(1, -1), layer=layer)``, which
-    returns an array of shape ``(1, h, w, n_filters)``, and shows each map,
-    with one colour scale for all maps (so strong and weak responses compare).
+    returns an array of shape ``(1, h, w, n_filters)``, and shows the input
+    image first, then each map, with one colour scale for all maps (so strong
+    and weak responses compare).
 
     Parameters
     ----------
@@ -673,7 +736,8 @@ def plot_feature_maps(estimator, x, *, layer=0, max_maps=None, n_cols=None,
     Returns
     -------
     fig : matplotlib Figure
-        One image Axes per map shown (plus the colour bar's Axes).
+        One image Axes for the input, then one per map shown (plus the colour
+        bar's Axes).
 
     Examples
     --------
@@ -688,8 +752,8 @@ def plot_feature_maps(estimator, x, *, layer=0, max_maps=None, n_cols=None,
     ...         images = X.reshape(-1, 8, 8, 1)
     ...         return images * np.arange(1, 5)
     >>> fig = plot_feature_maps(FittedCNN(), np.eye(8))
-    >>> sum(1 for ax in fig.axes if ax.images)
-    4
+    >>> [ax.get_title() for ax in fig.axes if ax.images]
+    ['input', 'map 0', 'map 1', 'map 2', 'map 3']
     >>> plt.close(fig)
     """
     check_positive_int("max_maps", max_maps, allow_none=True)
@@ -711,8 +775,21 @@ def plot_feature_maps(estimator, x, *, layer=0, max_maps=None, n_cols=None,
             f"for one image, got {maps.shape}")
     maps = np.moveaxis(maps[0], -1, 0)  # (n_filters, h, w)
     k = len(maps) if max_maps is None else min(max_maps, len(maps))
-    fig = _show_grid(maps[:k], [f"map {i}" for i in range(k)], cmap=cmap, fig=fig,
-                     n_cols=n_cols, cell=(1.3, 1.45), symmetric=False, colorbar=colorbar,
-                     colorbar_label="activation")
-    fig.suptitle(f"Layer {layer} feature maps ({k} of {len(maps)})")
+    fig, axes = _grid(k + 1, n_cols, fig, cell=(1.3, 1.45))
+    axes[0].imshow(_input_image(estimator, x), cmap="gray_r", interpolation="nearest")
+    axes[0].set_title("input", fontsize="small")
+    _draw_images(axes[1:], maps[:k], [f"map {i}" for i in range(k)], cmap=cmap,
+                 symmetric=False, colorbar=colorbar, colorbar_label="activation")
+    fig.suptitle(f"Layer {layer} feature maps ({k} of {len(maps)})\n{_caption(estimator)}")
     return fig
+
+
+def _input_image(estimator, x):
+    """The image ``x`` as the network sees it, 2D (its first channel if several)."""
+    if x.ndim == 2 and x.shape[0] > 1:
+        return x
+    shape = getattr(estimator, "image_shape_", None)  # (channels, height, width)
+    if shape is not None and len(shape) == 3 and math.prod(shape) == x.size:
+        return x.reshape(shape)[0]
+    side = math.isqrt(x.size)
+    return x.reshape((side, side) if side * side == x.size else (1, x.size))

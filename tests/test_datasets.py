@@ -248,6 +248,9 @@ GOOD = idx_bytes(np.arange(12, dtype=np.uint8).reshape(3, 4))
     (b"PK\x03\x04" + GOOD[4:], "magic number starts with bytes 50 4b"),
     (GOOD[:2] + b"\x0a" + GOOD[3:], "unknown IDX type code 0x0A"),
     (GOOD[:3] + b"\x00", "0 dimensions"),
+    # absurd headers: more dimensions than any array has, said before reading on
+    (GOOD[:3] + b"\xff" + b"\x00" * 4 * 255, "255 dimensions; an array has at most 32"),
+    (GOOD[:3] + b"\x21" + b"\x00\x00\x00\x01" * 33, "33 dimensions"),
     (gzip.compress(GOOD)[:-12], "corrupted gzip data"),
     (gzip.compress(GOOD)[:10] + b"\xff" * 20, "corrupted gzip data"),
     (gzip.compress(GOOD[:-1]), "truncated IDX file"),
@@ -358,6 +361,16 @@ def test_corrupted_local_file_is_named(tmp_path):
     assert str(path) in str(info.value)
 
 
+def test_mnist_files_with_no_images(tmp_path):
+    # a valid IDX header of 0 images: an error naming the file, not numpy's
+    for prefix in ("train", "t10k"):
+        write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz", np.zeros((0, 28, 28), np.uint8))
+        write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", np.zeros(0, np.uint8))
+    with pytest.raises(ValueError, match="holds 0 images") as info:
+        load_mnist(data_home=tmp_path, download=False)
+    assert str(tmp_path / "train-images-idx3-ubyte.gz") in str(info.value)
+
+
 def test_nothing_local_and_no_download(tmp_path):
     with pytest.raises(FileNotFoundError) as info:
         load_mnist(data_home=tmp_path / "empty", download=False)
@@ -366,6 +379,11 @@ def test_nothing_local_and_no_download(tmp_path):
     assert str(tmp_path / "empty" / "mnist") in message
     assert all(name in message for name in FILES)
     assert not (tmp_path / "empty").exists()  # nothing created for a failed lookup
+    # the command line words the same advice with its own options
+    text = info.value.describe(forbidden="--no-download", allow="drop --no-download",
+                               other_folder="give --data-home a folder")
+    assert "--no-download" in text and "--data-home" in text and "data_home=" not in text
+    assert all(name in text for name in FILES)
 
 
 def test_fashion_mnist_uses_system_folder(tmp_path, monkeypatch):
@@ -573,6 +591,9 @@ def test_offline_error_names_files_and_folder(tmp_path, monkeypatch, fast_fetch)
     assert str(tmp_path / "fashion-mnist") in message
     assert isinstance(info.value, OSError)
     assert listing(tmp_path / "fashion-mnist") == []
+    assert "pass data_home= a folder" in message
+    assert "give --data-home a folder" in info.value.describe(
+        other_folder="give --data-home a folder")
 
 
 def test_fetch_refuses_files_without_digest(tmp_path):

@@ -250,6 +250,46 @@ def test_softmax_is_stable_for_huge_logits():
     np.testing.assert_allclose(z, [[1, 0, 0], [1 / 3, 1 / 3, 1 / 3]], atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("output", [1, 2], ids=["softmax", "sigmoids"])
+def test_probabilities_are_finite_for_any_logits(dtype, output):
+    """Overflowed logits (+-inf, NaN from inf - inf), huge and very negative
+    ones: every row finite, summing to one."""
+    big = np.finfo(dtype).max
+    inf, nan = np.inf, np.nan
+    z = np.array([[inf, 0, 1], [-inf, 0, 1], [big, big, 0], [-big, -big, -big],
+                  [inf, inf, -inf], [-inf, -inf, -inf], [nan, 1, 2], [nan, nan, nan],
+                  [nan, -inf, -inf], [1e30, -1e30, 0], [-1e4, -1e4 + 1, -1e4 + 2],
+                  [-800, -1e3, -900], [big, -big, 0]], dtype=dtype)
+    rng = np.random.default_rng(0)
+    z = np.concatenate([z, (rng.standard_normal((300, 3)) * 10.0 ** rng.integers(
+        -3, 38, (300, 1))).astype(dtype)])
+    p = z.copy()
+    _loss.probabilities(p, output)
+    assert np.isfinite(p).all() and (p >= 0).all()
+    np.testing.assert_allclose(p.sum(axis=1), 1, rtol=1e-6 if dtype == np.float32 else 1e-12)
+    # the limits: +inf counts as sigmoid 1 (softmax: the classes at +inf share
+    # everything); no usable logit: uniform; a NaN logit gets nothing
+    if output == 1:
+        np.testing.assert_array_equal(p[0], [1, 0, 0])
+    np.testing.assert_array_equal(p[4], [0.5, 0.5, 0])
+    np.testing.assert_allclose(p[[5, 7, 8]], 1 / 3)
+    assert p[6, 0] == 0
+    # the largest logit has the largest probability (argmax is the prediction)
+    finite = np.isfinite(z).all(axis=1)
+    assert (p[finite].max(axis=1) == p[finite, z[finite].argmax(axis=1)]).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_normalised_sigmoids_tend_to_softmax_when_all_underflow(dtype):
+    """sigmoid(z_k) / sum_j sigmoid(z_j) with every sigmoid about exp(z_k)."""
+    z = np.array([[-1e4, -1e4 + 1, -1e4 + 2], [-200.0, -201.0, -230.0]], dtype=dtype)
+    p, expected = z.copy(), z.copy()
+    _loss.probabilities(p, 2)
+    _loss.probabilities(expected, 1)
+    np.testing.assert_allclose(p, expected, rtol=1e-5, atol=1e-12)
+
+
 @pytest.mark.parametrize("kernel,reference", [
     (_loss.softmax_cross_entropy, _numpy_softmax_ce),
     (_loss.sigmoid_binary_cross_entropy, _numpy_sigmoid_bce),

@@ -71,7 +71,7 @@ def test_network_refuses_a_state_that_is_not_its_own():
         net.load_state({**state, "params": state["params"].astype(np.float32)})
     with pytest.raises(ValueError, match="layer states"):
         net.load_state({**state, "layers": {}})
-    with pytest.raises(ValueError, match="not a random generator state"):
+    with pytest.raises(ValueError, match="state of a PCG64 random generator"):
         net.load_state({**state, "layers": {1: {"rng": {"bit_generator": "nope"}}}})
 
 

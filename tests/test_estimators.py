@@ -63,21 +63,36 @@ def test_sklearn_compatible(estimator, check):
         check(estimator)
 
 
-def test_perceptron_reaches_95_percent_on_digits(digits):
+# A first run is quiet: the defaults converge on the digits, so fit stops by
+# itself before max_iter and no ConvergenceWarning is raised.
+def test_perceptron_reaches_95_percent_on_digits_quietly(digits):
     X_train, X_test, y_train, y_test = digits
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("error", ConvergenceWarning)
         clf = PerceptronClassifier(random_state=0).fit(X_train, y_train)
+    assert clf.n_iter_ < clf.max_iter
     assert clf.score(X_test, y_test) >= 0.95
 
 
-def test_mlp_reaches_97_percent_on_digits(digits):
+def test_mlp_reaches_97_percent_on_digits_quietly(digits):
+    # the README's snippet
     X_train, X_test, y_train, y_test = digits
-    clf = MLPDigitClassifier(hidden_layer_sizes=(100,), max_iter=200, random_state=0)
+    clf = MLPDigitClassifier(hidden_layer_sizes=(100,), random_state=0)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("error", ConvergenceWarning)
         clf.fit(X_train, y_train)
+    assert clf.n_iter_ < clf.max_iter
     assert clf.score(X_test, y_test) >= 0.97
+
+
+def test_small_grid_search_is_quiet(digits):
+    X_train, _, y_train, _ = digits
+    grid = GridSearchCV(PerceptronClassifier(random_state=0),
+                        {"alpha": [0.0, 1e-3], "batch_size": [32, 128]}, cv=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        grid.fit(X_train, y_train)
+    assert grid.best_score_ > 0.9
 
 
 @pytest.mark.parametrize("Est", [PerceptronClassifier, MLPDigitClassifier])
@@ -312,13 +327,30 @@ def test_pipeline_gridsearch_and_cross_val(digits):
 
 
 def test_verbose_prints_one_line_per_epoch(digits, capsys):
+    # not on a terminal (a log file, a pipe): verbose=True prints lines, as scikit-learn
     X_train, _, y_train, _ = digits
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         MLPDigitClassifier(hidden_layer_sizes=(8,), max_iter=2, verbose=True).fit(
             X_train, y_train)
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert out.count("Iteration") == 2 and "train accuracy" in out
+    assert err == ""  # no bar
+
+
+@pytest.mark.parametrize("verbose", [1, 2])
+def test_verbose_on_a_terminal_shows_one_bar(digits, capsys, monkeypatch, verbose):
+    monkeypatch.setattr("perceptron._training._interactive", lambda: True)
+    X_train, _, y_train, _ = digits
+    clf = MLPDigitClassifier(hidden_layer_sizes=(8,), max_iter=3, verbose=verbose)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X_train, y_train)
+    out, err = capsys.readouterr()
+    # one bar for the whole run (not one per epoch): it ends once, at epoch 3 of 3
+    assert err.count("\n") == 1 and "epoch 3/3 100%" in err and "acc=" in err
+    # the lines per epoch only with verbose=2
+    assert out.count("Iteration") == (3 if verbose == 2 else 0)
 
 
 def test_show_config_reports_openmp_and_threads(capsys):
@@ -336,14 +368,14 @@ def test_thread_count_follows_threadpoolctl_and_env():
 
     from threadpoolctl import threadpool_limits
 
-    from perceptron._config import effective_n_threads, openmp_enabled
+    from perceptron._config import available_cpus, effective_n_threads, openmp_enabled
 
     if not openmp_enabled():
         pytest.skip("built without OpenMP: the kernels always use one thread")
     with threadpool_limits(limits=1, user_api="openmp"):
         assert effective_n_threads(None) == 1
-    assert effective_n_threads(3) == 3
-    assert effective_n_threads(-1) == os.cpu_count()
+    assert effective_n_threads(3) == min(3, available_cpus())
+    assert effective_n_threads(-1) == available_cpus()
     code = "from perceptron._config import effective_n_threads as e; print(e(None))"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,

@@ -226,3 +226,23 @@ def test_bad_inputs(kwargs, match):
 def test_format_summary_needs_a_summary():
     with pytest.raises(ValueError, match="summary is missing the keys"):
         format_summary({"accuracy": 1.0})
+
+
+def test_class_names_of_the_estimator_name_the_classes():
+    from perceptron import PerceptronClassifier
+
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    clf = PerceptronClassifier(random_state=0).fit(X[:1200], y[:1200])
+    plain = classification_summary(clf, X[1200:], y[1200:])
+    assert plain["target_names"] == [str(k) for k in range(10)]
+    names = [f"digit {k}" for k in range(10)]
+    clf.class_names_ = names
+    summary = classification_summary(clf, X[1200:], y[1200:])
+    assert summary["target_names"] == names and summary["labels"] == list(range(10))
+    assert "digit 3" in format_summary(summary)
+    # given target_names win; names that do not fit the classes are not used
+    assert classification_summary(clf, X[1200:], y[1200:],
+                                  target_names=list("abcdefghij"))["target_names"][0] == "a"
+    clf.class_names_ = names[:3]
+    assert classification_summary(clf, X[1200:], y[1200:])["target_names"][0] == "0"

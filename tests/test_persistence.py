@@ -128,3 +128,70 @@ def test_failed_save_leaves_existing_file_intact(data, tmp_path, monkeypatch):
         est.save(path)
     assert open(path, "rb").read() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]  # no temp file left
+
+
+def test_model_keeps_its_class_names_and_data_set(data, tmp_path):
+    X, y = data
+    names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    est = _fit(PerceptronClassifier(max_iter=2, random_state=0), X, y)
+    est.class_names_, est.dataset_name_ = np.array(names), "digits"
+    loaded = perceptron.load(est.save(tmp_path / "m.npz"))
+    assert list(loaded.class_names_) == names and loaded.dataset_name_ == "digits"
+    # they described that fit's data: a new fit from scratch forgets them
+    _fit(loaded, X, y)
+    assert not hasattr(loaded, "class_names_") and not hasattr(loaded, "dataset_name_")
+    # a model without them (as older files are) loads and saves as before
+    again = perceptron.load(loaded.save(tmp_path / "plain.npz"))
+    assert not hasattr(again, "class_names_")
+    # names that do not fit the classes are refused, when saving and when loading
+    est.class_names_ = names[:3]
+    with pytest.raises(ValueError, match="class_names_ must hold 10 names"):
+        est.save(tmp_path / "bad.npz")
+    est.class_names_ = np.array(names)
+    path = est.save(tmp_path / "m.npz")
+    for bad, message in [({"class_names": names[:3]}, "must hold 10 names"),
+                         ({"class_names": [1] * 10}, "must be strings"),
+                         ({"dataset": "x" * 1000}, "dataset_name_ must be"),
+                         ("fashion", "must be a dict")]:
+        edited = tmp_path / "edited.npz"
+        _rewrite_meta(path, edited, lambda m: m.update(description=bad))
+        with pytest.raises(ValueError, match=message):
+            perceptron.load(edited)
+
+
+def test_save_errors_name_the_users_file(data, tmp_path):
+    X, y = data
+    est = _fit(PerceptronClassifier(max_iter=2, random_state=0), X, y)
+    missing = tmp_path / "no" / "such" / "folder"
+    with pytest.raises(FileNotFoundError, match=f"the folder {missing} does not exist"):
+        est.save(missing / "m.npz")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(NotADirectoryError, match=f"{blocker} is not a folder") as info:
+        est.save(blocker / "m.npz")
+    assert info.value.filename == str(blocker / "m.npz") and ".part" not in str(info.value)
+
+
+def test_unwritable_folder_names_the_users_file(data, tmp_path, monkeypatch):
+    import tempfile
+
+    X, y = data
+    est = _fit(PerceptronClassifier(max_iter=2, random_state=0), X, y)
+
+    def denied(**kwargs):  # what a read-only folder does, even for root
+        raise PermissionError(13, "Permission denied",
+                              str(tmp_path / ".perceptron-x.npz.part"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    with pytest.raises(PermissionError) as info:
+        est.save(tmp_path / "m.npz")
+    assert info.value.filename == str(tmp_path / "m.npz")
+    assert "Permission denied" in str(info.value) and ".part" not in str(info.value)
+
+
+def test_other_files_are_not_models(tmp_path):
+    np.save(tmp_path / "array.npy", np.zeros(3))
+    (tmp_path / "text.npz").write_text("hello")
+    for name in ("array.npy", "text.npz"):
+        with pytest.raises(ValueError, match=f"{name} is not a perceptron model file"):
+            perceptron.load(tmp_path / name)

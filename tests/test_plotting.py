@@ -134,7 +134,8 @@ def test_confusion_matrix_counts(mlp, digits, tmp_path):
     ax = fig.axes[0]
     expected = confusion_matrix(y[1000:], mlp.predict(X[1000:]))
     np.testing.assert_array_equal(ax.images[0].get_array(), expected)
-    assert ax.get_title() == "Confusion matrix"
+    accuracy = np.mean(mlp.predict(X[1000:]) == y[1000:])
+    assert ax.get_title() == f"Confusion matrix\nMLPClassifier, accuracy {accuracy:.3f}"
     assert ax.get_xlabel() == "Predicted label" and ax.get_ylabel() == "True label"
     # one number per cell, as integers
     texts = [t.get_text() for t in ax.texts]
@@ -265,8 +266,9 @@ def test_misclassified_titles_match_predictions(mlp, digits, tmp_path):
         p = proba[i, list(mlp.classes_).index(y_pred[i])]
         assert ax.get_title() == f"true: {y_test[i]}\npred: {y_pred[i]} (p={p:.2f})"
         np.testing.assert_array_equal(ax.images[0].get_array(), X_test[i].reshape(8, 8))
-    assert fig._suptitle.get_text() == (f"Misclassified: {len(wrong)} of {len(y_test)} "
-                                        "(first 9 shown)")
+    assert fig._suptitle.get_text() == (
+        f"Misclassified: {len(wrong)} of {len(y_test)} (first 9 shown)\n"
+        f"MLPClassifier, accuracy {1 - len(wrong) / len(y_test):.3f}")
 
 
 def test_misclassified_with_fake_and_784_pixels(tmp_path):
@@ -280,7 +282,7 @@ def test_misclassified_with_fake_and_784_pixels(tmp_path):
     assert titles == ["true: 3\npred: 0 (p=0.70)", "true: 7\npred: 0 (p=0.70)",
                       "true: 1\npred: 0 (p=0.70)"]
     assert all(ax.images[0].get_array().shape == (28, 28) for ax in fig.axes)
-    assert fig._suptitle.get_text() == "Misclassified: 3 of 5"
+    assert fig._suptitle.get_text() == "Misclassified: 3 of 5\nFakeCNN, accuracy 0.400"
 
 
 def test_misclassified_image_shape_and_3d_input():
@@ -333,19 +335,23 @@ def test_predictions_with_labels_are_coloured(mlp, digits, tmp_path):
     assert len(fig.axes) == 12
     assert fig.axes[5].get_subplotspec().colspan.start == 5  # 6 columns
     for ax, t, p, x in zip(fig.axes, y_test, y_pred, X_test):
-        assert ax.get_title() == f"true: {t}\npred: {p}"
+        q = mlp.predict_proba(x[None])[0, p]
+        assert ax.get_title() == f"true: {t}\npred: {p} (p={q:.2f})"
         expected = "green" if t == p else "red"
         assert matplotlib.colors.same_color(ax.title.get_color(), expected)
         np.testing.assert_array_equal(ax.images[0].get_array(), x.reshape(8, 8))
     n_right = int(np.sum(y_pred == y_test[:12]))
-    assert fig._suptitle.get_text() == f"Predictions: {n_right} of 12 correct"
+    assert fig._suptitle.get_text() == f"Predictions: {n_right} of 12 correct\nMLPClassifier"
 
 
 def test_predictions_without_labels(mlp, digits, tmp_path):
     X, _ = digits
     fig = plot_predictions(mlp, X[:5])  # fewer samples than n
     check_png(fig, tmp_path)
-    assert [ax.get_title() for ax in fig.axes] == [f"pred: {p}" for p in mlp.predict(X[:5])]
+    proba = mlp.predict_proba(X[:5])
+    assert [ax.get_title() for ax in fig.axes] == [
+        f"pred: {p} (p={q:.2f})" for p, q in zip(mlp.predict(X[:5]), proba.max(axis=1))]
+    assert fig._suptitle.get_text() == "Predictions of MLPClassifier"
     with pytest.raises(ValueError, match="X contains no samples"):
         plot_predictions(mlp, X[:0])
 
@@ -366,7 +372,7 @@ def test_weights_of_hidden_units(mlp, tmp_path):
         assert ax.get_title() == f"unit {k}"
     fig = plot_weights(mlp, max_units=5, colorbar=False)
     assert len(fig.axes) == 5
-    assert fig._suptitle.get_text() == "First-layer weights (5 of 12 units)"
+    assert fig._suptitle.get_text() == "First-layer weights (5 of 12 units)\nMLPClassifier"
 
 
 def test_weights_of_a_single_layer_are_titled_by_class(digits, tmp_path):
@@ -409,7 +415,7 @@ def test_filters_of_first_layer(tmp_path):
         np.testing.assert_array_equal(ax.images[0].get_array(), weights[k, :, :, 0])
         assert ax.images[0].get_clim() == pytest.approx((-vmax, vmax))
         assert ax.get_title() == f"filter {k}"
-    assert fig._suptitle.get_text() == "Layer 0 filters"
+    assert fig._suptitle.get_text() == "Layer 0 filters\nFakeCNN"
 
 
 def test_filters_of_deeper_layer_mean_or_channel(tmp_path):
@@ -452,8 +458,10 @@ def test_feature_maps(shape, digits, tmp_path):
     assert called.shape == (1, 64) and layer == 0
     expected = est.feature_maps(X[:1], layer=0)[0]
     axes = image_axes(fig)
-    assert len(axes) == 6
-    for k, ax in enumerate(axes):
+    assert len(axes) == 7
+    assert axes[0].get_title() == "input"  # the image itself comes first
+    np.testing.assert_array_equal(axes[0].images[0].get_array(), X[0].reshape(8, 8))
+    for k, ax in enumerate(axes[1:]):
         np.testing.assert_array_equal(ax.images[0].get_array(), expected[:, :, k])
         assert ax.get_title() == f"map {k}"
 
@@ -463,8 +471,8 @@ def test_feature_maps_of_deeper_layer(digits):
     est = FakeCNN().fit()
     fig = plot_feature_maps(est, X[3], layer=1, max_maps=3, colorbar=False)
     assert est.calls_[0][1] == 1
-    assert len(fig.axes) == 3
-    assert fig._suptitle.get_text() == "Layer 1 feature maps (3 of 4)"
+    assert len(fig.axes) == 4
+    assert fig._suptitle.get_text() == "Layer 1 feature maps (3 of 4)\nFakeCNN"
 
 
 def test_feature_maps_errors(digits):
@@ -476,3 +484,44 @@ def test_feature_maps_errors(digits):
         plot_feature_maps(est, X[0][:50])
     with pytest.raises(NotFittedError):
         plot_feature_maps(FakeCNN(), X[0])
+
+
+# ------------------------------------------------- a model that knows its data
+def test_class_names_and_data_set_name_appear_everywhere(digits, tmp_path):
+    from perceptron import PerceptronClassifier
+
+    X, y = digits
+    names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
+             "nine"]
+    clf = PerceptronClassifier(max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X[:1000], y[:1000])
+    clf.class_names_, clf.dataset_name_ = np.array(names), "digits"
+    X_test, y_test = X[1000:], y[1000:]
+    accuracy = clf.score(X_test, y_test)
+    caption = f"PerceptronClassifier on digits, accuracy {accuracy:.3f}"
+
+    fig = plot_confusion_matrix(clf, X_test, y_test)
+    check_png(fig, tmp_path)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == names
+    assert [t.get_text() for t in ax.get_yticklabels()] == names
+    assert ax.get_title() == "Confusion matrix\n" + caption
+
+    fig = plot_misclassified(clf, X_test, y_test, n=4)
+    y_pred = clf.predict(X_test)
+    first = np.flatnonzero(y_pred != y_test)[0]
+    assert fig.axes[0].get_title().startswith(
+        f"true: {names[y_test[first]]}\npred: {names[y_pred[first]]} (p=")
+    assert fig._suptitle.get_text().endswith("\n" + caption)
+
+    fig = plot_predictions(clf, X_test, y_test, n=4)
+    p = clf.predict_proba(X_test[:1])[0]
+    assert fig.axes[0].get_title() == (
+        f"true: {names[y_test[0]]}\npred: {names[p.argmax()]} (p={p.max():.2f})")
+    assert fig._suptitle.get_text().endswith("\nPerceptronClassifier on digits")
+
+    fig = plot_weights(clf)
+    assert [ax.get_title() for ax in image_axes(fig)] == names
+    plt.close("all")

@@ -131,6 +131,68 @@ def test_no_update_when_the_loss_is_not_finite(team):
     assert opt.n_steps == 0 and not opt.m.any()
 
 
+def _net_with_an_infinite_weight(engine):
+    """A net whose first weight row is +inf, for an input column of zeros:
+    ``0 * inf`` is NaN, which ReLU maps to 0, so the loss stays finite."""
+    widths = (20, 8, 3)
+    X, y, rows = make_data(widths)
+    X[:, 0] = 0
+    net = make_net(widths, engine=engine)
+    net.layers[0].params["W"][0] = np.inf
+    return net, X, y, rows
+
+
+@pytest.mark.parametrize("team", [1, 2], indirect=True)
+@pytest.mark.parametrize("engine", [DenseStackNetwork, Network])
+def test_no_update_when_the_gradient_is_not_finite(team, engine):
+    """The L2 term of an infinite weight is infinite: the step is not applied
+    and the step reports NaN, on both engines."""
+    net, X, y, rows = _net_with_an_infinite_weight(engine)
+    opt = Adam(net.params)
+    before = net.params.copy()
+    loss, _ = net.train_batch(X, y, rows, 1e-3, opt, 0.1)
+    assert np.isnan(loss)
+    np.testing.assert_array_equal(net.params, before)
+    assert opt.n_steps == 0 and not opt.m.any()
+
+
+@pytest.mark.parametrize("team", [1, 2], indirect=True)
+def test_the_fused_step_checks_gradient_and_parameters(team):
+    """The kernel itself: a finite loss with a non-finite gradient is not
+    applied; an applied step that leaves a parameter infinite says so."""
+    net, X, y, rows = _net_with_an_infinite_weight(DenseStackNetwork)
+    plan = net._plan(rows.shape[0])
+    opt = SGD(net.params)
+
+    def step(alpha):
+        return _stack.dense_stack_step(
+            X.reshape(X.shape[0], -1), rows, y, net.params, net.grads, plan.private,
+            plan.work, plan.shared, plan.widths, plan.activations, plan.drop, plan.seeds,
+            True, alpha, plan.row_loss, plan.hit, plan.team,
+            **opt.fused_step(0.1)._asdict())
+
+    loss, _, _, updated, _, finite = step(1e-3)
+    assert np.isfinite(loss) and not updated and not finite
+    loss, _, _, updated, _, finite = step(0.0)  # gradient finite, W stays inf
+    assert np.isfinite(loss) and np.isfinite(net.grads).all() and updated and not finite
+
+
+@pytest.mark.parametrize("solver", [SGD, Adam, RMSprop])
+def test_optimizers_report_non_finite_results(solver):
+    """An overflowed step, or a NaN gradient, is reported by the update kernel."""
+    w = np.ones(100_000, dtype=np.float32)
+    opt = solver(w)
+    assert opt.step(w, np.full_like(w, 1e-3), 0.01, 2)
+    g = np.full_like(w, 1e-3)
+    g[70_000] = np.nan
+    assert not opt.step(w, g, 0.01, 2)
+    # a gradient whose square overflows float32: Adam's and RMSprop's mean
+    # square becomes inf (and would freeze the weight: m / sqrt(inf) = 0)
+    w2 = np.ones(10, dtype=np.float32)
+    opt = solver(w2)
+    assert not opt.step(w2, np.full_like(w2, 1e30), 1e10, 1)
+
+
 @pytest.mark.parametrize("engine", [DenseStackNetwork, Network])
 def test_a_batch_of_weight_zero_changes_nothing(engine):
     """No gradient (the L2 term included), no optimizer step, a loss of 0."""

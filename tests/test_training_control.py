@@ -606,12 +606,13 @@ def test_learning_curves_draw_validation_loss_and_a_single_epoch(digits):
 
 def test_cli_training_control_flags(tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(["train", "--model", "mlp", "--epochs", "12", "--validation-fraction", "0.2",
-                 "--early-stopping", "--patience", "2", "--lr-schedule", "cosine",
-                 "--checkpoint", str(tmp_path / "best.npz"), "--out", str(out)])
+    code = main(["train", "-v", "--model", "mlp", "--epochs", "12",
+                 "--validation-fraction", "0.2", "--early-stopping", "--patience", "2",
+                 "--lr-schedule", "cosine", "--checkpoint", str(tmp_path / "best.npz"), "--out", str(out)])
     assert code == 0
     captured = capsys.readouterr()
-    assert "validation loss = " in captured.out  # validation figures after each epoch
+    # validation figures after each epoch, with -v, on stderr (stdout: the results)
+    assert "validation loss = " in captured.err
     import json
 
     metrics = json.loads((out / "metrics.json").read_text())

@@ -14,9 +14,10 @@ or change it.
 # %%
 # The three standard models
 # -------------------------
-# On the 8x8 digits: a perceptron trained for 200 epochs, an MLP with one
-# hidden layer of 100 units for 100 epochs, and a CNN with two "same"-padded
-# convolution blocks (32 and 64 filters) for 30 epochs.
+# On the 8x8 digits: a perceptron, an MLP with one hidden layer of 100 units
+# (both for up to 200 epochs) and a CNN with two "same"-padded convolution
+# blocks of 32 and 64 filters (up to 100 epochs). Each stops by itself once
+# its training loss no longer improves.
 import matplotlib.pyplot as plt
 
 from perceptron import compare

@@ -127,7 +127,7 @@ change); we call them directly here only to see them work.
 # layers (the perceptron and the MLP) the training loop therefore calls one
 # kernel per mini-batch, ``dense_stack_step`` in ``_stack.pyx``, which does
 # the whole step -- gather, forward, loss, backward, optimizer update -- in
-# one parallel region with two barriers. Each part is shared where its data
+# one parallel region with three barriers. Each part is shared where its data
 # lives:
 #
 # * the first layer (784 x 100, most of the arithmetic) by **input
@@ -141,13 +141,14 @@ change); we call them directly here only to see them work.
 # * the end of the backward pass and the update by **blocks of the
 #   parameter vector**: a thread computes the gradient of the rows of
 #   :math:`W_1` it multiplied, adds the threads' gradients of its block of
-#   the other parameters in thread order, and applies Adam (or SGD, RMSprop)
-#   to exactly those parameters.
+#   the other parameters in thread order, checks that its blocks of the
+#   gradient are finite, and -- once every thread has said so -- applies
+#   Adam (or SGD, RMSprop) to exactly those parameters.
 #
 # So a thread reads and updates only its own rows of :math:`W_1` and its own
 # share of Adam's moments, step after step, and they stay in its core's
-# cache, and the threads meet only twice per step (:doc:`/benchmarks` has the
-# measured speed-up from one thread to two).
+# cache, and the threads meet only three times per step (:doc:`/benchmarks`
+# has the measured speed-up from one thread to two).
 #
 # .. literalinclude:: /../perceptron/_kernels/_stack.pyx
 #    :language: cython

@@ -29,6 +29,10 @@ Sample weights (scikit-learn's MLPClassifier since 1.7)
     the same as leaving the row out, an integer weight ``k`` the same as ``k``
     copies of the row in the batch. (The L2 term is added by the caller.)
 
+At predict time the normalised sigmoids ``sigmoid(z_k) / sum_j sigmoid(z_j)``
+are computed as the softmax of ``log(sigmoid(z))``: no sum of sigmoids that
+underflows to 0 is ever divided by.
+
 The kernels return ``sum_i w_i loss_i`` and write ``scale * w_i * dL/dz_i``,
 ``scale`` being ``1 / sum_i w_i`` for the weighted mean. Each row's loss goes
 to its own slot and the slots are summed in order, so the total does not
@@ -114,6 +118,9 @@ def probabilities(floating[:, ::1] z, int output, int n_threads=1):
 
     ``output`` 1: softmax; 2: one sigmoid per class, normalised to sum to one
     (the codes of :func:`perceptron._kernels._stack.dense_stack_predict`).
+    Every row comes out finite and summing to one, whatever its logits
+    (infinite or NaN ones included: ``softmax_row`` in ``_loss_rows.pxd``
+    says how they count).
     """
     cdef Py_ssize_t i, n = z.shape[0], d = z.shape[1]
     if output not in (1, 2):

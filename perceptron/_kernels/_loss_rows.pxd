@@ -20,7 +20,8 @@
 # bit: one code path, the unweighted results unchanged.
 
 from cython cimport floating
-from libc.math cimport exp, expf, log, log1p, fabs
+from libc.math cimport (INFINITY, exp, expf, fabs, fabsf, isnan, log, log1p,
+                        log1pf)
 
 
 cdef inline floating exp_(floating x) noexcept nogil:
@@ -98,30 +99,59 @@ cdef inline double weighted_loss_row(bint softmax, const floating *z, Py_ssize_t
 
 
 cdef inline void softmax_row(floating *z, Py_ssize_t d) noexcept nogil:
-    """In place: ``z = softmax(z)`` for one row (``exp`` in the data's precision)."""
+    """In place: ``z = softmax(z)`` for one row, finite and summing to one for
+    any logits (``exp`` in the data's precision).
+
+    Logits that overflowed in the layers before (huge inputs) are taken at
+    their limits: the classes at ``+inf`` share the whole probability, a
+    ``-inf`` one gets 0. A NaN logit (``inf - inf`` in a matrix product)
+    says nothing about its class: it gets 0. A row with no logit above
+    ``-inf`` (all ``-inf`` or NaN) is uniform.
+    """
     cdef Py_ssize_t j
-    cdef floating zmax = z[0], total = 0, inv
-    for j in range(1, d):
-        if z[j] > zmax:
-            zmax = z[j]
+    cdef floating zmax = -INFINITY, total = 0, inv
     for j in range(d):
-        z[j] = exp_(z[j] - zmax)
+        if z[j] > zmax:  # never true for a NaN
+            zmax = z[j]
+    if zmax == -INFINITY:
+        for j in range(d):
+            z[j] = <floating>1.0 / d
+        return
+    for j in range(d):
+        if isnan(z[j]):
+            z[j] = 0
+        elif zmax == INFINITY:
+            z[j] = 1 if z[j] == INFINITY else 0
+        else:
+            z[j] = exp_(z[j] - zmax)
         total += z[j]
-    inv = 1 / total
+    inv = 1 / total  # total >= 1: the largest logit's term is 1
     for j in range(d):
         z[j] *= inv
 
 
+cdef inline floating log_sigmoid(floating z) noexcept nogil:
+    """``log(sigmoid(z)) = min(z, 0) - log1p(exp(-|z|))``: never overflows, and
+    keeps apart large logits whose sigmoids all round to 1."""
+    if floating is float:
+        return (z if z < 0 else 0) - log1pf(expf(-fabsf(z)))
+    else:
+        return (z if z < 0 else 0) - log1p(exp(-fabs(z)))
+
+
 cdef inline void sigmoid_proba_row(floating *z, Py_ssize_t d) noexcept nogil:
-    """In place: one sigmoid per class, normalised to sum to one (one-vs-rest)."""
+    """In place: one sigmoid per class, normalised to sum to one (one-vs-rest).
+
+    ``p_k = sigmoid(z_k) / sum_j sigmoid(z_j)`` is the softmax of the
+    log-sigmoids, which :func:`softmax_row` computes without dividing by a
+    sum that underflows: when every logit is very negative, each sigmoid is
+    about ``exp(z_k)`` and ``p`` tends to ``softmax(z)`` (where dividing the
+    sigmoids themselves gives 0 / 0).
+    """
     cdef Py_ssize_t j
-    cdef floating total = 0, e
     for j in range(d):
-        e = exp_(-z[j] if z[j] >= 0 else z[j])  # exp(-|z|) never overflows
-        z[j] = 1 / (1 + e) if z[j] >= 0 else e / (1 + e)
-        total += z[j]
-    for j in range(d):
-        z[j] /= total
+        z[j] = log_sigmoid(z[j])
+    softmax_row(z, d)
 
 
 cdef inline double ordered_sum(const double *values, Py_ssize_t n) noexcept nogil:

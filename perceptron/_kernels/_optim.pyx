@@ -27,8 +27,7 @@ from cython cimport floating
 from cython.parallel cimport prange
 
 from ._openmp cimport threads_for
-from ._update_rules cimport (SOLVER_ADAM, SOLVER_RMSPROP, SOLVER_SGD, adam_chunk,
-                            rmsprop_chunk, sgd_chunk)
+from ._update_rules cimport SOLVER_ADAM, SOLVER_RMSPROP, SOLVER_SGD, update_range
 
 #: the ``solver`` codes of :func:`perceptron._kernels._stack.dense_stack_step`
 #: (0: no update), defined in ``_update_rules.pxd``
@@ -38,57 +37,60 @@ RMSPROP = SOLVER_RMSPROP
 
 
 # Each update is a plain loop over a contiguous chunk of the flat vectors
-# (the ``cdef inline`` functions of ``_update_rules.pxd``, which the compiler
-# vectorises); ``prange`` hands one chunk to each thread. The chunk bounds
-# are assigned in the loop body itself: that is how Cython knows that each
-# thread needs its own copy of them (a variable only written through a
-# pointer would be shared by all threads).
+# (``update_range`` of ``_update_rules.pxd``, which the compiler vectorises);
+# ``prange`` hands one chunk to each thread, which then checks the chunk it
+# wrote. The chunk bounds are assigned in the loop body itself: that is how
+# Cython knows that each thread needs its own copy of them (a variable only
+# written through a pointer would be shared by all threads).
 
 def sgd_update(floating[::1] w, const floating[::1] g, floating[::1] velocity,
                double lr, double momentum, bint nesterov, int n_threads=1):
-    """One SGD step (with optional momentum / Nesterov momentum), in place."""
-    cdef Py_ssize_t c, i0, i1, n = w.shape[0]
-    cdef int n_chunks = threads_for(n, n_threads)
+    """One SGD step (with optional momentum / Nesterov momentum), in place.
+
+    Returns whether every parameter is finite after it (as do the others).
+    """
     _check(w, g, velocity)
-    if n == 0:
-        return
-    for c in prange(n_chunks, nogil=True, schedule="static", num_threads=n_chunks):
-        i0 = c * n // n_chunks
-        i1 = (c + 1) * n // n_chunks
-        sgd_chunk(&w[i0], &g[i0], &velocity[i0], i1 - i0, <floating>momentum,
-             <floating>lr, nesterov)
+    return _update(SOLVER_SGD, &w[0], &g[0], &velocity[0], NULL, w.shape[0], lr, momentum,
+                   0, 0, nesterov, n_threads)
 
 
 def adam_update(floating[::1] w, const floating[::1] g, floating[::1] m,
                 floating[::1] v, double lr_t, double beta1, double beta2,
                 double eps, int n_threads=1):
     """One Adam step, in place. ``lr_t`` already holds the bias correction."""
-    cdef Py_ssize_t c, i0, i1, n = w.shape[0]
-    cdef int n_chunks = threads_for(n, n_threads)
     _check(w, g, m)
     _check(w, g, v)
-    if n == 0:
-        return
-    for c in prange(n_chunks, nogil=True, schedule="static", num_threads=n_chunks):
-        i0 = c * n // n_chunks
-        i1 = (c + 1) * n // n_chunks
-        adam_chunk(&w[i0], &g[i0], &m[i0], &v[i0], i1 - i0, <floating>beta1,
-              <floating>beta2, <floating>lr_t, <floating>eps)
+    return _update(SOLVER_ADAM, &w[0], &g[0], &m[0], &v[0], w.shape[0], lr_t, beta1, beta2,
+                   eps, False, n_threads)
 
 
 def rmsprop_update(floating[::1] w, const floating[::1] g, floating[::1] sq,
                    double lr, double rho, double eps, int n_threads=1):
     """One RMSprop step, in place."""
-    cdef Py_ssize_t c, i0, i1, n = w.shape[0]
-    cdef int n_chunks = threads_for(n, n_threads)
     _check(w, g, sq)
+    return _update(SOLVER_RMSPROP, &w[0], &g[0], &sq[0], NULL, w.shape[0], lr, rho, 0, eps,
+                   False, n_threads)
+
+
+cdef bint _update(int solver, floating *w, const floating *g, floating *s1, floating *s2,
+                  Py_ssize_t n, double lr, double decay1, double decay2, double eps,
+                  bint nesterov, int n_threads) noexcept:
+    """``solver``'s step over the ``n`` parameters, one chunk per thread;
+    whether every parameter is finite after it. ``s2``: NULL but for Adam."""
+    cdef Py_ssize_t c, i0, i1
+    cdef int n_chunks = min(threads_for(n, n_threads), 64)
+    cdef unsigned char[64] ok
     if n == 0:
-        return
+        return True
     for c in prange(n_chunks, nogil=True, schedule="static", num_threads=n_chunks):
         i0 = c * n // n_chunks
         i1 = (c + 1) * n // n_chunks
-        rmsprop_chunk(&w[i0], &g[i0], &sq[i0], i1 - i0, <floating>rho, <floating>lr,
-                 <floating>eps)
+        ok[c] = update_range(solver, w, g, s1, s2, i0, i1, lr, decay1, decay2, eps,
+                             nesterov)
+    for c in range(n_chunks):
+        if not ok[c]:
+            return False
+    return True
 
 
 cdef void _check(floating[::1] w, const floating[::1] g, floating[::1] state) except *:

@@ -6,7 +6,7 @@ times per step for a 784-100-100-10 network, optimizer included -- while
 the small last layer, the loss and the Python between the calls run on one
 thread. This kernel
 runs the whole step, optimizer update included, in one parallel region with
-two meetings (barriers). Each part is shared the way that keeps a thread's
+three meetings (barriers). Each part is shared the way that keeps a thread's
 data in its own cache:
 
 Phase A, by input features (the first layer, the widest product)
@@ -24,8 +24,12 @@ Phase C, by blocks of the parameter vector
     Thread ``t`` computes ``dW1[F_t] = X[:, F_t].T @ dL/dZ1`` (the block it
     gathered in phase A, still in its cache), a block of columns of ``db1``,
     adds the threads' gradients of layers 2.. over its block of them in
-    thread order, adds the L2 term, and applies the optimizer to exactly
-    those parameters.
+    thread order, adds the L2 term, and checks that its blocks of the
+    gradient are finite.
+Phase D, the same blocks
+    Unless the loss or a block of the gradient is not finite (the threads
+    meet once more, to agree on that), thread ``t`` applies the optimizer to
+    exactly its blocks, and checks that the parameters it wrote are finite.
 
 A thread so reads and writes only its own rows of ``W1`` (most of the
 model), step after step, and its own share of the optimizer's state. The
@@ -205,8 +209,8 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
 
     solver : int
         Optimizer to apply after the gradient: ``_optim.SGD``, ``_optim.ADAM``
-        or ``_optim.RMSPROP``; 0: none. It is skipped when the loss is not
-        finite.
+        or ``_optim.RMSPROP``; 0: none. It is skipped when the loss or the
+        gradient is not finite.
     state1, state2 : ndarray of shape (n_params,)
         The optimizer's state: SGD's velocity; Adam's two moments; RMSprop's
         mean square.
@@ -233,11 +237,19 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
         The batch's total weight ``sum(w)`` (``m`` without weights), added in
         row order: the mean loss is ``(loss + 0.5 * alpha * penalty) /
         weight_sum``.
+    finite : bool
+        Whether the loss, the gradient and (when the step was applied) the
+        updated parameters are all finite: False means training diverged.
     """
     cdef Py_ssize_t m = rows.shape[0], n_layers = widths.shape[0] - 1
     cdef Py_ssize_t n_params = 0, l, t, i
     cdef int me, running
     cdef double penalty_parts[MAX_TEAM]
+    # per part of phases C and D: its blocks of the gradient, then of the
+    # updated parameters, are finite
+    cdef unsigned char grad_ok[MAX_TEAM]
+    cdef unsigned char params_ok[MAX_TEAM]
+    cdef bint step
     cdef double penalty = 0, loss, weight_sum = m, scale
     cdef const double *sw = NULL
     cdef Py_ssize_t n_correct = 0
@@ -265,7 +277,7 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
             weight_sum = gathered_sum(sw, &rows[0], m)
     if m == 0:
         grads[:] = 0
-        return 0.0, 0, 0.0, False, 0.0
+        return 0.0, 0, 0.0, False, 0.0, True
     # the gradient of the weighted mean loss; a batch of weight 0 has none
     scale = 1.0 / weight_sum if weight_sum > 0 else 0.0
     if team > 1:
@@ -275,8 +287,8 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
         # ... should the runtime start fewer threads than asked for). Plain
         # loops, not prange: Cython makes a prange's index both firstprivate
         # and lastprivate, and GCC then makes the threads wait for each other
-        # at the start of the loop -- three more meetings per step than the
-        # two barriers below, which are all the phases need.
+        # at the start of the loop -- three more meetings per step on top of
+        # the barriers below, which are all the phases need.
         me = perc_omp_get_thread_num()
         running = perc_omp_get_num_threads()
         t = me
@@ -298,15 +310,31 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
             penalty_parts[t] = _phase_c(m, t, team, &params[0], &grads[0], priv,
                                         ld_private, work, &shared[0], n_layers,
                                         &widths[0], &drop[0], alpha, weight_sum,
-                                        &row_loss[0],
-                                        solver, s1, s2, lr, decay1, decay2, eps, nesterov)
+                                        &grad_ok[t])
+            params_ok[t] = True
+            t = t + running
+        barrier()  # every block of the gradient is complete and checked
+        # the update: skipped for a batch of weight 0, or when the loss or
+        # the gradient is not finite
+        step = solver != NO_UPDATE and weight_sum > 0 and _all_set(grad_ok, team) \
+            and isfinite(ordered_sum(&row_loss[0], m))
+        t = me
+        while step and t < team:
+            params_ok[t] = _phase_d(t, team, &params[0], &grads[0], n_layers, &widths[0],
+                                    solver, s1, s2, lr, decay1, decay2, eps, nesterov)
             t = t + running
     for t in range(team):
         penalty += penalty_parts[t]
     n_correct = count_set(&hit[0], m)
     loss = ordered_sum(&row_loss[0], m)
-    return (loss, n_correct, penalty,
-            solver != NO_UPDATE and isfinite(loss) and weight_sum > 0, weight_sum)
+    step = solver != NO_UPDATE and weight_sum > 0 and _all_set(grad_ok, team) \
+        and isfinite(loss)
+    return (loss, n_correct, penalty, step, weight_sum,
+            isfinite(loss) and _all_set(grad_ok, team) and _all_set(params_ok, team))
+
+
+cdef inline bint _all_set(const unsigned char *flags, int n) noexcept nogil:
+    return count_set(flags, n) == n
 
 
 cdef void _check(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
@@ -472,58 +500,81 @@ cdef void _phase_b(const Py_ssize_t *rows, const Py_ssize_t *y, const double *sw
             activation_backward_row(outs[1] + i * n1, g + i * n1, n1, activations[0])
 
 
-cdef double _phase_c(Py_ssize_t m, Py_ssize_t t, int team, floating *params,
+cdef void _owned_blocks(Py_ssize_t t, int team, Py_ssize_t n_layers,
+                        const Py_ssize_t *widths, Py_ssize_t *lo,
+                        Py_ssize_t *hi) noexcept nogil:
+    """The three blocks ``[lo[b], hi[b])`` of the flat vector that thread ``t``
+    owns in phases C and D: the rows ``F_t`` of ``W1``, a block of ``b1``,
+    and a block of the other layers' parameters (whole cache lines)."""
+    cdef Py_ssize_t d = widths[0], n1 = widths[1], l
+    cdef Py_ssize_t rest = d * n1 + n1, n_params = rest
+    for l in range(1, n_layers):
+        n_params += widths[l] * widths[l + 1] + widths[l + 1]
+    lo[0] = feature_split(d, t, team) * n1
+    hi[0] = feature_split(d, t + 1, team) * n1
+    lo[1] = d * n1 + t * n1 // team
+    hi[1] = d * n1 + (t + 1) * n1 // team
+    lo[2] = rest + ((n_params - rest) * t // team) // 16 * 16
+    hi[2] = n_params if t == team - 1 else \
+        rest + ((n_params - rest) * (t + 1) // team) // 16 * 16
+
+
+cdef double _phase_c(Py_ssize_t m, Py_ssize_t t, int team, const floating *params,
                      floating *grads, const floating *priv, Py_ssize_t ld_private,
                      floating[:, ::1] work, const floating *shared, Py_ssize_t n_layers,
                      const Py_ssize_t *widths, const double *drop, double alpha,
-                     double weight_sum, const double *row_loss, int solver,
-                     floating *s1, floating *s2,
-                     double lr, double decay1, double decay2, double eps,
-                     bint nesterov) noexcept nogil:
+                     double weight_sum, unsigned char *finite) noexcept nogil:
     """Thread ``t``: gradient of ``W1[F_t]``, of a block of ``b1`` and of the
-    other layers' parameters, then L2 and the optimizer on exactly those.
-    Returns this thread's part of ``sum(W**2)``."""
-    cdef Py_ssize_t d = widths[0], n1 = widths[1], l, o, lo, hi, s
-    cdef Py_ssize_t f0 = feature_split(d, t, team), f1 = feature_split(d, t + 1, team)
-    cdef Py_ssize_t j0 = t * n1 // team, j1 = (t + 1) * n1 // team
-    cdef Py_ssize_t rest = d * n1 + n1, n_params = rest
-    cdef Py_ssize_t c0, c1
+    other layers' parameters, L2 term included. Sets ``finite`` to whether
+    these blocks of the gradient are finite; returns this thread's part of
+    ``sum(W**2)``."""
+    cdef Py_ssize_t d = widths[0], n1 = widths[1], l, o, b, s, w0, w1
+    cdef Py_ssize_t lo[3]
+    cdef Py_ssize_t hi[3]
     cdef const floating *g1 = shared + m * n1 * (2 if drop[0] > 0 else 1)
     # the L2 term's gradient, alpha W / sum(w) (none for a batch of weight 0)
     cdef floating l2_scale = <floating>(alpha / weight_sum) if weight_sum > 0 else 0
     cdef double penalty = 0
-    cdef bint update = (solver != NO_UPDATE and weight_sum > 0
-                        and isfinite(ordered_sum(row_loss, m)))
-    for l in range(1, n_layers):
-        n_params += widths[l] * widths[l + 1] + widths[l + 1]
+    _owned_blocks(t, team, n_layers, widths, lo, hi)
     # dW1[F_t] = X[:, F_t].T @ dL/dZ1, from the columns gathered in phase A
-    if f1 > f0:
-        gemm(True, False, f1 - f0, n1, m, 1, &work[t, 0], f1 - f0, g1, n1, 0,
-             grads + f0 * n1, n1)
-    column_sums(g1 + j0, grads + d * n1 + j0, m, j1 - j0, n1)
+    if hi[0] > lo[0]:
+        gemm(True, False, (hi[0] - lo[0]) // n1, n1, m, 1, &work[t, 0],
+             (hi[0] - lo[0]) // n1, g1, n1, 0, grads + lo[0], n1)
+    column_sums(g1 + lo[1] - d * n1, grads + lo[1], m, hi[1] - lo[1], n1)
     # layers 2..: this thread's block of their parameters, every thread's
     # gradient added in thread order
-    c0 = rest + ((n_params - rest) * t // team) // 16 * 16
-    c1 = n_params if t == team - 1 else rest + ((n_params - rest) * (t + 1) // team) // 16 * 16
     for s in range(1, team):
-        add_row(grads + c0, priv + (s - 1) * ld_private + c0, c1 - c0)
+        add_row(grads + lo[2], priv + (s - 1) * ld_private + lo[2], hi[2] - lo[2])
     if alpha != 0:
-        penalty += l2_chunk(params + f0 * n1, grads + f0 * n1, (f1 - f0) * n1, l2_scale)
-        o = rest
+        penalty += l2_chunk(params + lo[0], grads + lo[0], hi[0] - lo[0], l2_scale)
+        o = d * n1 + n1
         for l in range(1, n_layers):  # the weights of layer l + 1: [o, o + k n)
-            lo = max(o, c0)
-            hi = min(o + widths[l] * widths[l + 1], c1)
-            if lo < hi:
-                penalty += l2_chunk(params + lo, grads + lo, hi - lo, l2_scale)
+            w0 = max(o, lo[2])
+            w1 = min(o + widths[l] * widths[l + 1], hi[2])
+            if w0 < w1:
+                penalty += l2_chunk(params + w0, grads + w0, w1 - w0, l2_scale)
             o += widths[l] * widths[l + 1] + widths[l + 1]
-    if update:
-        update_range(solver, params, grads, s1, s2, f0 * n1, f1 * n1, lr, decay1, decay2,
-                     eps, nesterov)
-        update_range(solver, params, grads, s1, s2, d * n1 + j0, d * n1 + j1, lr, decay1,
-                     decay2, eps, nesterov)
-        update_range(solver, params, grads, s1, s2, c0, c1, lr, decay1, decay2, eps,
-                     nesterov)
+    finite[0] = True
+    for b in range(3):
+        finite[0] = finite[0] and chunk_finite(grads + lo[b], hi[b] - lo[b])
     return penalty
+
+
+cdef bint _phase_d(Py_ssize_t t, int team, floating *params, const floating *grads,
+                   Py_ssize_t n_layers, const Py_ssize_t *widths, int solver,
+                   floating *s1, floating *s2, double lr, double decay1, double decay2,
+                   double eps, bint nesterov) noexcept nogil:
+    """Thread ``t``: the optimizer on its blocks; whether the parameters it
+    wrote are finite."""
+    cdef Py_ssize_t b
+    cdef Py_ssize_t lo[3]
+    cdef Py_ssize_t hi[3]
+    cdef bint finite = True
+    _owned_blocks(t, team, n_layers, widths, lo, hi)
+    for b in range(3):
+        finite = update_range(solver, params, grads, s1, s2, lo[b], hi[b], lr, decay1,
+                              decay2, eps, nesterov) and finite
+    return finite
 
 
 def predict_work_size(const Py_ssize_t[::1] widths):

@@ -16,6 +16,8 @@
 from cython cimport floating
 from libc.math cimport sqrt, sqrtf
 
+from ._finite cimport chunk_finite
+
 
 cdef enum:  # the solver codes
     NO_UPDATE = 0
@@ -100,25 +102,40 @@ cdef inline void rmsprop_chunk(floating *w, const floating *g, floating *sq, Py_
         w[i] -= eta * gi / (sqrt_(si) + eps)
 
 
-cdef inline void update_range(int solver, floating *w, const floating *g, floating *s1,
+cdef inline bint update_range(int solver, floating *w, const floating *g, floating *s1,
                               floating *s2, Py_ssize_t lo, Py_ssize_t hi, double lr,
                               double decay1, double decay2, double eps,
                               bint nesterov) noexcept nogil:
-    """Solver ``solver``'s step on parameters ``[lo, hi)``.
+    """Solver ``solver``'s step on parameters ``[lo, hi)``; whether they (and
+    the state that can overflow) are all finite after it.
 
     ``s1``, ``s2``: its state vectors (SGD's velocity; Adam's two moments;
     RMSprop's mean square). ``decay1`` is the decay rate of ``s1`` (SGD's
     momentum, Adam's beta_1, RMSprop's rho), ``decay2`` that of ``s2``
     (Adam's beta_2).
+
+    The check is one more pass over a chunk just written, while it is in
+    cache. It catches a step that overflowed and a NaN or infinite gradient,
+    which always leaves a NaN or an infinity behind (the learning rate is
+    positive): in the parameters, or in the mean of squared gradients of
+    Adam and RMSprop, which overflows first and would otherwise freeze its
+    parameters for good (``m / sqrt(inf)`` is 0). An infinite SGD velocity
+    makes its parameter infinite too, and Adam's ``m`` is a mean of the
+    gradients: neither needs a pass of its own.
     """
     if hi <= lo:
-        return
+        return True
+    w += lo
+    g += lo
+    s1 += lo
     if solver == SOLVER_SGD:
-        sgd_chunk(w + lo, g + lo, s1 + lo, hi - lo, <floating>decay1, <floating>lr,
-                  nesterov and decay1 > 0)
-    elif solver == SOLVER_ADAM:
-        adam_chunk(w + lo, g + lo, s1 + lo, s2 + lo, hi - lo, <floating>decay1,
-                   <floating>decay2, <floating>lr, <floating>eps)
-    elif solver == SOLVER_RMSPROP:
-        rmsprop_chunk(w + lo, g + lo, s1 + lo, hi - lo, <floating>decay1, <floating>lr,
-                      <floating>eps)
+        sgd_chunk(w, g, s1, hi - lo, <floating>decay1, <floating>lr, nesterov and decay1 > 0)
+        return chunk_finite(w, hi - lo)
+    if solver == SOLVER_ADAM:
+        adam_chunk(w, g, s1, s2 + lo, hi - lo, <floating>decay1, <floating>decay2,
+                   <floating>lr, <floating>eps)
+        return chunk_finite(w, hi - lo) and chunk_finite(s2 + lo, hi - lo)
+    if solver == SOLVER_RMSPROP:
+        rmsprop_chunk(w, g, s1, hi - lo, <floating>decay1, <floating>lr, <floating>eps)
+        return chunk_finite(w, hi - lo) and chunk_finite(s1, hi - lo)
+    return True

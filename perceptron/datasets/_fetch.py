@@ -53,6 +53,26 @@ class DownloadError(OSError):
 
     __module__ = "perceptron.datasets"
 
+    def __init__(self, message, *, details=None):
+        super().__init__(message)
+        #: what failed, for a caller that words the advice its own way
+        #: (:meth:`describe`); None when raised with a bare message
+        self.details = details
+
+    def describe(self, **options):
+        """The message, with the options named as ``options`` says.
+
+        Parameters
+        ----------
+        **options
+            ``other_folder``: the phrase telling how to point at a folder that
+            holds the files (default "pass data_home= a folder"). The command
+            line says "give --data-home a folder".
+        """
+        if self.details is None:
+            return str(self)
+        return _failure_message(**self.details, **options)
+
 
 class _Transient(Exception):
     """A failure worth retrying on the same mirror."""
@@ -116,8 +136,9 @@ def fetch_files(filenames, folder, *, mirrors, sha256, title="the dataset",
             if path is not None:
                 break
         if path is None:
-            raise DownloadError(_failure_message(title, failures, mirrors, folder,
-                                                 manual_files or filenames))
+            details = dict(title=title, failures=failures, mirrors=tuple(mirrors),
+                           folder=folder, manual_files=tuple(manual_files or filenames))
+            raise DownloadError(_failure_message(**details), details=details)
         paths.append(path)
     return paths
 
@@ -204,7 +225,8 @@ def _fsync_folder(folder):
         os.close(fd)
 
 
-def _failure_message(title, failures, mirrors, folder, manual_files):
+def _failure_message(title, failures, mirrors, folder, manual_files, *,
+                     other_folder="pass data_home= a folder"):
     lines = [f"Could not download {title}: every mirror failed."]
     lines += [f"  {failure}" for failure in failures]
     lines.append(f"Download these {len(manual_files)} files by hand from one of")
@@ -212,5 +234,5 @@ def _failure_message(title, failures, mirrors, folder, manual_files):
     lines.append("and place them in")
     lines.append(f"  {folder}")
     lines += [f"    {name}" for name in manual_files]
-    lines.append("or pass data_home= a folder that already holds them.")
+    lines.append(f"or {other_folder} that already holds them.")
     return "\n".join(lines)

@@ -24,6 +24,8 @@ _CODE_TO_DTYPE = {
 }
 _DTYPE_TO_CODE = {dtype.newbyteorder("="): code for code, dtype in _CODE_TO_DTYPE.items()}
 _GZIP_MAGIC = b"\x1f\x8b"
+# more dimensions than any NumPy array can have (32 before NumPy 2, 64 since)
+_MAX_NDIM = 32
 
 
 def read_idx(path_or_fileobj):
@@ -177,6 +179,9 @@ def _parse(raw, name):
         raise ValueError(f"{name}: unknown IDX type code 0x{code:02X} (valid codes: {valid})")
     if ndim < 1:
         raise ValueError(f"{name}: IDX header declares 0 dimensions, at least 1 is needed")
+    if ndim > _MAX_NDIM:
+        raise ValueError(f"{name}: IDX header declares {ndim} dimensions; an array has "
+                         f"at most {_MAX_NDIM} (is this an IDX file?)")
     header_size = 4 + 4 * ndim
     if len(raw) < header_size:
         raise ValueError(f"{name}: truncated IDX header: {ndim} dimensions need "

@@ -23,9 +23,9 @@ def locate_files(filenames, *, title, subdir, data_home=None, download=True,
                  system_dir=None, mirrors=(), sha256=None, all_filenames=None):
     """Return the paths of ``filenames`` (standard ``.gz`` names), in order.
 
-    Raises FileNotFoundError when the files are not on disk and ``download``
-    is false, and :class:`~perceptron.datasets.DownloadError` when the
-    download fails.
+    Raises :class:`DataFilesNotFoundError` (a FileNotFoundError) when the
+    files are not on disk and ``download`` is false, and
+    :class:`~perceptron.datasets.DownloadError` when the download fails.
     """
     cache = os.path.join(resolve_data_home(data_home), subdir)
     folders = [cache]
@@ -40,8 +40,7 @@ def locate_files(filenames, *, title, subdir, data_home=None, download=True,
 
     all_filenames = tuple(all_filenames or filenames)
     if not download:
-        raise FileNotFoundError(_not_found_message(title, filenames, folders, cache,
-                                                   all_filenames))
+        raise DataFilesNotFoundError(title, filenames, folders, cache, all_filenames)
     cache = os.path.join(get_data_home(data_home), subdir)
     os.makedirs(cache, exist_ok=True)
     present = {name: _find(cache, name) for name in filenames}
@@ -62,12 +61,36 @@ def _find(folder, name):
     return None
 
 
-def _not_found_message(title, filenames, folders, cache, all_filenames):
-    lines = [f"{title} files not found and download=False. Looked for "
-             f"{', '.join(filenames)} (or uncompressed, without .gz) in:"]
-    lines += [f"  {folder}" for folder in folders]
-    lines.append(f"Pass download=True, or place these {len(all_filenames)} files in")
-    lines.append(f"  {cache}")
-    lines += [f"    {name}" for name in all_filenames]
-    lines.append("or pass data_home= a folder that already holds them.")
-    return "\n".join(lines)
+class DataFilesNotFoundError(FileNotFoundError):
+    """A data set's files are not on disk, and downloading is not allowed.
+
+    Attributes: ``title`` (the data set), ``filenames`` (the files looked
+    for), ``folders`` (where), ``folder`` (where to place them) and
+    ``all_filenames`` (every file of the data set, the ones to place).
+    """
+
+    def __init__(self, title, filenames, folders, folder, all_filenames):
+        self.title = title
+        self.filenames = tuple(filenames)
+        self.folders = tuple(folders)
+        self.folder = folder
+        self.all_filenames = tuple(all_filenames)
+        super().__init__(self.describe())
+
+    def describe(self, *, forbidden="download=False", allow="pass download=True",
+                 other_folder="pass data_home= a folder"):
+        """The message, with the options named as the caller names them.
+
+        The command line says ``forbidden="--no-download"``,
+        ``allow="drop --no-download"``, ``other_folder="give --data-home a
+        folder"``.
+        """
+        lines = [f"{self.title} not found, and {forbidden} forbids a download.",
+                 "Looked in"]
+        lines += [f"  {folder}" for folder in self.folders]
+        lines += [f"To get them, {allow}, or place these {len(self.all_filenames)} files",
+                  "(gzipped, or uncompressed without .gz) in",
+                  f"  {self.folder}"]
+        lines += [f"    {name}" for name in self.all_filenames]
+        lines.append(f"or {other_folder} that already holds them.")
+        return "\n".join(lines)

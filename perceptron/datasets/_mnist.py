@@ -238,6 +238,9 @@ def read_images_and_labels(images_path, labels_path):
     if labels.dtype != np.uint8 or labels.ndim != 1:
         raise ValueError(f"{labels_path}: expected a 1-d uint8 array of labels, "
                          f"got {labels.dtype} array of shape {labels.shape}")
+    if len(images) == 0:
+        raise ValueError(f"{images_path}: the file holds 0 images (its IDX header says "
+                         f"shape {images.shape}); the file is damaged, get it again")
     if len(labels) != len(images):
         raise ValueError(f"{labels_path} has {len(labels)} labels but {images_path} "
                          f"has {len(images)} images")

@@ -13,6 +13,8 @@ reshape. The kernels, with the derivation of the backward pass, are in
 ``perceptron/_kernels/_conv.pyx`` and ``_pool.pyx``.
 """
 
+import math
+
 import numpy as np
 
 from .._kernels import _conv, _pool
@@ -249,7 +251,7 @@ class Flatten(Layer):
     """``(n, H, W, C) -> (n, H * W * C)``: a free reshape of the NHWC buffer."""
 
     def _build(self, input_shape):
-        return (int(np.prod(input_shape)),)
+        return (math.prod(input_shape),)  # exact: no int64 overflow
 
     def forward(self, X, training=False):
         return X.reshape(X.shape[0], -1)

@@ -1,8 +1,11 @@
 """Fully connected layer and inverted dropout."""
 
+import math
+
 import numpy as np
 
 from .._kernels import _dense, _dropout
+from .._validation import check_rng_state
 from ._base import Layer
 
 #: activation name -> kernel code (see ``perceptron/_kernels/_dense.pyx``)
@@ -89,7 +92,7 @@ class Dense(Layer):
         self.activation_code = activation_code(activation)
 
     def _build(self, input_shape):
-        self.n_inputs = int(np.prod(input_shape))
+        self.n_inputs = math.prod(input_shape)  # exact: no int64 overflow
         self.param_shapes = {"W": (self.n_inputs, self.units), "b": (self.units,)}
         return (self.units,)
 
@@ -179,10 +182,7 @@ class Dropout(Layer):
     def load_state(self, state):
         if set(state) != {"rng"}:
             raise ValueError(f"Dropout state must have the entry 'rng', got {sorted(state)}")
-        try:
-            self.rng.bit_generator.state = state["rng"]
-        except (TypeError, ValueError, KeyError) as exc:
-            raise ValueError(f"Dropout state: not a random generator state ({exc})") from None
+        self.rng.bit_generator.state = check_rng_state("Dropout state", state["rng"])
 
     def forward(self, X, training=False):
         self._active = training and self.rate > 0

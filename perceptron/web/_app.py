@@ -199,7 +199,7 @@ def create_app(model, *, class_names=None, description=None,
     >>> from perceptron.datasets import load_digits
     >>> from perceptron.web import create_app
     >>> X, y = load_digits(return_X_y=True)
-    >>> clf = PerceptronClassifier(max_iter=5, random_state=0).fit(X, y)
+    >>> clf = PerceptronClassifier(random_state=0).fit(X, y)
     >>> client = TestClient(create_app(clf))
     >>> client.get("/api/model").json()["input"]
     {'height': 8, 'width': 8, 'box': 8}

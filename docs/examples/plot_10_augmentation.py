@@ -1,7 +1,7 @@
 """
-======================================================
-9. Augmentation: new training images from the old ones
-======================================================
+=======================================================
+10. Augmentation: new training images from the old ones
+=======================================================
 
 A digit written a little higher, tilted, larger or with a shakier hand is
 still the same digit, and a shirt seen in a mirror is still a shirt. A
