@@ -247,11 +247,6 @@ def load_model(path):
     >>> _ = restored.partial_fit(X, y)  # training resumes where it stopped
     """
     path = os.fspath(path)
-    with open(path, "rb") as fh:
-        magic = fh.read(4)
-    if magic != b"PK\x03\x04":  # an .npz file is a zip archive; np.load would read others
-        raise ValueError(f"{path} is not a perceptron model file (a model is an .npz "
-                         f"archive; this file starts with {magic!r})")
     try:
         meta, arrays = _read_archive(path)
         est, state = _state_from(meta, arrays)
@@ -489,7 +484,18 @@ def _state_from(meta, arrays):
                  "network": {"params": arrays.pop("params"), "layers": layers},
                  "optimizer": _optimizer_state(meta, arrays, est.solver),
                  "rng": check_rng_state("rng_states['estimator']", rng_states["estimator"]),
-                 "training": training, "description": meta["description"]}
+                 "training": training, "description": _description(meta["description"])}
+
+
+#: what a model may say about its data (``class_names_``, ``dataset_name_``)
+DESCRIPTION = {"class_names": "list of str or None", "dataset": "str or None"}
+
+
+def _description(description):
+    """The ``description`` entry, checked against :data:`DESCRIPTION` (None: absent)."""
+    if description is None:
+        return None
+    return check_saved_fields("the model's description", description, DESCRIPTION)
 
 
 def _optimizer_state(meta, arrays, solver):

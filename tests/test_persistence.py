@@ -150,9 +150,9 @@ def test_model_keeps_its_class_names_and_data_set(data, tmp_path):
     est.class_names_ = np.array(names)
     path = est.save(tmp_path / "m.npz")
     for bad, message in [({"class_names": names[:3]}, "must hold 10 names"),
-                         ({"class_names": [1] * 10}, "must be strings"),
+                         ({"class_names": [1] * 10}, "must be list of str"),
                          ({"dataset": "x" * 1000}, "dataset_name_ must be"),
-                         ("fashion", "must be a dict")]:
+                         ("fashion", "must be dict or None")]:
         edited = tmp_path / "edited.npz"
         _rewrite_meta(path, edited, lambda m: m.update(description=bad))
         with pytest.raises(ValueError, match=message):
@@ -193,5 +193,5 @@ def test_other_files_are_not_models(tmp_path):
     np.save(tmp_path / "array.npy", np.zeros(3))
     (tmp_path / "text.npz").write_text("hello")
     for name in ("array.npy", "text.npz"):
-        with pytest.raises(ValueError, match=f"{name} is not a perceptron model file"):
+        with pytest.raises(ValueError, match=f"{name}: not a perceptron model file"):
             perceptron.load(tmp_path / name)
