@@ -29,7 +29,9 @@ TITLES = {"mlp": "MLP: perceptron vs scikit-learn vs PyTorch-CPU",
           "weights": "Sample and class weights: recall on rare classes, cost per epoch",
           "dask": "Grid search: one fit after another, joblib, and a Dask cluster",
           "openmp": "OpenMP: how the kernels' idle threads wait, on a quiet and a busy machine",
+          "augment": "Augmentation: the cost of an epoch, and what it buys",
           "lbfgs": "Full-batch L-BFGS on the digits: perceptron vs scikit-learn"}
+
 RATIO = ("The contestants of a comparison ran in interleaved rounds in one process: round i "
          "of each saw the same load. `ratio vs ours` is their median time / our median time at "
          "the same thread count (above 1: ours is faster); `per-round ratio` is the median over "

@@ -9,6 +9,7 @@ import pytest
 
 import harness as H
 import perceptron
+import perceptron.callbacks  # noqa: F401 (a configuration names it)
 
 #: name -> (data set, the estimator exactly as built, target test accuracy)
 CONFIGS = {
@@ -28,6 +29,13 @@ CONFIGS = {
         "ConvDigitClassifier(conv_layers=((32, 3), (64, 3)), dense_layers=(128,), "
         "dropout=0.4, batch_size=32, max_iter=30, random_state=0)", 0.98),
     "cnn-fashion": ("fashion-mnist", "ConvDigitClassifier(max_iter=10, random_state=0)", 0.91),
+    # augmentation (#13) and a schedule: the step size follows a cosine from
+    # learning_rate_init down to 0 over the 40 epochs
+    "cnn-fashion-augment": (
+        "fashion-mnist",
+        "ConvDigitClassifier(dense_layers=(128,), dropout=0.3, "
+        "augment={'shift': 2, 'flip': True, 'rotation': 5, 'zoom': 0.05}, max_iter=40, "
+        "callbacks=[callbacks.LearningRateScheduler('cosine')], random_state=0)", 0.925),
 }
 
 

@@ -17,6 +17,7 @@ ROOT = DOCS.parent
 # Use the checkout the docs live in (with its in-place compiled kernels) when
 # perceptron is not installed, or is installed from somewhere else.
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(DOCS))  # _gallery_order, named in sphinx_gallery_conf
 
 import perceptron  # noqa: E402
 
@@ -85,7 +86,8 @@ sphinx_gallery_conf = {
     "examples_dirs": "examples",
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",      # every plot_*.py is executed
-    "within_subsection_order": "FileNameSortKey",
+    # by the tutorial's number: plot_10_... after plot_9_... (_gallery_order.py)
+    "within_subsection_order": "_gallery_order.TutorialNumber",
     "doc_module": ("perceptron",),
     "backreferences_dir": "gen_modules/backreferences",
     "reference_url": {"perceptron": None},

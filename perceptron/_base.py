@@ -22,6 +22,7 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from ._augment import Augmentation, check_augment
 from ._config import effective_n_threads, kernel_threads
 from ._engine import make_network
 from ._guard import DeferredInterrupt, Snapshot
@@ -75,6 +76,10 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
     def _validate_extra_params(self):
         """Check subclass-specific hyper-parameters (raise ValueError)."""
 
+    def _augmentation(self, n_features):
+        """The random transforms of the training batches, or None (here: none)."""
+        return None
+
     # ------------------------------------------------------------ validation
     def _validate_params(self):
         check_param("solver", self.solver, None, options=set(SOLVERS))
@@ -112,12 +117,16 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         self._validate_extra_params()
 
     def _check_dropout(self):
-        """``dropout`` in [0, 1), and 0 with L-BFGS (it needs the same loss at every call)."""
+        """``dropout`` in [0, 1); no dropout nor ``augment`` with L-BFGS, which needs
+        the same loss each time it asks (they draw anew at every batch)."""
         check_param("dropout", self.dropout, "float", 0, 1, closed_high=False)
-        if self.dropout > 0 and self.solver == "lbfgs":
-            raise ValueError(f"dropout={self.dropout} needs a stochastic solver (sgd, adam or "
-                             "rmsprop): L-BFGS needs the same loss each time it asks, and "
-                             "dropout draws a new mask each time")
+        if self.solver != "lbfgs":
+            return
+        for name, value in (("dropout", self.dropout), ("augment", self.augment)):
+            if value:
+                raise ValueError(f"{name}={value!r} needs a stochastic solver (sgd, adam or "
+                                 f"rmsprop): L-BFGS needs the same loss each time it asks, "
+                                 f"and {name} draws anew each time")
 
     def _use_assigned_weights(self):
         """Hook of :class:`DenseWeightsMixin`: the weights assigned before the first fit."""
@@ -377,11 +386,19 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
                 f"{np.dtype(self._dtype).name} between calls; refit from scratch instead")
         val = None if incremental else self._validation_set(X_val, y_val)
 
+        augmentation = self._augmentation(X.shape[1])  # checked before anything changes
+        if augmentation is not None and sp.issparse(X):
+            raise ValueError("augment transforms images, which a sparse X does not hold: "
+                             "pass X dense, or set augment=None")
+
         if first_pass:
             self._initialize(X.shape[1], self._target_type)
             self._use_assigned_weights()
         if self.solver != "lbfgs" and (not incremental or not hasattr(self, "_optimizer")):
             self._optimizer = make_optimizer(self.solver, self._network.params, self)
+        if augmentation is not None:
+            augmentation.rng = self._rng  # each batch's seed: one draw from the estimator's stream
+        self._augmenter = augmentation
 
         X_in = self._network_input(X)
         with self._thread_limits() as n_threads:
@@ -680,6 +697,11 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
                              f"{out_activation!r}")
         if "history_" in attributes:
             _check_history(attributes["history_"], len(attributes.get("loss_curve_", [])))
+        # what fit checks once it has the data: the images augment folds the
+        # rows into, the labels of a class_weight dict
+        self._augmentation(n_features)
+        if isinstance(self.class_weight, dict):
+            compute_class_weight(self.class_weight, classes=classes, y=classes)
         params = state["network"]["params"]
         n_params = count_params(self._make_layers(n_features, n_outputs),
                                 self._input_shape(n_features), self._dtype)
@@ -732,6 +754,7 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
     def __getstate__(self):
         state = super().__getstate__()
         state.pop("_best_params", None)
+        state.pop("_augmenter", None)  # made again by each fit
         return state
 
     def __setstate__(self, state):
@@ -750,6 +773,24 @@ def _check_history(history, n_epochs):
                 isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
             raise ValueError(f"history_[{key!r}] must be a list of {n_epochs} numbers "
                              "(one per epoch)")
+
+
+class AugmentMixin:
+    """The ``augment`` parameter: random transforms of every training batch.
+
+    For the estimators that see images (the MLP and the CNN). They define
+    ``_image_shape(n_features)``, the ``(channels, height, width)`` of an
+    image, and ``_CHANNELS_LAST``, whether their network's input holds it as
+    ``(height, width, channels)``.
+    """
+
+    _CHANNELS_LAST = False
+
+    def _augmentation(self, n_features):
+        magnitudes = check_augment(self.augment)
+        if magnitudes is None:
+            return None
+        return Augmentation(magnitudes, self._image_shape(n_features), self._CHANNELS_LAST)
 
 
 class DenseWeightsMixin:

@@ -6,15 +6,16 @@ import numbers
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import (FITTED_ATTRIBUTES_DOC, TRAINING_PARAMS_DOC, BaseDigitClassifier,
-                    DenseWeightsMixin)
+from ._augment import AUGMENT_DOC, check_augment
+from ._base import (FITTED_ATTRIBUTES_DOC, TRAINING_PARAMS_DOC, AugmentMixin,
+                    BaseDigitClassifier, DenseWeightsMixin)
 from ._validation import check_image_shape, check_layer_sizes, check_param
 from .layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D, activation_code
 
 _SPEC_KEYS = ("filters", "kernel_size", "stride", "padding", "pool")
 
 
-class ConvDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
+class ConvDigitClassifier(AugmentMixin, DenseWeightsMixin, BaseDigitClassifier):
     __doc__ = """Convolutional neural network classifier on the Cython/OpenMP engine.
 
     The default is the network of the Keras/TensorFlow CNN tutorial: three
@@ -66,6 +67,7 @@ class ConvDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
         data fits, which scikit-learn's estimator checks rely on). A shape
         that does not match ``n_features``, or a layer stack that does not fit
         the image, raises a ValueError naming the sizes.
+{augment}
 {params}
 
     Attributes
@@ -104,6 +106,7 @@ class ConvDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
     >>> clf.score(X_test, y_test) > 0.9
     True
     """.format(
+        augment=AUGMENT_DOC,
         params=TRAINING_PARAMS_DOC.format(solver="rmsprop", alpha=0.0, batch_size=128,
                                           learning_rate_init=0.001, max_iter=10),
         attributes=FITTED_ATTRIBUTES_DOC,
@@ -111,7 +114,7 @@ class ConvDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
 
     def __init__(self, conv_layers=((32, 3), (64, 3), (64, 3)), pool_size=2,
                  padding="same", dense_layers=(64,), activation="relu", *,
-                 output_activation="softmax", dropout=0.0, image_shape=None,
+                 output_activation="softmax", dropout=0.0, image_shape=None, augment=None,
                  solver="rmsprop", alpha=0.0, class_weight=None, batch_size=128,
                  learning_rate="constant",
                  learning_rate_init=0.001, power_t=0.5, max_iter=10, shuffle=True,
@@ -128,6 +131,7 @@ class ConvDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
         self.output_activation = output_activation
         self.dropout = dropout
         self.image_shape = image_shape
+        self.augment = augment
         self.solver = solver
         self.alpha = alpha
         self.class_weight = class_weight
@@ -211,6 +215,7 @@ class ConvDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
         self._check_dropout()
         if self.image_shape is not None:
             self._image_shape(None)
+        check_augment(self.augment)
 
     def _image_shape(self, n_features):
         """``(channels, height, width)`` for ``n_features`` pixels (None: only check).
@@ -224,6 +229,8 @@ class ConvDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
         return check_image_shape(self.image_shape, n_features, channels=True)
 
     # ------------------------------------------------------------ hooks
+    _CHANNELS_LAST = True  # the network's input is NHWC (see _network_input)
+
     def _make_conv_stack(self):
         layers = []
         for i, spec in enumerate(self._conv_specs()):

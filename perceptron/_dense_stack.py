@@ -94,20 +94,19 @@ class DenseStackNetwork(Network):
         return self
 
     def train_batch(self, X, T, rows, alpha=0.0, optimizer=None, learning_rate=None,
-                    sample_weight=None):
+                    sample_weight=None, augment=None):
         """One training step on ``X[rows]``, ``T[rows]``, in one kernel call.
 
         Parameters and results as :meth:`Network.train_batch` (NaN for the
         loss of a step that diverged); the gradients are the same, summed in
-        another order. The kernel gathers the batch's rows of a dense ``X``,
-        ``T`` and ``sample_weight`` itself; those of a sparse ``X`` are
-        densified first.
+        another order. The kernel gathers the batch's rows of ``X``, ``T``
+        and ``sample_weight`` itself (with ``augment``, or a sparse ``X``, it
+        is handed the transformed or densified batch and its rows in order
+        instead).
         """
         m = rows.shape[0]
-        if sp.issparse(X):
-            xb = self._batch_buffer((m, int(self._widths[0])))
-            take_rows(X, rows, xb, self.n_threads)
-            X, T = xb, np.ascontiguousarray(T[rows])
+        if augment is not None or sp.issparse(X):
+            X, T = self._gather(X, rows, augment), np.ascontiguousarray(T[rows])
             if sample_weight is not None:
                 sample_weight = np.ascontiguousarray(sample_weight[rows])
             rows = self._batch_rows(m)

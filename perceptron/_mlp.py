@@ -1,12 +1,13 @@
 """Multi-layer perceptron: dense hidden layers between pixels and classes."""
 
-from ._base import (FITTED_ATTRIBUTES_DOC, TRAINING_PARAMS_DOC, BaseDigitClassifier,
-                    DenseWeightsMixin)
-from ._validation import check_layer_sizes
+from ._augment import AUGMENT_DOC, check_augment
+from ._base import (FITTED_ATTRIBUTES_DOC, TRAINING_PARAMS_DOC, AugmentMixin,
+                    BaseDigitClassifier, DenseWeightsMixin)
+from ._validation import check_image_shape, check_layer_sizes
 from .layers import Dense, Dropout, activation_code
 
 
-class MLPDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
+class MLPDigitClassifier(AugmentMixin, DenseWeightsMixin, BaseDigitClassifier):
     __doc__ = """Multi-layer perceptron classifier on the Cython/OpenMP engine.
 
     A stack of dense layers ``f(X @ W + b)`` with optional inverted dropout
@@ -26,6 +27,11 @@ class MLPDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
     dropout : float, default=0.0
         Fraction of each hidden layer's outputs dropped while training
         (inverted dropout; nothing is dropped at predict time).
+{augment}
+    image_shape : tuple of int or None, default=None
+        ``(height, width)`` or ``(channels, height, width)`` of one image,
+        used only by ``augment`` to fold the rows of ``X`` back into images
+        (channel-major); None means square single-channel images.
 {params}
 
     Attributes
@@ -56,6 +62,7 @@ class MLPDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
     >>> clf.score(X_test, y_test) > 0.9
     True
     """.format(
+        augment=AUGMENT_DOC,
         params=TRAINING_PARAMS_DOC.format(solver="adam", alpha=0.0001, batch_size=128,
                                           learning_rate_init=0.001, max_iter=200),
         attributes=FITTED_ATTRIBUTES_DOC,
@@ -68,7 +75,8 @@ class MLPDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
                  verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
                  early_stopping=False, validation_fraction=0.1, beta_1=0.9,
                  beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, rho=0.9,
-                 dropout=0.0, dtype="float32", n_threads=None, callbacks=None):
+                 dropout=0.0, augment=None, image_shape=None, dtype="float32",
+                 n_threads=None, callbacks=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.output_activation = output_activation
@@ -96,6 +104,8 @@ class MLPDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
         self.max_fun = max_fun
         self.rho = rho
         self.dropout = dropout
+        self.augment = augment
+        self.image_shape = image_shape
         self.dtype = dtype
         self.n_threads = n_threads
         self.callbacks = callbacks
@@ -109,6 +119,12 @@ class MLPDigitClassifier(DenseWeightsMixin, BaseDigitClassifier):
         self._hidden_sizes()
         activation_code(self.activation)
         self._check_dropout()
+        check_augment(self.augment)
+        check_image_shape(self.image_shape, channels=True)
+
+    def _image_shape(self, n_features):
+        """``(channels, height, width)`` of an image of ``n_features`` pixels."""
+        return check_image_shape(self.image_shape, n_features, channels=True)
 
     def _make_layers(self, n_features, n_outputs):
         layers = []

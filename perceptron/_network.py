@@ -305,13 +305,13 @@ class Network:
         return loss / total, float(np.dot(hits, sample_weight)) / total
 
     def train_batch(self, X, T, rows, alpha=0.0, optimizer=None, learning_rate=None,
-                    sample_weight=None):
+                    sample_weight=None, augment=None):
         """One training step on the mini-batch ``X[rows]``, ``T[rows]``.
 
-        Gathers the batch, runs :meth:`train_step` on it and then, given an
-        ``optimizer``, its step -- unless the loss or the gradient is not
-        finite, to leave the parameters as they were, or the batch's total
-        weight is 0.
+        Gathers the batch (transformed by ``augment``, if given), runs
+        :meth:`train_step` on it and then, given an ``optimizer``, its step
+        -- unless the loss or the gradient is not finite, to leave the
+        parameters as they were, or the batch's total weight is 0.
 
         Parameters
         ----------
@@ -328,6 +328,8 @@ class Network:
             The optimizer's step size; required with ``optimizer``.
         sample_weight : ndarray of shape (n_samples,), dtype float64, optional
             The weight of every row of ``X``; the batch's are ``sample_weight[rows]``.
+        augment : perceptron._augment.Augmentation, optional
+            Random transforms of the images, drawn afresh for this batch.
 
         Returns
         -------
@@ -338,9 +340,7 @@ class Network:
             ReLU maps NaN to 0, so a model can reach NaN parameters while
             its loss stays finite: the loss alone does not say.
         """
-        m = rows.shape[0]
-        xb = self._batch_buffer((m,) + self.input_shape)
-        take_rows(X, rows, xb.reshape(m, -1), self.n_threads)
+        xb = self._gather(X, rows, augment)
         weights = None
         if sample_weight is not None:
             if sample_weight.shape[0] != X.shape[0]:
@@ -355,12 +355,20 @@ class Network:
             return math.nan, n_correct
         return loss, n_correct
 
-    def _batch_buffer(self, shape):
-        """The gathered mini-batch (kept while its shape is)."""
-        buf = self._scratch.get("batch")
-        if buf is None or buf.shape != tuple(shape):
-            buf = self._scratch["batch"] = np.empty(shape, dtype=self.dtype)
-        return buf
+    def _gather(self, X, rows, augment=None):
+        """The mini-batch ``X[rows]``, through ``augment`` if given (or densified, for
+        a sparse ``X``), in a buffer kept while its shape is. ``augment`` is
+        called as ``_dense.take_rows`` is: it gathers the rows and transforms
+        them in one pass."""
+        m = rows.shape[0]
+        xb = self._scratch.get("batch")
+        if xb is None or xb.shape != (m,) + self.input_shape:
+            xb = self._scratch["batch"] = np.empty((m,) + self.input_shape, dtype=self.dtype)
+        if augment is None:
+            take_rows(X, rows, xb.reshape(m, -1), self.n_threads)
+        else:
+            augment(X.reshape(X.shape[0], -1), rows, xb.reshape(m, -1), self.n_threads)
+        return xb
 
     # -- prediction ---------------------------------------------------------
     #: memory the layers' scratch buffers may take at predict time

@@ -78,7 +78,8 @@ def run_epochs(est, X, T, X_val, T_val, n_epochs, incremental, interrupt, sample
     Parameters
     ----------
     est : BaseDigitClassifier
-        Initialised (network, optimizer, histories, random stream).
+        Initialised (network, optimizer, histories, random stream, and the
+        augmentation of the training batches, ``_augmenter``, or None).
     X : ndarray of shape (n_samples, *input_shape), or CSR matrix
         The network's input, C-contiguous.
     T : ndarray of shape (n_samples, n_outputs), dtype uint8
@@ -179,7 +180,8 @@ def _train_epoch(est, X, T, order, bs, interrupt, progress, bar, sample_weight):
         # gradient and optimizer step (skipped if the batch's weights are all
         # 0; NaN loss: the step diverged)
         loss, n_correct = net.train_batch(X, T, idx, est.alpha, optimizer,
-                                          optimizer.learning_rate, sample_weight=sample_weight)
+                                          optimizer.learning_rate, sample_weight=sample_weight,
+                                          augment=est._augmenter)
         if not math.isfinite(loss):
             progress.close()
             raise ValueError(

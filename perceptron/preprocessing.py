@@ -21,12 +21,13 @@ from scipy import ndimage
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, validate_data
 
+from ._augment import augment_images
 from ._imageio import (MAX_IMAGE_PIXELS, import_pil, is_path, is_pil_image, pil_to_gray,
                        read_gray, to_gray)
 from ._validation import check_image_shape, check_positive_int
 
-__all__ = ["DigitImagePreprocessor", "MAX_IMAGE_PIXELS", "digit_field", "load_image",
-           "preprocess_digit_image"]
+__all__ = ["DigitImagePreprocessor", "MAX_IMAGE_PIXELS", "augment_images", "digit_field",
+           "load_image", "preprocess_digit_image"]
 
 #: below this contrast (ink peak minus background, on the 0-1 scale) an image is blank
 _MIN_CONTRAST = 1.0 / 255.0

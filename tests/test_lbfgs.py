@@ -204,3 +204,13 @@ def test_each_iteration_is_an_epoch_for_the_callbacks(digits):
             X_train, y_train)
     expected = ["train"] + [c for e in range(4) for c in (("begin", e), ("end", e, True))]
     assert count.calls == expected + ["end of training"] and clf.n_iter_ == 4
+
+
+def test_augment_needs_a_stochastic_solver_and_dense_images(digits):
+    import scipy.sparse as sp
+
+    X_train, _, y_train, _ = digits
+    with pytest.raises(ValueError, match="augment=.* needs a stochastic solver"):
+        MLPDigitClassifier(solver="lbfgs", augment={"shift": 1}).fit(X_train, y_train)
+    with pytest.raises(ValueError, match="sparse X"):
+        MLPDigitClassifier(augment={"shift": 1}).fit(sp.csr_matrix(X_train), y_train)
