@@ -12,15 +12,12 @@ from perceptron._engine import make_network
 from perceptron._lbfgs import LossGradient
 from perceptron._network import Network
 from perceptron.callbacks import EarlyStopping, LearningRateScheduler
-from perceptron.datasets import load_digits
 from perceptron.layers import Conv2D, Dense, Flatten
 
 
 @pytest.fixture(scope="module")
-def digits():
-    X_train, y_train = load_digits(subset="train", return_X_y=True)
-    X_test, y_test = load_digits(subset="test", return_X_y=True)
-    return X_train, X_test, y_train, y_test
+def digits(digits_split):
+    return digits_split
 
 
 def _targets(kind, n, rng):
