@@ -19,7 +19,7 @@ CONFIGS = {
     "perceptron-sigmoid-fashion": (
         "fashion-mnist",
         "PerceptronClassifier(activation='sigmoid', max_iter=10, random_state=0)", 0.83),
-    "mlp-digits": ("digits", "MLPDigitClassifier(random_state=0)", 0.97),
+    "mlp-digits": ("digits", "MLPDigitClassifier(max_iter=300, random_state=0)", 0.97),
     "mlp-fashion": (
         "fashion-mnist",
         "MLPDigitClassifier(hidden_layer_sizes=(512, 256), dropout=0.2, max_iter=20, "

@@ -933,14 +933,11 @@ TRAINING_PARAMS_DOC = """\
         Seeds weight initialisation, shuffling, dropout and the validation
         split. With an int and the same number of threads, two fits give
         bit-identical models.
-    tol : float, default=1e-3
+    tol : float, default={tol}
         Minimum improvement of the loss (or validation score) that counts:
         training stops when ``n_iter_no_change`` epochs in a row improve it by
-        less. (scikit-learn's MLPClassifier uses 1e-4, with which the loss on
-        a small data set such as the digits keeps creeping down until
-        ``max_iter`` runs out; 1e-3 is its SGDClassifier's value.) With
-        "lbfgs", the gradient's size at which it has converged (scipy's
-        ``gtol``).
+        less. {tol_note}With "lbfgs", the gradient's size at which it has
+        converged (scipy's ``gtol``).
     verbose : bool or int, default=False
         Show a progress bar per epoch and print one line per epoch.
     warm_start : bool, default=False

@@ -108,7 +108,8 @@ class ConvDigitClassifier(AugmentMixin, DenseWeightsMixin, BaseDigitClassifier):
     """.format(
         augment=AUGMENT_DOC,
         params=TRAINING_PARAMS_DOC.format(solver="rmsprop", alpha=0.0, batch_size=128,
-                                          learning_rate_init=0.001, max_iter=10),
+                                          learning_rate_init=0.001, max_iter=10, tol=1e-3,
+                                          tol_note=""),
         attributes=FITTED_ATTRIBUTES_DOC,
     )
 

@@ -55,7 +55,7 @@ class MLPDigitClassifier(AugmentMixin, DenseWeightsMixin, BaseDigitClassifier):
     >>> from perceptron.datasets import load_digits
     >>> X_train, y_train = load_digits(subset="train", return_X_y=True)
     >>> X_test, y_test = load_digits(subset="test", return_X_y=True)
-    >>> clf = MLPDigitClassifier((64,), random_state=0)
+    >>> clf = MLPDigitClassifier((64,), max_iter=400, random_state=0)
     >>> clf = clf.fit(X_train, y_train)
     >>> [w.shape for w in clf.coefs_]
     [(64, 64), (64, 10)]
@@ -64,14 +64,15 @@ class MLPDigitClassifier(AugmentMixin, DenseWeightsMixin, BaseDigitClassifier):
     """.format(
         augment=AUGMENT_DOC,
         params=TRAINING_PARAMS_DOC.format(solver="adam", alpha=0.0001, batch_size=128,
-                                          learning_rate_init=0.001, max_iter=200),
+                                          learning_rate_init=0.001, max_iter=200, tol=1e-4,
+                                          tol_note="(scikit-learn's MLPClassifier's value.) "),
         attributes=FITTED_ATTRIBUTES_DOC,
     )
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *,
                  output_activation="softmax", solver="adam", alpha=0.0001, class_weight=None,
                  batch_size=128, learning_rate="constant", learning_rate_init=0.001,
-                 power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-3,
+                 power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4,
                  verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
                  early_stopping=False, validation_fraction=0.1, beta_1=0.9,
                  beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, rho=0.9,

@@ -243,7 +243,7 @@ def load_model(path):
     >>> import perceptron
     >>> from perceptron.datasets import load_digits
     >>> X, y = load_digits(return_X_y=True)
-    >>> clf = perceptron.MLPDigitClassifier((16,), random_state=0)
+    >>> clf = perceptron.MLPDigitClassifier((16,), tol=1e-3, random_state=0)
     >>> clf = clf.fit(X, y)
     >>> path = clf.save(os.path.join(tempfile.mkdtemp(), "mlp"))
     >>> restored = perceptron.load(path)

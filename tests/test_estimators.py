@@ -84,7 +84,7 @@ def test_perceptron_reaches_95_percent_on_digits_quietly(digits):
 def test_mlp_reaches_97_percent_on_digits_quietly(digits):
     # the README's snippet
     X_train, X_test, y_train, y_test = digits
-    clf = MLPDigitClassifier(hidden_layer_sizes=(100,), random_state=0)
+    clf = MLPDigitClassifier(hidden_layer_sizes=(100,), max_iter=300, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         clf.fit(X_train, y_train)
