@@ -80,8 +80,10 @@ def wait_for_answer(driver, count):
 
 
 def shown_probabilities(driver):
-    bars = driver.find_elements(By.CSS_SELECTOR, "#bars li")
-    return [float(li.get_attribute("data-probability")) for li in bars]
+    # read in one script, so that every bar comes from the same answer
+    values = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#bars li'), li => li.dataset.probability)")
+    return [float(v) for v in values]
 
 
 def model_answer(est, image):

@@ -126,6 +126,7 @@ function pump() {
   if (inFlight || !dirty || timer !== null || !hasInk) return;
   const wait = MIN_INTERVAL - (performance.now() - lastSent);
   if (wait > 0) {
+    document.body.dataset.state = "busy"; // a drawing waits to be sent
     timer = setTimeout(() => { timer = null; pump(); }, wait);
     return;
   }
@@ -156,8 +157,9 @@ async function send(body, type, mine) {
     if (mine === generation) showError(`no answer from the server (${err.message})`);
   } finally {
     inFlight = false;
-    document.body.dataset.state = "idle";
     pump();
+    // idle only when nothing is in flight and no drawing waits to be sent
+    if (!inFlight && timer === null) document.body.dataset.state = "idle";
   }
 }
 
