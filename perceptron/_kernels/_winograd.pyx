@@ -53,14 +53,15 @@ whose last tiles hang over the border).
 
 The loops
 ---------
-A 2D transform is the 1D one applied to each column of the tile, then to
-each row of the result. In NHWC a pixel is a contiguous vector of channels,
-so the 1D transforms (:func:`_Bt`, :func:`_At`, :func:`_G` and their
-transposes) are one line per row of their matrix -- e.g. ``v[1] = (d[3] +
-d[4]) - 4 (d[1] + d[2])`` for row 1 of ``B^T`` -- in a loop over channels,
-which the compiler vectorises. Zero padding: a tile that hangs over the
-border of the image is first copied into a zero-filled 6x6 tile, and only
-the output pixels inside the image are written.
+A 2D transform is the 1D one applied along each row of the tile, then along
+the columns of the result. In NHWC a pixel is a contiguous vector of
+channels, so the 1D transforms (:func:`_Bt`, :func:`_At`, :func:`_G` and
+their transposes) are one loop per row of their matrix, over the channels --
+``v[1] = (d[3] + d[4]) - 4 (d[1] + d[2])`` for row 1 of ``B^T`` -- which the
+compiler vectorises; the column pass does a whole tile's columns in one go
+(``6 C`` values per loop). Zero padding: a tile that hangs over the border
+of the image is first copied into a zero-filled 6x6 tile, and only the
+output pixels inside the image are written.
 
 Backward
 --------
@@ -81,21 +82,30 @@ would take 2.25 times the memory of the input.
 
 Why F(4x4, 3x3)
 ---------------
-F(2x2, 3x3) saves 2.25x the multiplies, F(4x4, 3x3) 4x, at the price of
-larger transforms and of rounding: its coefficients go up to 8 (``A^T``)
-and down to 1/24 (``G``). Measured on the default network's layers in
-float32, against float64, the outputs and gradients are off by about 1e-6
-of their scale (root mean square; up to 5e-6 at most), where im2col's and
-F(2x2)'s are off by 2e-7: far below what changes training
-(``tests/test_winograd.py`` checks the bounds). F(4x4) was the faster of the
-two on every layer of the default network, up to 1.5x on the 7x7 one.
+F(2x2, 3x3) does 2.25x fewer multiplies than im2col, F(4x4, 3x3) 4x, at the
+price of larger transforms and of rounding: F(4x4)'s coefficients go from
+1/24 (``G``) to 8 (``A^T``). Both were written (the transforms as tables);
+on the default network's 14x14x32 and 7x7x64 layers F(4x4) was the faster,
+by 1.07x and 1.4x for a training step, and the margin grew when its
+transforms were written out as below. In float32, against a float64
+computation, its outputs and gradients are off by 2e-7 to 4e-7 of their
+scale (root mean square; at most 5e-6), where im2col's are off by about
+5e-8 (at most 6e-7), and F(2x2)'s by about as much as im2col's: far below what changes training
+(``tests/test_winograd.py`` pins the bounds).
+
+With fewer than 8 input channels the transforms cost more than the
+multiplies they save, and im2col is faster: the layers take this path for
+3x3, stride-1 convolutions of 8 channels or more (``perceptron.layers.Conv2D``).
 
 How the work is run
 -------------------
 As in ``_conv.pyx``, thread ``t`` takes the samples ``[n t / T, n (t + 1) / T)``
 and, block after block of a few samples (about ``block_tiles`` tiles), runs
 every step on that block while it is in its core's cache, with one
-single-threaded BLAS call per position ``(xi, nu)``. The per-thread buffers
+single-threaded BLAS call per position ``(xi, nu)``. A block's ``V`` (and
+``M``) is stored tile after tile, the 36 vectors of a tile together where its
+transforms write them, so the GEMM of position ``k`` reads every 36th row of
+it (``lda = 36 C``). The per-thread buffers
 (``V``, ``M`` and a tile's scratch) are allocated per call and sized by the
 block, not by the batch: nothing batch-sized is kept between the forward and
 the backward pass (:func:`workspace_size`). The sums over the batch (``dU``,
@@ -332,13 +342,13 @@ cdef struct Plan:
 
 
 cdef void _input_tile(const floating *img, Plan p, Py_ssize_t ty, Py_ssize_t tx,
-                      floating *V, Py_ssize_t step, floating *scratch) noexcept nogil:
-    """``V[xi, nu] = (B^T d B)[xi, nu]`` for the 6x6 input tile ``d`` of output tile (ty, tx).
+                      floating *V, floating *scratch) noexcept nogil:
+    """``V = B^T d B`` for the 6x6 input tile ``d`` of output tile (ty, tx).
 
     ``img`` is one (H, W, C) image; ``V[xi, nu]`` (C values) goes to
-    ``V + (xi * 6 + nu) * step``. ``scratch`` holds ``2 * 36 * C`` values.
+    ``V + (xi * 6 + nu) * C``. ``scratch`` holds ``2 * 36 * C`` values.
     """
-    cdef Py_ssize_t C = p.C, x, xi
+    cdef Py_ssize_t C = p.C, y
     cdef Py_ssize_t y0 = ty * TILE_OUT - p.pad_top, x0 = tx * TILE_OUT - p.pad_left
     cdef floating *tmp = scratch
     cdef floating *tile = scratch + POSITIONS * C
@@ -349,48 +359,45 @@ cdef void _input_tile(const floating *img, Plan p, Py_ssize_t ty, Py_ssize_t tx,
         d, ds = tile, TILE_IN * C
     else:
         d, ds = img + (y0 * p.W + x0) * C, p.W * C
-    # tmp[xi, x] = sum_y B^T[xi, y] d[y, x]: each column of the tile
-    for x in range(TILE_IN):
-        _Bt(d + x * C, ds, tmp + x * C, TILE_IN * C, C)
-    # V[xi, nu] = sum_x tmp[xi, x] B^T[nu, x]: each row of tmp
-    for xi in range(TILE_IN):
-        _Bt(tmp + xi * TILE_IN * C, C, V + xi * TILE_IN * step, step, C)
+    # tmp[y, nu] = sum_x d[y, x] B^T[nu, x]: each row of the tile
+    for y in range(TILE_IN):
+        _Bt(d + y * ds, C, tmp + y * TILE_IN * C, C, C)
+    # V[xi, nu] = sum_y B^T[xi, y] tmp[y, nu]: all the columns at once
+    _Bt(tmp, TILE_IN * C, V, TILE_IN * C, TILE_IN * C)
 
 
-cdef void _input_tile_adjoint(const floating *dV, Py_ssize_t step, Plan p, Py_ssize_t ty,
-                              Py_ssize_t tx, floating *dimg, floating *scratch) noexcept nogil:
+cdef void _input_tile_adjoint(const floating *dV, Plan p, Py_ssize_t ty, Py_ssize_t tx,
+                              floating *dimg, floating *scratch) noexcept nogil:
     """``dX[tile] += B dV B^T``: the transpose of :func:`_input_tile`, added into ``dimg``.
 
     Pixels of the tile outside the image (the zero padding) are dropped.
     """
-    cdef Py_ssize_t C = p.C, x, xi
+    cdef Py_ssize_t C = p.C, y
     cdef floating *tmp = scratch
     cdef floating *tile = scratch + POSITIONS * C
-    # tmp[xi, x] = sum_nu dV[xi, nu] B^T[nu, x]: each row
-    for xi in range(TILE_IN):
-        _B(dV + xi * TILE_IN * step, step, tmp + xi * TILE_IN * C, C, C)
-    # tile[y, x] = sum_xi B^T[xi, y] tmp[xi, x]: each column
-    for x in range(TILE_IN):
-        _B(tmp + x * C, TILE_IN * C, tile + x * C, TILE_IN * C, C)
+    # tmp[y, nu] = sum_xi B^T[xi, y] dV[xi, nu]: all the columns at once
+    _B(dV, TILE_IN * C, tmp, TILE_IN * C, TILE_IN * C)
+    # tile[y, x] = sum_nu tmp[y, nu] B^T[nu, x]: each row
+    for y in range(TILE_IN):
+        _B(tmp + y * TILE_IN * C, C, tile + y * TILE_IN * C, C, C)
     _scatter_add(tile, p.H, p.W, C, ty * TILE_OUT - p.pad_top, tx * TILE_OUT - p.pad_left,
                  TILE_IN, dimg)
 
 
-cdef void _output_tile(const floating *M, Py_ssize_t step, Plan p, Py_ssize_t ty,
-                       Py_ssize_t tx, const floating *b, int activation,
-                       floating *out, floating *scratch) noexcept nogil:
+cdef void _output_tile(const floating *M, Plan p, Py_ssize_t ty, Py_ssize_t tx,
+                       const floating *b, int activation, floating *out,
+                       floating *scratch) noexcept nogil:
     """``out[tile] = f(A^T M A + b)`` for the pixels of output tile (ty, tx) in the image.
 
-    ``M[xi, nu]`` (F values) is at ``M + (xi * 6 + nu) * step``; ``out`` is one
+    ``M[xi, nu]`` (F values) is at ``M + (xi * 6 + nu) * F``; ``out`` is one
     (Ho, Wo, F) image. ``scratch`` holds ``(24 + 4) * F`` values.
     """
-    cdef Py_ssize_t F = p.F, u, v, nu
+    cdef Py_ssize_t F = p.F, u, v
     cdef Py_ssize_t oy = ty * TILE_OUT, ox = tx * TILE_OUT
     cdef floating *tmp = scratch
     cdef floating *y = scratch + TILE_OUT * TILE_IN * F
-    # tmp[u, nu] = sum_xi A^T[u, xi] M[xi, nu]: each column
-    for nu in range(TILE_IN):
-        _At(M + nu * step, TILE_IN * step, tmp + nu * F, TILE_IN * F, F)
+    # tmp[u, nu] = sum_xi A^T[u, xi] M[xi, nu]: all the columns at once
+    _At(M, TILE_IN * F, tmp, TILE_IN * F, TILE_IN * F)
     # Y[u, v] = sum_nu tmp[u, nu] A^T[v, nu]: each row; then f(Y + b) inside the image
     for u in range(min(p.Ho - oy, TILE_OUT)):
         _At(tmp + u * TILE_IN * F, F, y, F, F)
@@ -400,13 +407,13 @@ cdef void _output_tile(const floating *M, Py_ssize_t step, Plan p, Py_ssize_t ty
 
 
 cdef void _output_tile_adjoint(const floating *G, Plan p, Py_ssize_t ty, Py_ssize_t tx,
-                               floating *dM, Py_ssize_t step, floating *scratch) noexcept nogil:
+                               floating *dM, floating *scratch) noexcept nogil:
     """``dM = A G[tile] A^T``: the transpose of :func:`_output_tile` (without ``f``).
 
     ``G`` is one (Ho, Wo, F) image of ``dL/dZ``; the tile's pixels outside
     it count as zeros (they were never written). ``scratch``: ``(24 + 16) * F``.
     """
-    cdef Py_ssize_t F = p.F, u, nu
+    cdef Py_ssize_t F = p.F, u
     cdef Py_ssize_t oy = ty * TILE_OUT, ox = tx * TILE_OUT
     cdef floating *tmp = scratch
     cdef floating *tile = scratch + TILE_OUT * TILE_IN * F
@@ -420,9 +427,8 @@ cdef void _output_tile_adjoint(const floating *G, Plan p, Py_ssize_t ty, Py_ssiz
     # tmp[u, nu] = sum_v g[u, v] A^T[v, nu]: each row
     for u in range(TILE_OUT):
         _A(g + u * gs, F, tmp + u * TILE_IN * F, F, F)
-    # dM[xi, nu] = sum_u A^T[u, xi] tmp[u, nu]: each column
-    for nu in range(TILE_IN):
-        _A(tmp + nu * F, TILE_IN * F, dM + nu * step, TILE_IN * step, F)
+    # dM[xi, nu] = sum_u A^T[u, xi] tmp[u, nu]: all the columns at once
+    _A(tmp, TILE_IN * F, dM, TILE_IN * F, TILE_IN * F)
 
 
 # ---------------------------------------------------------------- bias and activation
@@ -518,24 +524,24 @@ cdef void _forward_block(const floating *x, const floating *U, const floating *b
     cdef Py_ssize_t C = p.C, F = p.F, k, i, ty, tx, q
     cdef Py_ssize_t P = (s1 - s0) * p.tiles_h * p.tiles_w
     cdef Py_ssize_t in_size = p.H * p.W * C, out_size = p.Ho * p.Wo * F
-    # 1. V = B^T d B for every tile; tile q is row q of each (P, C) matrix V[xi, nu]
+    # 1. V = B^T d B for every tile (tile q at V + q * 36 * C)
     q = 0
     for i in range(s0, s1):
         for ty in range(p.tiles_h):
             for tx in range(p.tiles_w):
-                _input_tile(x + i * in_size, p, ty, tx, V + q * C, P * C, scratch)
+                _input_tile(x + i * in_size, p, ty, tx, V + q * POSITIONS * C, scratch)
                 q += 1
-    # 2. M[xi, nu] = V[xi, nu] @ U[xi, nu]
+    # 2. M[xi, nu] = V[xi, nu] @ U[xi, nu]; row q of V[xi, nu] is at V + (q * 36 + k) * C
     for k in range(POSITIONS):
-        gemm(False, False, <int>P, <int>F, <int>C, <floating>1, V + k * P * C, <int>C,
-             U + k * C * F, <int>F, <floating>0, M + k * P * F, <int>F)
+        gemm(False, False, <int>P, <int>F, <int>C, <floating>1, V + k * C, POSITIONS * <int>C,
+             U + k * C * F, <int>F, <floating>0, M + k * F, POSITIONS * <int>F)
     # 3. out = f(A^T M A + b) for every tile
     q = 0
     for i in range(s0, s1):
         for ty in range(p.tiles_h):
             for tx in range(p.tiles_w):
-                _output_tile(M + q * F, P * F, p, ty, tx, b, activation, out + i * out_size,
-                             scratch)
+                _output_tile(M + q * POSITIONS * F, p, ty, tx, b, activation,
+                             out + i * out_size, scratch)
                 q += 1
 
 
@@ -556,27 +562,28 @@ cdef void _backward_block(const floating *x, const floating *A, floating *grad,
     for i in range(s0, s1):
         for ty in range(p.tiles_h):
             for tx in range(p.tiles_w):
-                _output_tile_adjoint(grad + i * out_size, p, ty, tx, dM + q * F, P * F,
+                _output_tile_adjoint(grad + i * out_size, p, ty, tx, dM + q * POSITIONS * F,
                                      scratch)
-                _input_tile(x + i * in_size, p, ty, tx, V + q * C, P * C, scratch)
+                _input_tile(x + i * in_size, p, ty, tx, V + q * POSITIONS * C, scratch)
                 q += 1
     # 3. dU[xi, nu] (+)= V[xi, nu]^T @ dM[xi, nu]
     for k in range(POSITIONS):
-        gemm(True, False, <int>C, <int>F, <int>P, <floating>1, V + k * P * C, <int>C,
-             dM + k * P * F, <int>F, beta, dU + k * C * F, <int>F)
+        gemm(True, False, <int>C, <int>F, <int>P, <floating>1, V + k * C, POSITIONS * <int>C,
+             dM + k * F, POSITIONS * <int>F, beta, dU + k * C * F, <int>F)
     if dx == NULL:
         return
     # 4. dV[xi, nu] = dM[xi, nu] @ U[xi, nu]^T, written over V
     for k in range(POSITIONS):
-        gemm(False, True, <int>P, <int>C, <int>F, <floating>1, dM + k * P * F, <int>F,
-             U + k * C * F, <int>F, <floating>0, V + k * P * C, <int>C)
+        gemm(False, True, <int>P, <int>C, <int>F, <floating>1, dM + k * F, POSITIONS * <int>F,
+             U + k * C * F, <int>F, <floating>0, V + k * C, POSITIONS * <int>C)
     # 5. dX = the sum over tiles of B dV B^T
     memset(dx + s0 * in_size, 0, (s1 - s0) * in_size * sizeof(floating))
     q = 0
     for i in range(s0, s1):
         for ty in range(p.tiles_h):
             for tx in range(p.tiles_w):
-                _input_tile_adjoint(V + q * C, P * C, p, ty, tx, dx + i * in_size, scratch)
+                _input_tile_adjoint(V + q * POSITIONS * C, p, ty, tx, dx + i * in_size,
+                                    scratch)
                 q += 1
 
 
