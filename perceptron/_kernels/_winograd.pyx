@@ -53,8 +53,8 @@ whose last tiles hang over the border).
 
 The loops
 ---------
-A 2D transform is the 1D one applied along each row of the tile, then along
-the columns of the result. In NHWC a pixel is a contiguous vector of
+A 2D transform is two passes of the 1D one: along each row of the tile and
+along each column (in either order). In NHWC a pixel is a contiguous vector of
 channels, so the 1D transforms (:func:`_Bt`, :func:`_At`, :func:`_G` and
 their transposes) are one loop per row of their matrix, over the channels --
 ``v[1] = (d[3] + d[4]) - 4 (d[1] + d[2])`` for row 1 of ``B^T`` -- which the
@@ -468,6 +468,7 @@ cdef void _activation_grad_bias_sum(floating *G, const floating *A, Py_ssize_t r
 
 
 cdef void _add_into(floating *dst, const floating *src, Py_ssize_t n) noexcept nogil:
+    """``dst[:n] += src[:n]``."""
     cdef Py_ssize_t j
     for j in range(n):
         dst[j] += src[j]
