@@ -18,7 +18,9 @@ tests allow ``1e-4``.
 import numpy as np
 import pytest
 
+from perceptron import ConvDigitClassifier
 from perceptron._kernels import _conv, _winograd
+from perceptron.layers import Conv2D
 
 ACTIVATIONS = {"identity": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
 
@@ -273,3 +275,75 @@ def test_kernels_reject_wrong_shapes():
     with pytest.raises(ValueError, match="shapes do not agree"):      # a 2x2 kernel's weights
         _winograd.winograd_forward(x, np.zeros((4 * 2, 3)), np.zeros(3),
                                    np.zeros((2, 6, 6, 3)), 1, 1, 0)
+
+
+# ------------------------------------------------------------------ the layer's choice
+def built_layer(layer, input_shape, dtype=np.float64, n_threads=1, seed=0):
+    """``layer`` built on ``input_shape`` with parameters of its own (as the network binds them)."""
+    layer.build(input_shape, dtype)
+    rng = np.random.default_rng(seed)
+    params = {k: rng.normal(size=s).astype(dtype) / 4 for k, s in layer.param_shapes.items()}
+    layer.bind(params, {k: np.zeros(s, dtype) for k, s in layer.param_shapes.items()})
+    layer.n_threads = n_threads
+    return layer
+
+
+@pytest.mark.parametrize("kwargs, shape, path", [
+    (dict(kernel_size=3, padding="same"), (9, 9, 8), "winograd"),
+    (dict(kernel_size=3, padding="valid"), (9, 7, 16), "winograd"),
+    (dict(kernel_size=(3, 3), padding="same"), (1, 1, 8), "winograd"),
+    (dict(kernel_size=3, padding="same", algorithm="winograd"), (6, 6, 1), "winograd"),
+    # must NOT take the Winograd path
+    (dict(kernel_size=3, padding="same"), (9, 9, 7), "im2col"),       # too few channels
+    (dict(kernel_size=3, padding="same", stride=2), (9, 9, 8), "im2col"),
+    (dict(kernel_size=5, padding="same"), (9, 9, 8), "im2col"),
+    (dict(kernel_size=(3, 2), padding="same"), (9, 9, 8), "im2col"),
+    (dict(kernel_size=1), (9, 9, 8), "im2col"),
+    (dict(kernel_size=3, padding="same", algorithm="im2col"), (9, 9, 8), "im2col"),
+])
+def test_conv2d_path(kwargs, shape, path):
+    layer = Conv2D(4, **kwargs)
+    assert layer.path is None            # decided by build, from the input's channels
+    layer.build(shape, np.float32)
+    assert layer.path == path
+
+
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=3, stride=2), dict(kernel_size=5),
+                                    dict(kernel_size=(3, 1))])
+def test_conv2d_refuses_winograd_where_it_cannot_work(kwargs):
+    with pytest.raises(ValueError, match="algorithm='winograd' needs a 3x3 kernel with stride 1"):
+        Conv2D(4, algorithm="winograd", **kwargs)
+    with pytest.raises(ValueError, match="algorithm must be"):
+        Conv2D(4, algorithm="fft")
+
+
+@pytest.mark.parametrize("padding", ["same", "valid"])
+@pytest.mark.parametrize("need_dx", [True, False])
+def test_conv2d_winograd_matches_im2col_layer(padding, need_dx):
+    shape = (7, 10, 8)
+    fast = built_layer(Conv2D(5, 3, padding=padding, activation="tanh"), shape, n_threads=2)
+    ref = built_layer(Conv2D(5, 3, padding=padding, activation="tanh", algorithm="im2col"),
+                      shape, n_threads=2)
+    assert (fast.path, ref.path) == ("winograd", "im2col")
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(3,) + shape)
+    out_fast, out_ref = fast.forward(X, training=True), ref.forward(X, training=True)
+    assert_close(out_fast, out_ref, 1e-10, "output")
+    G = rng.normal(size=out_ref.shape)
+    dX_fast, dX_ref = fast.backward(G.copy(), need_dx), ref.backward(G.copy(), need_dx)
+    if need_dx:
+        assert_close(dX_fast, dX_ref, 1e-10, "dX")
+    else:
+        assert dX_fast is None
+    for name in ("W", "b"):
+        assert_close(fast.grads[name], ref.grads[name], 1e-10, name)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_default_cnn_trains_its_inner_layers_with_winograd():
+    """ConvDigitClassifier(): the first convolution (1 channel) stays im2col, the others not."""
+    rng = np.random.default_rng(0)
+    X, y = rng.uniform(size=(64, 784)).astype(np.float32), np.arange(64) % 10
+    clf = ConvDigitClassifier(max_iter=1, random_state=0, n_threads=2).fit(X, y)
+    assert [layer.path for layer in clf._conv_layers()] == ["im2col", "winograd", "winograd"]
+    assert np.isfinite(clf.loss_)

@@ -361,6 +361,21 @@ _winograd.winograd_forward(xw, Ww, bw, by_winograd, 1, 1, RELU)   # pad top/left
 print("winograd_forward matches im2col:", np.allclose(by_winograd, by_im2col))
 
 # %%
+# A :class:`~perceptron.layers.Conv2D` layer takes this path by itself for a
+# 3x3 kernel with stride 1 and at least 8 input channels (with fewer, the
+# transforms cost more than they save); its ``path`` attribute says which.
+# In :class:`~perceptron.ConvDigitClassifier`'s default network the first
+# convolution (one channel) uses im2col and the two others Winograd. In
+# float32 the transforms round a little more than im2col's dot products (a
+# few 1e-7 of the results' scale), which does not change training.
+from perceptron.layers import Conv2D
+
+for channels in (1, 32):
+    layer = Conv2D(64, 3, padding="same")
+    layer.build((14, 14, channels), np.float32)
+    print(f"3x3 convolution of {channels:2d} channels:", layer.path)
+
+# %%
 # Reading the benchmarks
 # ----------------------
 # The :doc:`/benchmarks` page shows how fast these kernels train a real
