@@ -31,8 +31,10 @@ class ConvDigitClassifier(AugmentMixin, DenseWeightsMixin, BaseDigitClassifier):
     Images are given flattened, one per row of ``X`` (as every scikit-learn
     estimator takes them); ``image_shape`` says how to fold the rows back.
     Inside, activations are NHWC ``(n, height, width, channels)``, so each
-    convolution is im2col plus one matrix product for the whole batch (see
-    :mod:`perceptron.layers._conv`).
+    convolution is im2col plus one matrix product for the whole batch, or,
+    for a 3x3 convolution with stride 1 of 8 channels or more (the default
+    network's second and third), Winograd's F(4x4, 3x3) algorithm with 4x
+    fewer multiplications (see :mod:`perceptron.layers._conv`).
 
     Parameters
     ----------

@@ -7,7 +7,8 @@ Every estimator in this package runs on a dozen short Cython functions in
 ``perceptron/_kernels/``. This tutorial follows one dense layer from the
 equations of backpropagation to the code that computes them, checks the
 kernels against NumPy and against finite differences, then does the same
-for the convolution, and ends with how to read the benchmarks.
+for the convolution and for Winograd's faster algorithm for 3x3
+convolutions, and ends with how to read the benchmarks.
 
 The kernels are internal (their names start with an underscore and may
 change); we call them directly here only to see them work.
@@ -286,6 +287,95 @@ for i in range(2):
             patch = x[i, oy:oy + kh, ox:ox + kw, :]
             direct[i, oy, ox] = np.tensordot(patch, kernel, axes=3) + bc
 print("conv_forward matches the definition:", np.allclose(out, np.maximum(direct, 0)))
+
+# %%
+# Fewer multiplications: Winograd's algorithm
+# -------------------------------------------
+# im2col spends 9 multiply-adds per output pixel, input channel and filter
+# of a 3x3 convolution. Winograd's *minimal filtering* (Lavin & Gray, 2016)
+# gets the same outputs with fewer. In one dimension, two outputs of a
+# 3-tap filter :math:`g` over four inputs :math:`d` need 6 multiplications
+# done directly, but only 4 as
+#
+# .. math::
+#
+#     y = A^\top \left[ (G g) \odot (B^\top d) \right]
+#
+# with the small matrices below: :math:`G g` depends only on the weights
+# (computed once per batch), :math:`B^\top d` only on the input, and the 4
+# products of :math:`\odot` are the only ones that touch both.
+BT2 = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]])
+G2 = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
+AT2 = np.array([[1, 1, 1, 0], [0, 1, -1, -1]])
+d, g = rng.normal(size=4), rng.normal(size=3)
+print("F(2, 3):", AT2 @ ((G2 @ g) * (BT2 @ d)), " direct:", np.array([d[0:3] @ g, d[1:4] @ g]))
+
+# %%
+# Applying the 1D algorithm along the rows and the columns of a tile gives
+# :math:`Y = A^\top [(G g G^\top) \odot (B^\top d B)] A`. The kernels use the
+# bigger F(4x4, 3x3): a 4x4 tile of outputs from a 6x6 tile of inputs with
+# 36 products instead of 144. Its matrices, ``_winograd.transforms()``, must
+# reproduce a direct convolution of the tile:
+from perceptron._kernels import _winograd
+
+BT, G4, AT = _winograd.transforms()
+print("A^T =\n", AT)
+tile, kernel3 = rng.normal(size=(6, 6)), rng.normal(size=(3, 3))
+direct = np.array([[np.sum(tile[u:u + 3, v:v + 3] * kernel3) for v in range(4)]
+                   for u in range(4)])
+winograd = AT @ ((G4 @ kernel3 @ G4.T) * (BT @ tile @ BT.T)) @ AT.T
+print("F(4x4, 3x3) reproduces the direct convolution:", np.allclose(winograd, direct))
+
+# %%
+# With :math:`C` input channels and :math:`F` filters the sum over channels
+# moves inside the brackets (the transforms are linear), so for each of the
+# 36 positions of a transformed tile, all the tiles of a block of images
+# are multiplied at once: a GEMM of ``(tiles, C) @ (C, F)``. The backward
+# pass is the same products transposed, in reverse order; the derivation is
+# the docstring of ``perceptron/_kernels/_winograd.pyx``. In NHWC each pixel
+# of a tile is a vector of channels, and each 1D transform is one loop per
+# row of its matrix, over the channels:
+#
+# .. literalinclude:: /../perceptron/_kernels/_winograd.pyx
+#    :language: cython
+#    :start-at: cdef inline void _Bt(
+#    :end-before: cdef inline void _B(
+#    :caption: perceptron/_kernels/_winograd.pyx
+#
+# A block of samples then goes through the input transform, the 36 GEMMs
+# and the output transform, with the bias and activation, while it is in
+# the core's cache:
+#
+# .. literalinclude:: /../perceptron/_kernels/_winograd.pyx
+#    :language: cython
+#    :start-at: cdef void _forward_block(
+#    :end-before: cdef void _backward_block(
+#
+# The Winograd kernel computes what ``conv_forward`` (im2col) computes,
+# here on images whose sides are not multiples of 4, so that tiles hang over
+# the zero padding:
+xw = rng.normal(size=(2, 9, 7, 8))                  # 2 images, 9x7, 8 channels
+Ww = rng.normal(size=(9 * 8, 5)) / 8
+bw = rng.normal(size=5)
+by_im2col, by_winograd = np.empty((2, 9, 7, 5)), np.empty((2, 9, 7, 5))
+_conv.conv_forward(xw, np.empty((2 * 9 * 7, 9 * 8)), Ww, bw, by_im2col, 3, 3, 1, 1, 1, RELU)
+_winograd.winograd_forward(xw, Ww, bw, by_winograd, 1, 1, RELU)   # pad top/left, act
+print("winograd_forward matches im2col:", np.allclose(by_winograd, by_im2col))
+
+# %%
+# A :class:`~perceptron.layers.Conv2D` layer takes this path by itself for a
+# 3x3 kernel with stride 1 and at least 8 input channels (with fewer, the
+# transforms cost more than they save); its ``path`` attribute says which.
+# In :class:`~perceptron.ConvDigitClassifier`'s default network the first
+# convolution (one channel) uses im2col and the two others Winograd. In
+# float32 the transforms round a little more than im2col's dot products (a
+# few 1e-7 of the results' scale), which does not change training.
+from perceptron.layers import Conv2D
+
+for channels in (1, 32):
+    layer = Conv2D(64, 3, padding="same")
+    layer.build((14, 14, channels), np.float32)
+    print(f"3x3 convolution of {channels:2d} channels:", layer.path)
 
 # %%
 # Reading the benchmarks
