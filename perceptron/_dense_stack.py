@@ -9,7 +9,10 @@ prediction takes blocks of rows through every layer while they are in
 cache. The arithmetic is the layers' own (``Dense.forward``/``backward``,
 ``Dropout``'s masks, the optimizer's update): :class:`DenseStackNetwork`
 gives the same results as the layer-by-layer :class:`~perceptron._network.Network`
-up to the order of floating-point sums, which the tests check.
+up to the order of floating-point sums, which the tests check. The step is
+cut into parts chosen from the shapes alone (``_stack.stack_parts``), which
+the threads share out: its result is the same, bit for bit, on any number
+of threads.
 """
 
 import math
@@ -40,9 +43,11 @@ class StepPlan:
     dropouts: list
     #: seed of each layer's dropout mask for the coming step
     seeds: np.ndarray
-    #: threads sharing the step
+    #: the parts the step is cut into (from the shapes alone) and the
+    #: threads sharing them
+    parts: int
     team: int
-    #: per-thread scratch, shared scratch, the other threads' gradient vectors
+    #: per-thread scratch, shared scratch, the other chunks' gradient vectors
     work: np.ndarray
     shared: np.ndarray
     private: np.ndarray
@@ -117,7 +122,7 @@ class DenseStackNetwork(Network):
         loss, n_correct, penalty, updated, weight_sum, finite = _stack.dense_stack_step(
             X.reshape(X.shape[0], -1), rows, T, self.params, self.grads, plan.private,
             plan.work, plan.shared, plan.widths, plan.activations, plan.drop, plan.seeds,
-            OUTPUT_CODES[self.output], alpha, plan.row_loss, plan.hit, plan.team,
+            OUTPUT_CODES[self.output], alpha, plan.row_loss, plan.hit, plan.parts, plan.team,
             sample_weight=sample_weight, **update)
         if updated:
             optimizer.count_step()
@@ -139,17 +144,18 @@ class DenseStackNetwork(Network):
         if key in plans:
             return plans[key]
         widths = self._widths
+        parts = _stack.stack_parts(m, widths)
         team = _stack.stack_team(m, widths, self.n_threads)
         drop = np.zeros(len(self._activations))
         for i, layer in self._dropouts:
             drop[i] = layer.rate
         plan = StepPlan(
             widths=widths, activations=self._activations, drop=drop,
-            dropouts=self._dropouts, seeds=np.zeros(len(drop), dtype=np.uint64), team=team,
-            work=np.empty((team, _stack.work_size(m, team, widths, drop)), self.dtype),
-            shared=np.empty(_stack.shared_size(m, widths, drop), self.dtype),
-            private=np.empty((team - 1, _stack.grad_stride(self.params.shape[0])),
-                             self.dtype),
+            dropouts=self._dropouts, seeds=np.zeros(len(drop), dtype=np.uint64),
+            parts=parts, team=team,
+            work=np.empty((team, _stack.work_size(m, parts, widths, drop)), self.dtype),
+            shared=np.empty(_stack.shared_size(m, parts, widths, drop), self.dtype),
+            private=np.empty((parts - 1, _stack.chunk_grad_size(widths)), self.dtype),
             row_loss=np.empty(m), hit=np.empty(m, dtype=np.uint8))
         # keep two batch sizes: the full batches' and the last one's
         if len(plans) >= 2:

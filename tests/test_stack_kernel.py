@@ -4,8 +4,9 @@ Each test runs the same network twice from the same seed: once on the fused
 engine (``DenseStackNetwork.train_batch``: one kernel call per step) and once
 on the reference, layer by layer (``Network.train_step`` on the gathered
 batch, then the optimizer's own kernel), and compares. The number of threads sharing a
-step is forced, so that 2 and 3 threads are checked whatever the size. With
-sample weights, both engines are given the same weights (some of them 0).
+step, and of parts it is cut into, are forced, so that 2 and 3 threads are checked
+whatever the size. With sample weights, both engines are given the same weights (some
+of them 0). Then: the same bits on any number of threads.
 """
 
 import numpy as np
@@ -45,7 +46,7 @@ def make_data(widths, n=90, dtype=np.float64, seed=1, multilabel=False):
         T = (rng.random((n, widths[-1])) < 0.4).astype(np.uint8)
     else:
         T = onehot(rng.integers(0, widths[-1], n), widths[-1])
-    rows = rng.permutation(n)[:37].astype(np.intp)  # 37: no team divides it
+    rows = rng.permutation(n)[:37].astype(np.intp)  # 37: no number of parts divides it
     return X, T, rows
 
 
@@ -56,10 +57,21 @@ def make_weights(n, seed=2):
     return w
 
 
+#: the parts a step is cut into when ``team`` threads share it in the tests
+#: below: one for one thread, else more parts than threads, shared unevenly
+PARTS = {1: 1, 2: 3, 3: 4}
+
+
+def force_split(monkeypatch, parts, team):
+    """Make every step cut into ``parts`` parts, shared by ``team`` threads."""
+    monkeypatch.setattr(_stack, "stack_parts", lambda m, widths: parts)
+    monkeypatch.setattr(_stack, "stack_team", lambda m, widths, n_threads: team)
+
+
 @pytest.fixture
 def team(request, monkeypatch):
-    """Force the number of threads sharing a step."""
-    monkeypatch.setattr(_stack, "stack_team", lambda m, widths, n_threads: request.param)
+    """Force the number of threads sharing a step (and its parts, ``PARTS``)."""
+    force_split(monkeypatch, PARTS[request.param], request.param)
     return request.param
 
 
@@ -177,7 +189,7 @@ def test_the_fused_step_checks_gradient_and_parameters(team):
         return _stack.dense_stack_step(
             X.reshape(X.shape[0], -1), rows, y, net.params, net.grads, plan.private,
             plan.work, plan.shared, plan.widths, plan.activations, plan.drop, plan.seeds,
-            True, alpha, plan.row_loss, plan.hit, plan.team,
+            True, alpha, plan.row_loss, plan.hit, plan.parts, plan.team,
             **opt.fused_step(0.1)._asdict())
 
     loss, _, _, updated, _, finite = step(1e-3)
@@ -246,8 +258,21 @@ def test_team_size():
     widths = np.array([784, 100, 100, 10], dtype=np.intp)
     assert _stack.stack_team(128, widths, 2) == 2
     assert _stack.stack_team(128, widths, 1) == 1
+    assert _stack.stack_team(128, widths, 4) == 2  # one thread per part
+    assert _stack.stack_team(2048, widths, 4) == 4
     assert _stack.stack_team(12, widths, 4) == 1  # at least 8 rows per thread
     assert _stack.stack_team(128, np.array([8, 4, 2], dtype=np.intp), 4) == 1  # too small
+
+
+def test_parts_grow_with_the_work_of_a_step():
+    """A power of two, from the shapes alone: two parts from the size at which
+    a step is shared, doubled for each doubling of the work."""
+    mlp = np.array([784, 100, 100, 10], dtype=np.intp)
+    assert [_stack.stack_parts(m, mlp) for m in (2, 96, 128, 256, 512, 1024, 16384)] == \
+        [1, 2, 2, 2, 4, 8, 8]
+    assert _stack.stack_parts(128, np.array([784, 500, 500, 10], dtype=np.intp)) == 8
+    assert _stack.stack_parts(128, np.array([8, 4, 2], dtype=np.intp)) == 1
+    assert _stack.stack_parts(40, np.array([784, 10], dtype=np.intp)) == 2
 
 
 def test_other_networks_train_layer_by_layer():
@@ -278,12 +303,21 @@ def test_bad_arguments_raise():
         net.train_batch(X, onehot(np.zeros(90, dtype=np.intp), 4), rows)
     w = np.array(widths, dtype=np.intp)
     drop = np.zeros(2)
-    args = dict(private=np.zeros((0, 64)), work=np.zeros((1, 4096)), shared=np.zeros(4096),
+    args = dict(private=np.zeros((1, _stack.chunk_grad_size(w))), work=np.zeros((2, 4096)),
+                shared=np.zeros(4096),
                 widths=w, activations=np.array([1, 0], dtype=np.int32), drop=drop,
                 seeds=np.zeros(2, dtype=np.uint64), output=1, alpha=0.0,
-                row_loss=np.zeros(37), hit=np.zeros(37, dtype=np.uint8))
+                row_loss=np.zeros(37), hit=np.zeros(37, dtype=np.uint8), parts=2)
     with pytest.raises(ValueError, match="team"):
         _stack.dense_stack_step(X, rows, y, net.params, net.grads, team=40, **args)
+    with pytest.raises(ValueError, match="team"):  # more threads than parts
+        _stack.dense_stack_step(X, rows, y, net.params, net.grads, team=3, **args)
+    with pytest.raises(ValueError, match="parts"):
+        _stack.dense_stack_step(X, rows, y, net.params, net.grads, team=1,
+                                **{**args, "parts": 9})
+    with pytest.raises(ValueError, match="do not agree"):  # no gradient vector for chunk 1
+        _stack.dense_stack_step(X, rows, y, net.params, net.grads, team=1,
+                                **{**args, "private": np.zeros((0, 64))})
     with pytest.raises(ValueError, match="do not agree"):
         _stack.dense_stack_step(X, rows, y, net.params[:-1], net.grads, team=1, **args)
     with pytest.raises(ValueError, match="do not agree"):  # the last layer must be identity
@@ -300,8 +334,11 @@ def test_bad_arguments_raise():
                                 _optim.SGD)
 
 
-def test_grad_stride_pads_to_whole_cache_lines():
-    assert [_stack.grad_stride(n) for n in (1, 16, 17, 100)] == [16, 16, 32, 112]
+def test_chunk_gradients_fill_whole_cache_lines():
+    """A chunk's gradient of layers 2.. (none for one layer), padded to 16 values."""
+    sizes = [_stack.chunk_grad_size(np.array(w, dtype=np.intp))
+             for w in ((10, 6, 3), (784, 100, 100, 10), (784, 10))]
+    assert sizes == [32, 11120, 0]
 
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
@@ -415,3 +452,36 @@ def test_sparse_input_trains_and_predicts_as_dense(engine, monkeypatch):
     with pytest.raises(ValueError, match="NaN"):
         X_csr.data[-1] = np.nan
         sparse.decision_function(X_csr, check_finite=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("widths", [(784, 100, 100, 10), (784, 10)], ids=["mlp", "one-layer"])
+@pytest.mark.parametrize("make_optimizer", [
+    lambda p: SGD(p, momentum=0.9, nesterov=True), lambda p: Adam(p), lambda p: RMSprop(p)],
+    ids=["sgd", "adam", "rmsprop"])
+def test_any_team_gives_the_same_bits(dtype, widths, make_optimizer, monkeypatch):
+    """The step's result depends on its parts, never on the threads sharing
+    them: 1, 2, 3 (an uneven share) and 8 threads (more than the CPUs, one
+    part each) give the same losses, penalties, gradients and parameters,
+    bit for bit -- dropout, sample weights and the L2 term included, and a
+    last batch of another size."""
+    rng = np.random.default_rng(0)
+    X = rng.random((600, widths[0])).astype(dtype)
+    y = onehot(rng.integers(0, 10, 600), widths[-1])
+    sw = make_weights(600)
+    batches = [np.arange(start, min(start + 128, 600), dtype=np.intp)
+               for start in range(0, 600, 128)]  # the last one: 88 rows
+    results = []
+    with threadpool_limits(1, "blas"):
+        for team in (1, 2, 3, 8):
+            force_split(monkeypatch, 8, team)
+            net = make_net(widths, dtype=dtype, dropout=0.2 if len(widths) > 2 else 0.0)
+            opt = make_optimizer(net.params)
+            steps = [net.train_batch(X, y, rows, 1e-3, opt, 1e-3, sample_weight=sw)
+                     for rows in batches]
+            assert net._plan(128).team == team
+            results.append((steps, net.grads.copy(), net.params.copy()))
+    for steps, grads, params in results[1:]:
+        assert steps == results[0][0]
+        np.testing.assert_array_equal(grads, results[0][1])
+        np.testing.assert_array_equal(params, results[0][2])

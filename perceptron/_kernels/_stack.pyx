@@ -4,31 +4,38 @@ The layer kernels (``_dense.pyx``) share each product of a step among the
 threads, so the threads meet at every layer, forward and back -- nine
 times per step for a 784-100-100-10 network, optimizer included -- while
 the small last layer, the loss and the Python between the calls run on one
-thread. This kernel
-runs the whole step, optimizer update included, in one parallel region with
-three meetings (barriers). Each part is shared the way that keeps a thread's
-data in its own cache:
+thread. This kernel runs the whole step, optimizer update included, in one
+parallel region with three meetings (barriers).
+
+The step is cut into ``K`` parts (``parts``): the batch's ``m`` rows into
+``K`` chunks, the ``d`` input features into ``F = min(K, d // 16)`` blocks.
+Each thread takes whole parts -- thread ``t`` of a team of ``T`` takes
+chunks ``[t K / T, (t + 1) K / T)``, and feature blocks likewise -- and
+each phase shares them the way that keeps a thread's data in its own cache:
 
 Phase A, by input features (the first layer, the widest product)
-    Thread ``t`` takes a block ``F_t`` of the input features (pixels): it
-    gathers those columns of the batch's rows from ``X``, and multiplies them
-    by the same rows ``W1[F_t]`` of the first weight matrix into a partial
-    product of its own (``Z1 = sum over t of X[:, F_t] @ W1[F_t]``).
-Phase B, by rows of the batch (data parallelism: every other layer)
-    Thread ``t`` takes a block of rows: adds up the partial products of those
-    rows, then bias and activation (and dropout), and runs the rows forward
-    through the other layers, the loss, and back down to ``dL/dZ1``. The
-    weight gradients of layers 2.. are summed over its rows only, into a
-    gradient vector of its own (thread 0's is the network's ``grads``).
+    For each of its blocks ``F_b`` of the input features (pixels), a thread
+    gathers those columns of the batch's rows from ``X`` and multiplies them
+    by the same rows ``W1[F_b]`` of the first weight matrix into a partial
+    product of the block's own: ``Z1 = P_0 + P_1 + ... + P_{F-1}`` with
+    ``P_b = X[:, F_b] @ W1[F_b]``.
+Phase B, by chunks of rows of the batch (data parallelism: every other layer)
+    For each of its chunks, a thread adds up the partial products of the
+    chunk's rows (in block order), then bias and activation (and dropout),
+    and runs the rows forward through the other layers, the loss, and back
+    down to ``dL/dZ1``. The weight gradients of layers 2.. are summed over
+    the chunk's rows only, into a gradient vector of the chunk's own (chunk
+    0's is the network's ``grads``).
 Phase C, by blocks of the parameter vector
-    Thread ``t`` computes ``dW1[F_t] = X[:, F_t].T @ dL/dZ1`` (the block it
-    gathered in phase A, still in its cache), a block of columns of ``db1``,
-    adds the threads' gradients of layers 2.. over its block of them in
-    thread order, adds the L2 term, and checks that its blocks of the
-    gradient are finite.
+    For each of its feature blocks, a thread computes
+    ``dW1[F_b] = X[:, F_b].T @ dL/dZ1`` (from the columns it gathered in
+    phase A, still in its cache); for each of its chunks ``p``, block ``p``
+    of ``db1`` and block ``p`` of the other layers' parameters, whose
+    gradient is the chunks' gradients added in chunk order. It adds the L2
+    term and checks that its blocks of the gradient are finite.
 Phase D, the same blocks
     Unless the loss or a block of the gradient is not finite (the threads
-    meet once more, to agree on that), thread ``t`` applies the optimizer to
+    meet once more, to agree on that), each thread applies the optimizer to
     exactly its blocks, and checks that the parameters it wrote are finite.
 
 A thread so reads and writes only its own rows of ``W1`` (most of the
@@ -38,11 +45,26 @@ arithmetic is the layers' (see :class:`perceptron.layers.Dense`)::
     forward   A = f(X @ W + b)            (then the dropout mask, if any)
     backward  G <- G * mask * f'(A);  dW = X.T @ G;  db = G.sum(0);  G_below = G @ W.T
 
-Scratch: ``work[t]`` is thread ``t``'s (its block of input columns for all
-rows, its partial product, then for its rows each layer's output from layer
-2 on -- and the dropped output after a dropout -- and two buffers for the
-gradient flowing down); ``shared`` holds the first layer's output (and its
-dropped output) and ``dL/dZ1``, each thread writing its own rows.
+The same bits on any number of threads: the result depends on ``K``, never
+on the team, because which thread does a part changes nothing in it. Each
+product is one BLAS call per block or chunk, the same call whoever makes it
+(a BLAS may round an element of a product differently when the product is
+cut otherwise -- OpenBLAS takes another kernel for small products -- so it
+never is); each sum across parts -- the partial products, the chunks'
+gradients, the L2 penalty -- is added in block or chunk order, never in
+thread order; and the rest is element by element (the dropout mask is a
+hash of the element's index). :func:`stack_parts` chooses ``K`` from the
+shapes alone, so a step on 1, 2 or ``K`` threads gives bit-identical
+results; only its time differs. Each part costs some BLAS calls of its
+own, so ``K`` grows with the work of a step and no further.
+
+Scratch: ``shared`` holds the first layer's output ``A1`` (where ``P_0`` is
+computed, and its dropped output after a dropout), ``dL/dZ1``, the batch's
+gathered columns (block by block) and the partial products ``P_1 ...``,
+each thread writing its own blocks or rows; ``work[t]`` is thread ``t``'s
+(for the chunk it is on, each layer's output from layer 2 on -- and the
+dropped output after a dropout -- and two buffers for the gradient flowing
+down); ``private`` holds chunks ``1 ... K - 1``'s gradients of layers 2...
 """
 
 from cython cimport floating
@@ -67,8 +89,10 @@ cdef enum:
     # deepest stack handled (pointer arrays on each thread's stack); deeper
     # networks train layer by layer
     MAX_LAYERS = 32
-    # most threads (one slot each for the L2 penalty's partial sums)
-    MAX_TEAM = 64
+    # most parts a step is cut into (a power of two): the most threads sharing it
+    MAX_PARTS = 8
+    # multiply-adds of the forward pass per part (at least) beyond two parts
+    PART_MACS = 8388608
     # rows per block at predict time: a block's activations stay in cache
     PREDICT_ROWS = 512
 
@@ -76,14 +100,54 @@ cdef enum:
 MAX_DENSE_LAYERS = MAX_LAYERS
 
 
+cdef struct SharedLayout:
+    # where each buffer starts in ``shared``: the first layer's output (and
+    # P_0), its dropped output, dL/dZ1, the gathered columns, P_1 ... P_{F-1}
+    Py_ssize_t a1, dropped, g1, columns, partials
+    # length of one m-by-n1 buffer (whole cache lines), and of them all
+    Py_ssize_t block, size
+
+
+def stack_parts(Py_ssize_t m, const Py_ssize_t[::1] widths):
+    """``K``: the parts a step of ``m`` rows through layers ``widths`` is cut
+    into, and so the most threads that can share it.
+
+    From the shapes alone, so that the step's result is the same on any
+    team: one part for a step too small to share (``gemm_blocks``), else
+    two, doubled while each part keeps ``PART_MACS`` multiply-adds of the
+    forward pass and 8 rows, up to ``MAX_PARTS``. A power of two, so that
+    1, 2, 4 or 8 threads share the parts evenly.
+    """
+    cdef Py_ssize_t per_row = _macs_per_row(&widths[0], widths.shape[0] - 1)
+    cdef int parts = 2
+    if gemm_blocks(m, 1, per_row, 2) == 1:  # too small to share
+        return 1
+    while (2 * parts <= MAX_PARTS and 8 * (2 * parts) <= m
+           and m * per_row >= (2 * parts) * <Py_ssize_t>PART_MACS):
+        parts *= 2
+    return parts
+
+
+cdef inline int _n_blocks(int parts, Py_ssize_t d) noexcept nogil:
+    """``F``: blocks of the ``d`` input features, each at least 16 wide."""
+    return <int>max(1, min(<Py_ssize_t>parts, d // 16))
+
+
+cdef inline Py_ssize_t _first(Py_ssize_t t, int team, Py_ssize_t n) noexcept nogil:
+    """First of the ``n`` chunks (or blocks) thread ``t`` takes; its last is
+    the next thread's first, minus one."""
+    return t * n // team
+
+
 def stack_team(Py_ssize_t m, const Py_ssize_t[::1] widths, int n_threads):
     """How many threads share a step of ``m`` rows through layers ``widths``.
 
     ``widths`` holds the input width, then each layer's number of units. The
-    rule of one product (``gemm_blocks``), applied to the whole step.
+    rule of one product (``gemm_blocks``), applied to the whole step, and at
+    most one thread per part (:func:`stack_parts`).
     """
     return min(gemm_blocks(m, 1, _macs_per_row(&widths[0], widths.shape[0] - 1), n_threads),
-               MAX_TEAM)
+               stack_parts(m, widths))
 
 
 cdef Py_ssize_t _macs_per_row(const Py_ssize_t *widths, Py_ssize_t n_layers) noexcept nogil:
@@ -94,15 +158,6 @@ cdef Py_ssize_t _macs_per_row(const Py_ssize_t *widths, Py_ssize_t n_layers) noe
     return macs
 
 
-cdef Py_ssize_t _partial_offset(Py_ssize_t m, Py_ssize_t d, int team) noexcept nogil:
-    """Where a thread's partial product starts in its scratch: after its block
-    of ``m`` rows by (at most) the widest block of the ``d`` input columns."""
-    cdef Py_ssize_t t, widest = 0
-    for t in range(team):
-        widest = max(widest, feature_split(d, t + 1, team) - feature_split(d, t, team))
-    return m * widest
-
-
 cdef Py_ssize_t _widest_hidden(const Py_ssize_t *widths, Py_ssize_t n_layers) noexcept nogil:
     """Widest layer below the last: the gradient buffers' width."""
     cdef Py_ssize_t l, widest = 0
@@ -111,40 +166,73 @@ cdef Py_ssize_t _widest_hidden(const Py_ssize_t *widths, Py_ssize_t n_layers) no
     return widest
 
 
-def work_size(Py_ssize_t m, int team, const Py_ssize_t[::1] widths,
-              const double[::1] drop):
-    """Length of one thread's scratch (``work[t]``) for a batch of ``m`` rows."""
-    return _work_size(m, team, &widths[0], widths.shape[0] - 1, &drop[0])
-
-
-def shared_size(Py_ssize_t m, const Py_ssize_t[::1] widths, const double[::1] drop):
-    """Length of the scratch all threads share (``shared``)."""
-    return m * widths[1] * (3 if drop[0] > 0 else 2)
-
-
-cdef Py_ssize_t _work_size(Py_ssize_t m, int team, const Py_ssize_t *widths,
-                           Py_ssize_t n_layers, const double *drop) noexcept nogil:
-    cdef Py_ssize_t l, rows = (m + team - 1) // team
-    cdef Py_ssize_t size = _partial_offset(m, widths[0], team)
-    if team > 1:
-        size += m * widths[1]
-    for l in range(2, n_layers + 1):
-        size += rows * widths[l] * (2 if drop[l - 1] > 0 else 1)
-    size += 2 * rows * _widest_hidden(widths, n_layers)
-    return _whole_lines(size)
-
-
 cdef inline Py_ssize_t _whole_lines(Py_ssize_t n) noexcept nogil:
-    """``n`` rounded up to a multiple of 16 values: a thread's scratch or
-    gradient vector then fills whole 64-byte cache lines, and two threads
-    never write into the same one."""
+    """``n`` rounded up to a multiple of 16 values: a buffer or a gradient
+    vector then fills whole 64-byte cache lines, and two threads never
+    write into the same one."""
     return (n + 15) // 16 * 16
 
 
-def grad_stride(Py_ssize_t n_params):
-    """Row length of ``private`` in :func:`dense_stack_step` for ``n_params``
-    parameters: each thread's gradient vector padded to whole cache lines."""
-    return _whole_lines(n_params)
+cdef SharedLayout _shared_layout(Py_ssize_t m, int parts, const Py_ssize_t *widths,
+                                 const double *drop) noexcept nogil:
+    cdef SharedLayout at
+    at.block = _whole_lines(m * widths[1])
+    at.a1 = 0
+    at.dropped = at.a1 + at.block
+    at.g1 = at.dropped + (at.block if drop[0] > 0 else 0)
+    at.columns = at.g1 + at.block
+    at.partials = at.columns + _whole_lines(m * widths[0])
+    at.size = at.partials + (_n_blocks(parts, widths[0]) - 1) * at.block
+    return at
+
+
+cdef inline floating *_partial(floating *shared, SharedLayout at, Py_ssize_t b) noexcept nogil:
+    """``P_b``, the partial product of feature block ``b``; ``P_0`` is computed
+    in place of the first layer's output."""
+    return shared + (at.a1 if b == 0 else at.partials + (b - 1) * at.block)
+
+
+def shared_size(Py_ssize_t m, int parts, const Py_ssize_t[::1] widths,
+                const double[::1] drop):
+    """Length of the scratch all threads share (``shared``)."""
+    return _shared_layout(m, parts, &widths[0], &drop[0]).size
+
+
+def work_size(Py_ssize_t m, int parts, const Py_ssize_t[::1] widths,
+              const double[::1] drop):
+    """Length of one thread's scratch (``work[t]``) for a batch of ``m`` rows."""
+    return _work_size(m, parts, &widths[0], widths.shape[0] - 1, &drop[0])
+
+
+cdef Py_ssize_t _work_size(Py_ssize_t m, int parts, const Py_ssize_t *widths,
+                           Py_ssize_t n_layers, const double *drop) noexcept nogil:
+    """Each layer's output from layer 2 on (twice after a dropout) and two
+    gradient buffers, for the largest chunk."""
+    cdef Py_ssize_t l, rows = (m + parts - 1) // parts
+    cdef Py_ssize_t size = 2 * rows * _widest_hidden(widths, n_layers)
+    for l in range(2, n_layers + 1):
+        size += rows * widths[l] * (2 if drop[l - 1] > 0 else 1)
+    return _whole_lines(max(size, 1))
+
+
+def chunk_grad_size(const Py_ssize_t[::1] widths):
+    """Row length of ``private`` in :func:`dense_stack_step`: a chunk's
+    gradient of layers 2.., padded to whole cache lines."""
+    cdef Py_ssize_t n_params = _n_params(&widths[0], widths.shape[0] - 1)
+    return _whole_lines(n_params - _first_layer_size(&widths[0]))
+
+
+cdef inline Py_ssize_t _first_layer_size(const Py_ssize_t *widths) noexcept nogil:
+    """Parameters of the first layer, ``W1`` and ``b1``: where layer 2's start."""
+    return widths[0] * widths[1] + widths[1]
+
+
+cdef Py_ssize_t _n_params(const Py_ssize_t *widths, Py_ssize_t n_layers) noexcept nogil:
+    """Length of the flat parameter vector."""
+    cdef Py_ssize_t l, n = 0
+    for l in range(n_layers):
+        n += widths[l] * widths[l + 1] + widths[l + 1]
+    return n
 
 
 def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
@@ -154,12 +242,15 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
                      const Py_ssize_t[::1] widths, const int[::1] activations,
                      const double[::1] drop, const unsigned long long[::1] seeds,
                      int output, double alpha, double[::1] row_loss,
-                     unsigned char[::1] hit, int team, *,
+                     unsigned char[::1] hit, int parts, int team, *,
                      const double[::1] sample_weight=None, int solver=NO_UPDATE,
                      floating[::1] state1=None, floating[::1] state2=None,
                      double lr=0, double decay1=0, double decay2=0, double eps=0,
                      bint nesterov=False):
     """Forward, loss, backward (and update) for ``X[rows]`` through a dense stack.
+
+    The result depends on ``parts``, and is the same, bit for bit, for any
+    ``team``.
 
     Parameters
     ----------
@@ -174,11 +265,12 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
         row-major) then ``b`` (``(n,)``). ``grads`` receives the gradient of
         the (weighted) mean loss plus ``0.5 * alpha * ||W||^2 / sum(w)``
         (see :mod:`perceptron._kernels._loss` for the definition).
-    private : ndarray of shape (team - 1, >= n_params)
-        The other threads' gradient vectors; rows of ``grad_stride(n_params)``
-        values keep each in cache lines of its own.
-    work : ndarray of shape (team, >= work_size(m, team, widths, drop))
-    shared : ndarray of shape (>= shared_size(m, widths, drop),)
+    private : ndarray of shape (parts - 1, >= chunk_grad_size(widths))
+        The gradients of layers 2.. of chunks ``1 ... parts - 1``; rows of
+        ``chunk_grad_size(widths)`` values keep each in cache lines of its
+        own.
+    work : ndarray of shape (team, >= work_size(m, parts, widths, drop))
+    shared : ndarray of shape (>= shared_size(m, parts, widths, drop),)
         Scratch (see the module's documentation).
     widths : ndarray of shape (n_layers + 1,), dtype intp
         Input width, then each layer's units.
@@ -199,8 +291,11 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
         L2 penalty.
     row_loss, hit : ndarray of shape (>= m,)
         Receive each row's loss and whether it is predicted right.
+    parts : int
+        The parts the step is cut into, at most ``min(MAX_PARTS, m)`` (see
+        :func:`stack_parts`).
     team : int
-        Threads (see :func:`stack_team`).
+        Threads, at most ``parts`` (see :func:`stack_team`).
 
     The sample weights and the optimizer's arguments, keyword-only:
 
@@ -233,7 +328,8 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
     n_correct : int
         Rows predicted right (see ``output``; not weighted).
     penalty : float
-        ``sum(W**2)`` over every layer's weights (0 when ``alpha`` is 0).
+        ``sum(W**2)`` over every layer's weights (0 when ``alpha`` is 0),
+        added block by block in a fixed order.
     updated : bool
         Whether the optimizer step was applied.
     weight_sum : float
@@ -245,13 +341,15 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
         updated parameters are all finite: False means training diverged.
     """
     cdef Py_ssize_t m = rows.shape[0], n_layers = widths.shape[0] - 1
-    cdef Py_ssize_t n_params = 0, l, t, i
-    cdef int me, running
-    cdef double penalty_parts[MAX_TEAM]
-    # per part of phases C and D: its blocks of the gradient, then of the
-    # updated parameters, are finite
-    cdef unsigned char grad_ok[MAX_TEAM]
-    cdef unsigned char params_ok[MAX_TEAM]
+    cdef Py_ssize_t n_params = _n_params(&widths[0], n_layers), l, t, i, c, b
+    cdef int me, running, n_blocks = _n_blocks(parts, widths[0])
+    cdef SharedLayout at = _shared_layout(m, parts, &widths[0], &drop[0])
+    # sum(W**2) of each block of W1, then of each part of layers 2..
+    cdef double penalty_parts[2 * MAX_PARTS]
+    # per thread: its blocks of the gradient, then of the updated
+    # parameters, are finite
+    cdef unsigned char grad_ok[MAX_PARTS]
+    cdef unsigned char params_ok[MAX_PARTS]
     cdef bint step
     cdef double penalty = 0, loss, weight_sum = m, scale
     cdef const double *sw = NULL
@@ -260,10 +358,8 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
     cdef floating *s1 = NULL
     cdef floating *s2 = NULL
     cdef Py_ssize_t ld_private = private.shape[1] if private is not None else 0
-    for l in range(n_layers):
-        n_params += widths[l] * widths[l + 1] + widths[l + 1]
     _check(X, rows, T, params, grads, private, work, shared, widths, activations, drop,
-           seeds, output, row_loss, hit, team, n_params, m)
+           seeds, output, row_loss, hit, parts, team, n_params, m)
     if solver != NO_UPDATE:
         if (solver not in (SOLVER_SGD, SOLVER_ADAM, SOLVER_RMSPROP) or state1 is None
                 or state1.shape[0] != n_params
@@ -283,37 +379,47 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
         return 0.0, 0, 0.0, False, 0.0, True
     # the gradient of the weighted mean loss; a batch of weight 0 has none
     scale = 1.0 / weight_sum if weight_sum > 0 else 0.0
-    if team > 1:
+    if ld_private > 0 and private.shape[0] > 0:
         priv = &private[0, 0]
     with nogil, parallel(num_threads=team):
-        # Thread ``me`` does part ``t = me`` of each phase (and ``me + running``,
-        # ... should the runtime start fewer threads than asked for). Plain
-        # loops, not prange: Cython makes a prange's index both firstprivate
-        # and lastprivate, and GCC then makes the threads wait for each other
-        # at the start of the loop -- three more meetings per step on top of
-        # the barriers below, which are all the phases need.
+        # Thread ``me`` does share ``t = me`` of each phase (and ``me + running``,
+        # ... should the runtime start fewer threads than asked for): whole
+        # chunks and blocks, from ``_first(t)`` to ``_first(t + 1) - 1``. Plain
+        # loops, not prange: Cython
+        # makes a prange's index both firstprivate and lastprivate, and GCC
+        # then makes the threads wait for each other at the start of the loop
+        # -- three more meetings per step on top of the barriers below, which
+        # are all the phases need.
         me = perc_omp_get_thread_num()
         running = perc_omp_get_num_threads()
         t = me
         while t < team:
-            _phase_a(&X[0, 0], &rows[0], m, t, team, &params[0], &work[t, 0], &shared[0],
-                     &widths[0], &drop[0])
+            for b in range(_first(t, team, n_blocks), _first(t + 1, team, n_blocks)):
+                _phase_a(&X[0, 0], &rows[0], m, b, n_blocks, &params[0], &shared[0], at,
+                         &widths[0])
             t = t + running
         barrier()  # every partial product of the first layer is complete
         t = me
         while t < team:
-            _phase_b(&rows[0], &T[0, 0], sw, scale, m, t, team, &params[0],
-                     &grads[0] if t == 0 else priv + (t - 1) * ld_private,
-                     work, &shared[0], n_layers, &widths[0], &activations[0],
-                     &drop[0], &seeds[0], output, &row_loss[0], &hit[0])
+            for c in range(_first(t, team, parts), _first(t + 1, team, parts)):
+                _phase_b(&rows[0], &T[0, 0], sw, scale, m, c, parts, n_blocks,
+                         &params[0], _chunk_grads(&grads[0], priv, ld_private, c, &widths[0]),
+                         &work[t, 0], &shared[0], at, n_layers, &widths[0],
+                         &activations[0], &drop[0], &seeds[0], output, &row_loss[0],
+                         &hit[0])
             t = t + running
-        barrier()  # every row of dL/dZ1 and every thread's gradients are complete
+        barrier()  # every row of dL/dZ1 and every chunk's gradients are complete
         t = me
         while t < team:
-            penalty_parts[t] = _phase_c(m, t, team, &params[0], &grads[0], priv,
-                                        ld_private, work, &shared[0], n_layers,
-                                        &widths[0], &drop[0], alpha, weight_sum,
-                                        &grad_ok[t])
+            grad_ok[t] = True
+            for b in range(_first(t, team, n_blocks), _first(t + 1, team, n_blocks)):
+                penalty_parts[b] = _phase_c_block(m, b, n_blocks, &params[0], &grads[0],
+                                                  &shared[0], at, &widths[0], alpha,
+                                                  weight_sum, &grad_ok[t])
+            for c in range(_first(t, team, parts), _first(t + 1, team, parts)):
+                penalty_parts[n_blocks + c] = _phase_c_part(
+                    m, c, parts, &params[0], &grads[0], priv, ld_private, &shared[0], at,
+                    n_layers, &widths[0], alpha, weight_sum, &grad_ok[t])
             params_ok[t] = True
             t = t + running
         barrier()  # every block of the gradient is complete and checked
@@ -323,11 +429,12 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
             and isfinite(ordered_sum(&row_loss[0], m))
         t = me
         while step and t < team:
-            params_ok[t] = _phase_d(t, team, &params[0], &grads[0], n_layers, &widths[0],
-                                    solver, s1, s2, lr, decay1, decay2, eps, nesterov)
+            params_ok[t] = _phase_d(t, team, parts, n_blocks, &params[0], &grads[0],
+                                    n_layers, &widths[0], solver, s1, s2, lr, decay1,
+                                    decay2, eps, nesterov)
             t = t + running
-    for t in range(team):
-        penalty += penalty_parts[t]
+    for b in range(n_blocks + parts):  # in block order, then chunk order
+        penalty += penalty_parts[b]
     n_correct = count_set(&hit[0], m)
     loss = ordered_sum(&row_loss[0], m)
     step = solver != NO_UPDATE and weight_sum > 0 and _all_set(grad_ok, team) \
@@ -340,19 +447,32 @@ cdef inline bint _all_set(const unsigned char *flags, int n) noexcept nogil:
     return count_set(flags, n) == n
 
 
+cdef inline floating *_chunk_grads(floating *grads, floating *priv, Py_ssize_t ld_private,
+                                   Py_ssize_t c, const Py_ssize_t *widths) noexcept nogil:
+    """Where chunk ``c`` sums its gradient of layers 2..: in ``grads`` itself
+    for chunk 0, in row ``c - 1`` of ``private`` for the others."""
+    if c == 0:
+        return grads + _first_layer_size(widths)
+    return priv + (c - 1) * ld_private
+
+
 cdef void _check(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
                  const unsigned char[:, ::1] T, floating[::1] params, floating[::1] grads,
                  floating[:, ::1] private, floating[:, ::1] work, floating[::1] shared,
                  const Py_ssize_t[::1] widths, const int[::1] activations,
                  const double[::1] drop, const unsigned long long[::1] seeds, int output,
-                 double[::1] row_loss, unsigned char[::1] hit, int team,
+                 double[::1] row_loss, unsigned char[::1] hit, int parts, int team,
                  Py_ssize_t n_params, Py_ssize_t m) except *:
     cdef Py_ssize_t i, n_layers = widths.shape[0] - 1
+    cdef Py_ssize_t chunk_grads = n_params - _first_layer_size(&widths[0])
     if not 1 <= n_layers <= MAX_LAYERS:
         raise ValueError(f"dense_stack_step: 1 to {MAX_LAYERS} layers, got {n_layers}")
-    if not 1 <= team <= MAX_TEAM or team > max(m, 1):
-        raise ValueError(f"dense_stack_step: team must be in [1, min({MAX_TEAM}, m)], "
-                         f"got {team}")
+    if not 1 <= parts <= min(MAX_PARTS, max(m, 1)):
+        raise ValueError(f"dense_stack_step: parts must be in [1, min({MAX_PARTS}, m)], "
+                         f"got {parts}")
+    if not 1 <= team <= parts:
+        raise ValueError(f"dense_stack_step: team must be in [1, parts], got {team} for "
+                         f"{parts} parts")
     if (params.shape[0] != n_params or grads.shape[0] != n_params
             or X.shape[1] != widths[0] or T.shape[0] != X.shape[0]
             or T.shape[1] != widths[n_layers] or not 1 <= output <= 3
@@ -360,26 +480,26 @@ cdef void _check(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
             or seeds.shape[0] != n_layers or activations[n_layers - 1] != 0
             or drop[n_layers - 1] != 0 or row_loss.shape[0] < m or hit.shape[0] < m
             or work.shape[0] < team
-            or work.shape[1] < _work_size(m, team, &widths[0], n_layers, &drop[0])
-            or shared.shape[0] < m * widths[1] * (3 if drop[0] > 0 else 2)
-            or (team > 1 and (private is None or private.shape[0] < team - 1
-                              or private.shape[1] < n_params))):
+            or work.shape[1] < _work_size(m, parts, &widths[0], n_layers, &drop[0])
+            or shared.shape[0] < _shared_layout(m, parts, &widths[0], &drop[0]).size
+            or (parts > 1 and chunk_grads > 0
+                and (private is None or private.shape[0] < parts - 1
+                     or private.shape[1] < chunk_grads))):
         raise ValueError("dense_stack_step: arrays do not agree with the layer widths")
     for i in range(m):
         if rows[i] < 0 or rows[i] >= X.shape[0]:
             raise IndexError(f"dense_stack_step: row {rows[i]} out of range [0, {X.shape[0]})")
 
 
-cdef void _phase_a(const floating *X, const Py_ssize_t *rows, Py_ssize_t m, Py_ssize_t t,
-                   int team, const floating *params, floating *work, floating *shared,
-                   const Py_ssize_t *widths, const double *drop) noexcept nogil:
-    """Thread ``t``: gather columns ``F_t`` of the batch, multiply by ``W1[F_t]``."""
+cdef void _phase_a(const floating *X, const Py_ssize_t *rows, Py_ssize_t m, Py_ssize_t b,
+                   int n_blocks, const floating *params, floating *shared, SharedLayout at,
+                   const Py_ssize_t *widths) noexcept nogil:
+    """Feature block ``b``: gather its columns of the batch, ``P_b = X[:, F_b] @ W1[F_b]``."""
     cdef Py_ssize_t i, d = widths[0], n = widths[1]
-    cdef Py_ssize_t f0 = feature_split(d, t, team), f1 = feature_split(d, t + 1, team)
+    cdef Py_ssize_t f0 = feature_split(d, b, n_blocks), f1 = feature_split(d, b + 1, n_blocks)
     cdef Py_ssize_t width = f1 - f0
-    cdef floating *xb = work
-    # one thread: the product is the first layer's output itself
-    cdef floating *z = shared if team == 1 else work + _partial_offset(m, d, team)
+    cdef floating *xb = shared + at.columns + m * f0  # the block's m-by-width columns
+    cdef floating *z = _partial(shared, at, b)
     for i in range(m):
         memcpy(xb + i * width, X + rows[i] * d + f0, width * sizeof(floating))
     if width > 0:
@@ -404,38 +524,42 @@ cdef inline void _apply_dropout(floating *out, const floating *a, Py_ssize_t m,
 
 
 cdef void _phase_b(const Py_ssize_t *rows, const unsigned char *T, const double *sw,
-                   double scale, Py_ssize_t m_total,
-                   Py_ssize_t t, int team, const floating *params, floating *grads,
-                   floating[:, ::1] work, floating *shared, Py_ssize_t n_layers,
+                   double scale, Py_ssize_t m_total, Py_ssize_t c, int parts,
+                   int n_blocks, const floating *params, floating *chunk_grads,
+                   floating *work, floating *shared, SharedLayout at, Py_ssize_t n_layers,
                    const Py_ssize_t *widths, const int *activations, const double *drop,
                    const unsigned long long *seeds, int output, double *row_loss,
                    unsigned char *hit) noexcept nogil:
-    """Thread ``t``: its rows forward from ``Z1``, loss, and back to ``dL/dZ1``."""
-    cdef Py_ssize_t r0 = t * m_total // team, r1 = (t + 1) * m_total // team
-    cdef Py_ssize_t m = r1 - r0, capacity = (m_total + team - 1) // team
-    cdef Py_ssize_t i, j, s, l, k, n, o, n1 = widths[1]
+    """Chunk ``c``: its rows forward from the partial products, loss, and back
+    to ``dL/dZ1``; the gradient of layers 2.. over its rows into
+    ``chunk_grads`` (laid out as they are in ``grads``)."""
+    cdef Py_ssize_t r0 = c * m_total // parts, r1 = (c + 1) * m_total // parts
+    cdef Py_ssize_t m = r1 - r0, capacity = (m_total + parts - 1) // parts
+    cdef Py_ssize_t i, b, l, k, n, o, n1 = widths[1]
     cdef Py_ssize_t widest = _widest_hidden(widths, n_layers)
-    cdef Py_ssize_t partial_offset = _partial_offset(m_total, widths[0], team)
-    # outs[l]: output of layer l (this thread's rows); ins[l]: the input of
+    # outs[l]: output of layer l (this chunk's rows); ins[l]: the input of
     # layer l + 1, which is outs[l] times the dropout mask after a dropout
     cdef floating *outs[MAX_LAYERS + 1]
     cdef floating *ins[MAX_LAYERS + 1]
+    # offset[l]: where layer l + 1's W starts in the flat vector; in
+    # chunk_grads, which starts with layer 2's, at offset[l] - offset[1]
     cdef Py_ssize_t offset[MAX_LAYERS]
-    cdef floating *p = &work[t, 0] + partial_offset + (m_total * n1 if team > 1 else 0)
-    cdef floating *a1 = shared
-    cdef floating *g1 = shared + m_total * n1 * (2 if drop[0] > 0 else 1)
+    cdef floating *p = work
+    cdef floating *a1 = shared + at.a1
+    cdef floating *g1 = shared + at.g1
     cdef floating *below
     cdef floating *g
     cdef floating *nxt
+    cdef floating *dw
     cdef const floating *w
 
-    # where each layer's W starts in the flat vector; this thread's buffers
+    # where each layer's W starts; this chunk's buffers in the thread's scratch
     o = 0
     for l in range(n_layers):
         offset[l] = o
         o += widths[l] * widths[l + 1] + widths[l + 1]
     outs[1] = a1 + r0 * n1
-    ins[1] = outs[1] if drop[0] == 0 else a1 + (m_total + r0) * n1
+    ins[1] = outs[1] if drop[0] == 0 else shared + at.dropped + r0 * n1
     for l in range(2, n_layers + 1):
         outs[l] = ins[l] = p
         p += capacity * widths[l]
@@ -444,12 +568,11 @@ cdef void _phase_b(const Py_ssize_t *rows, const unsigned char *T, const double 
             p += capacity * widths[l]
     below = p  # two buffers of capacity * widest: the gradient flowing down
 
-    # first layer, these rows: add up the threads' partial products, then b1, f, dropout
-    if team > 1:
-        for i in range(r0, r1):
-            memcpy(a1 + i * n1, &work[0, partial_offset + i * n1], n1 * sizeof(floating))
-            for s in range(1, team):
-                add_row(a1 + i * n1, &work[s, partial_offset + i * n1], n1)
+    # first layer, these rows: P_0 (in place) plus the other partial products
+    # in block order, then b1, f, dropout
+    for i in range(r0, r1):
+        for b in range(1, n_blocks):
+            add_row(a1 + i * n1, _partial(shared, at, b) + i * n1, n1)
     for i in range(m):
         bias_activation_row(outs[1] + i * n1, params + widths[0] * n1, n1, activations[0])
     if drop[0] > 0:
@@ -488,8 +611,9 @@ cdef void _phase_b(const Py_ssize_t *rows, const unsigned char *T, const double 
             for i in range(m):
                 activation_backward_row(outs[l] + i * n, g + i * n, n, activations[l - 1])
         # dW = X.T @ G and db = G.sum(0) over these rows
-        gemm(True, False, k, n, m, 1, ins[l - 1], k, g, n, 0, grads + offset[l - 1], n)
-        column_sums(g, grads + offset[l - 1] + k * n, m, n, n)
+        dw = chunk_grads + offset[l - 1] - offset[1]
+        gemm(True, False, k, n, m, 1, ins[l - 1], k, g, n, 0, dw, n)
+        column_sums(g, dw + k * n, m, n, n)
         # G of the layer below, G @ W.T: into dL/dZ1's rows for the first layer
         nxt = g1 + r0 * n1 if l == 2 else below + ((n_layers - l) % 2) * capacity * widest
         gemm(False, True, m, k, n, 1, g, n, w, n, 0, nxt, k)
@@ -501,80 +625,96 @@ cdef void _phase_b(const Py_ssize_t *rows, const unsigned char *T, const double 
             activation_backward_row(outs[1] + i * n1, g + i * n1, n1, activations[0])
 
 
-cdef void _owned_blocks(Py_ssize_t t, int team, Py_ssize_t n_layers,
-                        const Py_ssize_t *widths, Py_ssize_t *lo,
-                        Py_ssize_t *hi) noexcept nogil:
-    """The three blocks ``[lo[b], hi[b])`` of the flat vector that thread ``t``
-    owns in phases C and D: the rows ``F_t`` of ``W1``, a block of ``b1``,
-    and a block of the other layers' parameters (whole cache lines)."""
-    cdef Py_ssize_t d = widths[0], n1 = widths[1], l
-    cdef Py_ssize_t rest = d * n1 + n1, n_params = rest
-    for l in range(1, n_layers):
-        n_params += widths[l] * widths[l + 1] + widths[l + 1]
-    lo[0] = feature_split(d, t, team) * n1
-    hi[0] = feature_split(d, t + 1, team) * n1
-    lo[1] = d * n1 + t * n1 // team
-    hi[1] = d * n1 + (t + 1) * n1 // team
-    lo[2] = rest + ((n_params - rest) * t // team) // 16 * 16
-    hi[2] = n_params if t == team - 1 else \
-        rest + ((n_params - rest) * (t + 1) // team) // 16 * 16
-
-
-cdef double _phase_c(Py_ssize_t m, Py_ssize_t t, int team, const floating *params,
-                     floating *grads, const floating *priv, Py_ssize_t ld_private,
-                     floating[:, ::1] work, const floating *shared, Py_ssize_t n_layers,
-                     const Py_ssize_t *widths, const double *drop, double alpha,
-                     double weight_sum, unsigned char *finite) noexcept nogil:
-    """Thread ``t``: gradient of ``W1[F_t]``, of a block of ``b1`` and of the
-    other layers' parameters, L2 term included. Sets ``finite`` to whether
-    these blocks of the gradient are finite; returns this thread's part of
-    ``sum(W**2)``."""
-    cdef Py_ssize_t d = widths[0], n1 = widths[1], l, o, b, s, w0, w1
-    cdef Py_ssize_t lo[3]
-    cdef Py_ssize_t hi[3]
-    cdef const floating *g1 = shared + m * n1 * (2 if drop[0] > 0 else 1)
+cdef double _phase_c_block(Py_ssize_t m, Py_ssize_t b, int n_blocks, const floating *params,
+                           floating *grads, const floating *shared, SharedLayout at,
+                           const Py_ssize_t *widths, double alpha, double weight_sum,
+                           unsigned char *finite) noexcept nogil:
+    """Feature block ``b``: the gradient of ``W1[F_b]``, L2 term included.
+    Clears ``finite`` unless it is finite; returns ``sum(W1[F_b]**2)``."""
+    cdef Py_ssize_t d = widths[0], n1 = widths[1]
+    cdef Py_ssize_t f0 = feature_split(d, b, n_blocks), f1 = feature_split(d, b + 1, n_blocks)
+    cdef Py_ssize_t width = f1 - f0
     # the L2 term's gradient, alpha W / sum(w) (none for a batch of weight 0)
     cdef floating l2_scale = <floating>(alpha / weight_sum) if weight_sum > 0 else 0
     cdef double penalty = 0
-    _owned_blocks(t, team, n_layers, widths, lo, hi)
-    # dW1[F_t] = X[:, F_t].T @ dL/dZ1, from the columns gathered in phase A
-    if hi[0] > lo[0]:
-        gemm(True, False, (hi[0] - lo[0]) // n1, n1, m, 1, &work[t, 0],
-             (hi[0] - lo[0]) // n1, g1, n1, 0, grads + lo[0], n1)
-    column_sums(g1 + lo[1] - d * n1, grads + lo[1], m, hi[1] - lo[1], n1)
-    # layers 2..: this thread's block of their parameters, every thread's
-    # gradient added in thread order
-    for s in range(1, team):
-        add_row(grads + lo[2], priv + (s - 1) * ld_private + lo[2], hi[2] - lo[2])
+    if width == 0:
+        return 0
+    # dW1[F_b] = X[:, F_b].T @ dL/dZ1, from the columns gathered in phase A
+    gemm(True, False, width, n1, m, 1, shared + at.columns + m * f0, width, shared + at.g1,
+         n1, 0, grads + f0 * n1, n1)
     if alpha != 0:
-        penalty += l2_chunk(params + lo[0], grads + lo[0], hi[0] - lo[0], l2_scale)
-        o = d * n1 + n1
-        for l in range(1, n_layers):  # the weights of layer l + 1: [o, o + k n)
-            w0 = max(o, lo[2])
-            w1 = min(o + widths[l] * widths[l + 1], hi[2])
-            if w0 < w1:
-                penalty += l2_chunk(params + w0, grads + w0, w1 - w0, l2_scale)
-            o += widths[l] * widths[l + 1] + widths[l + 1]
-    finite[0] = True
-    for b in range(3):
-        finite[0] = finite[0] and chunk_finite(grads + lo[b], hi[b] - lo[b])
+        penalty = l2_chunk(params + f0 * n1, grads + f0 * n1, width * n1, l2_scale)
+    finite[0] = finite[0] and chunk_finite(grads + f0 * n1, width * n1)
     return penalty
 
 
-cdef bint _phase_d(Py_ssize_t t, int team, floating *params, const floating *grads,
-                   Py_ssize_t n_layers, const Py_ssize_t *widths, int solver,
-                   floating *s1, floating *s2, double lr, double decay1, double decay2,
-                   double eps, bint nesterov) noexcept nogil:
-    """Thread ``t``: the optimizer on its blocks; whether the parameters it
-    wrote are finite."""
-    cdef Py_ssize_t b
-    cdef Py_ssize_t lo[3]
-    cdef Py_ssize_t hi[3]
+cdef void _part_ranges(Py_ssize_t p, int parts, Py_ssize_t n_layers,
+                       const Py_ssize_t *widths, Py_ssize_t *lo, Py_ssize_t *hi) noexcept nogil:
+    """Part ``p`` of the vector besides ``W1``: ``[lo[0], hi[0])`` in ``b1``
+    and ``[lo[1], hi[1])`` in the other layers' parameters (whole cache lines)."""
+    cdef Py_ssize_t n1 = widths[1], rest = _first_layer_size(widths)
+    cdef Py_ssize_t n_params = _n_params(widths, n_layers)
+    lo[0] = rest - n1 + p * n1 // parts
+    hi[0] = rest - n1 + (p + 1) * n1 // parts
+    lo[1] = rest + ((n_params - rest) * p // parts) // 16 * 16
+    hi[1] = n_params if p == parts - 1 else \
+        rest + ((n_params - rest) * (p + 1) // parts) // 16 * 16
+
+
+cdef double _phase_c_part(Py_ssize_t m, Py_ssize_t p, int parts, const floating *params,
+                          floating *grads, const floating *priv, Py_ssize_t ld_private,
+                          const floating *shared, SharedLayout at, Py_ssize_t n_layers,
+                          const Py_ssize_t *widths, double alpha, double weight_sum,
+                          unsigned char *finite) noexcept nogil:
+    """Part ``p``: the gradient of a block of ``b1`` and of a block of the other
+    layers' parameters, L2 term included. Clears ``finite`` unless they are
+    finite; returns the block's part of ``sum(W**2)``."""
+    cdef Py_ssize_t d = widths[0], n1 = widths[1], rest = _first_layer_size(widths)
+    cdef Py_ssize_t l, o, c, w0, w1
+    cdef Py_ssize_t lo[2]
+    cdef Py_ssize_t hi[2]
+    cdef floating l2_scale = <floating>(alpha / weight_sum) if weight_sum > 0 else 0
+    cdef double penalty = 0
+    _part_ranges(p, parts, n_layers, widths, lo, hi)
+    column_sums(shared + at.g1 + lo[0] - d * n1, grads + lo[0], m, hi[0] - lo[0], n1)
+    # the other layers (if any): chunk 0's gradient is in grads already; the
+    # others' are added in chunk order
+    if hi[1] > lo[1]:
+        for c in range(1, parts):
+            add_row(grads + lo[1], priv + (c - 1) * ld_private + lo[1] - rest, hi[1] - lo[1])
+    if alpha != 0:
+        o = rest
+        for l in range(1, n_layers):  # the weights of layer l + 1: [o, o + k n)
+            w0 = max(o, lo[1])
+            w1 = min(o + widths[l] * widths[l + 1], hi[1])
+            if w0 < w1:
+                penalty += l2_chunk(params + w0, grads + w0, w1 - w0, l2_scale)
+            o += widths[l] * widths[l + 1] + widths[l + 1]
+    finite[0] = finite[0] and chunk_finite(grads + lo[0], hi[0] - lo[0]) \
+        and chunk_finite(grads + lo[1], hi[1] - lo[1])
+    return penalty
+
+
+cdef bint _phase_d(Py_ssize_t t, int team, int parts, int n_blocks, floating *params,
+                   const floating *grads, Py_ssize_t n_layers, const Py_ssize_t *widths,
+                   int solver, floating *s1, floating *s2, double lr, double decay1,
+                   double decay2, double eps, bint nesterov) noexcept nogil:
+    """Thread ``t``: the optimizer on the blocks it owned in phase C; whether
+    the parameters it wrote are finite."""
+    cdef Py_ssize_t b, p, n1 = widths[1]
+    cdef Py_ssize_t lo[2]
+    cdef Py_ssize_t hi[2]
     cdef bint finite = True
-    _owned_blocks(t, team, n_layers, widths, lo, hi)
-    for b in range(3):
-        finite = update_range(solver, params, grads, s1, s2, lo[b], hi[b], lr, decay1,
-                              decay2, eps, nesterov) and finite
+    # its rows of W1, in one range
+    finite = update_range(solver, params, grads, s1, s2,
+                          feature_split(widths[0], _first(t, team, n_blocks), n_blocks) * n1,
+                          feature_split(widths[0], _first(t + 1, team, n_blocks), n_blocks) * n1,
+                          lr, decay1, decay2, eps, nesterov)
+    for p in range(_first(t, team, parts), _first(t + 1, team, parts)):
+        _part_ranges(p, parts, n_layers, widths, lo, hi)
+        for b in range(2):
+            finite = update_range(solver, params, grads, s1, s2, lo[b], hi[b], lr, decay1,
+                                  decay2, eps, nesterov) and finite
     return finite
 
 
