@@ -931,8 +931,9 @@ TRAINING_PARAMS_DOC = """\
         Shuffle the samples before each epoch.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout and the validation
-        split. With an int and the same number of threads, two fits give
-        bit-identical models.
+        split. With an int, two fits give bit-identical models: on any number
+        of threads for the perceptron and the MLP, on the same number for the
+        CNN.
     tol : float, default={tol}
         Minimum improvement of the loss (or validation score) that counts:
         training stops when ``n_iter_no_change`` epochs in a row improve it by
@@ -1046,8 +1047,10 @@ FITTED_ATTRIBUTES_DOC = """\
         Seconds spent in training epochs (validation included).
     n_threads_ : int
         Threads the kernels used in the last ``fit`` or ``partial_fit``
-        (``n_threads`` resolved where it ran). Models are bit-identical for
-        the same ``random_state`` and the same ``n_threads_``.
+        (``n_threads`` resolved where it ran). The count changes how long a
+        fit takes, not the model it gives -- except for a CNN, whose models
+        are bit-identical for the same ``random_state`` and the same
+        ``n_threads_``.
     class_names_ : ndarray of str, shape (n_classes,)
         Optional: a display name for each of ``classes_`` ("Sneaker" for
         class 7 of Fashion-MNIST). ``fit`` never sets it: ``perceptron

@@ -132,29 +132,34 @@ change); we call them directly here only to see them work.
 # lives:
 #
 # * the first layer (784 x 100, most of the arithmetic) by **input
-#   features**: thread :math:`t` gathers its block of pixel columns of the
-#   batch and multiplies it by the same rows of :math:`W_1` into a partial
-#   product of its own;
-# * everything above it by **rows of the batch** (data parallelism): a
-#   thread adds up the partial products of its rows and takes them through
-#   the other layers, the loss and back, summing the weight gradients of its
-#   rows into a gradient vector of its own;
+#   features**: the pixel columns are cut into blocks, and for each block of
+#   its own a thread gathers those columns of the batch and multiplies them
+#   by the same rows of :math:`W_1` into a partial product of the block's own;
+# * everything above it by **rows of the batch** (data parallelism): the
+#   batch is cut into chunks, and for each chunk of its own a thread adds up
+#   the partial products of the chunk's rows (in block order) and takes them
+#   through the other layers, the loss and back, summing the chunk's weight
+#   gradients into a gradient vector of the chunk's own;
 # * the end of the backward pass and the update by **blocks of the
 #   parameter vector**: a thread computes the gradient of the rows of
-#   :math:`W_1` it multiplied, adds the threads' gradients of its block of
-#   the other parameters in thread order, checks that its blocks of the
+#   :math:`W_1` it multiplied, adds the chunks' gradients of its block of
+#   the other parameters in chunk order, checks that its blocks of the
 #   gradient are finite, and -- once every thread has said so -- applies
 #   Adam (or SGD, RMSprop) to exactly those parameters.
 #
 # So a thread reads and updates only its own rows of :math:`W_1` and its own
 # share of Adam's moments, step after step, and they stay in its core's
 # cache, and the threads meet only three times per step (:doc:`/benchmarks`
-# has the measured speed-up from one thread to two).
+# has the measured speed-up from one thread to two). The blocks and chunks
+# are cut from the shapes alone, never from the number of threads, and each
+# sum across them is added in the same order: the threads only decide who
+# computes which part, so a step gives the same bits on any number of
+# threads.
 #
 # .. literalinclude:: /../perceptron/_kernels/_stack.pyx
 #    :language: cython
 #    :start-at: with nogil, parallel(num_threads=team):
-#    :end-before: for t in range(team):
+#    :end-before: for b in range(n_blocks + parts):
 #    :caption: perceptron/_kernels/_stack.pyx
 #
 # The layer-by-layer kernels above stay the reference: the tests check that
