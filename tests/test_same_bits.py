@@ -6,7 +6,8 @@ shapes alone (``_kernels/_stack.pyx``), prediction goes by fixed blocks of
 rows, and the losses are added in row order. So a fit on one thread (a
 Dask or joblib worker) and a fit on every CPU (a serial search) agree.
 Three threads are more than this machine may have: the count is allowed
-here, and the threads take turns.
+here (the threads take turns). A step is cut in two parts, so a third
+thread joins only when the step is forced into more.
 """
 
 import warnings
@@ -28,12 +29,12 @@ THREADS = (1, 2, 3)
 @pytest.fixture(scope="module")
 def data():
     """784 features, so that a batch of 512 rows through (100, 100) hidden
-    units is cut into 4 parts: 1, 2 and 3 threads all share it."""
+    units is worth sharing: cut in two parts, for two threads."""
     rng = np.random.default_rng(0)
     X = rng.random((1200, 784), dtype=np.float32)
     y = rng.integers(0, 10, 1200)
     w = rng.random(1200) * 2
-    assert _stack.stack_parts(512, np.array([784, 100, 100, 10], dtype=np.intp)) == 4
+    assert _stack.stack_team(512, np.array([784, 100, 100, 10], dtype=np.intp), 3) == 2
     return X, y, w
 
 
@@ -74,9 +75,23 @@ def test_mlp_is_the_same_on_any_number_of_threads(data, solver, monkeypatch):
     _assert_same(_fits(make, X, y, w, monkeypatch), X)
 
 
+def test_mlp_on_four_parts_is_the_same_on_any_number_of_threads(data, monkeypatch):
+    """Each step forced into four parts (the kernel takes up to eight), so
+    that three threads share it: an uneven share, the same model."""
+    X, y, w = data
+    monkeypatch.setattr(_stack, "stack_parts", lambda m, widths: 4)
+    monkeypatch.setattr(_stack, "stack_team", lambda m, widths, n_threads: min(n_threads, 4))
+
+    def make():
+        return MLPDigitClassifier((100, 100), batch_size=512, dropout=0.2, alpha=1e-3,
+                                  max_iter=3, random_state=0)
+
+    _assert_same(_fits(make, X, y, w, monkeypatch), X)
+
+
 def test_mlp_lbfgs_is_the_same_on_any_number_of_threads(data, monkeypatch):
     """L-BFGS asks the fused step (without an optimizer) for the loss and
-    gradient of all the rows at once: 1200 rows, cut into 8 parts."""
+    gradient of all the 1200 rows at once."""
     X, y, w = data
 
     def make():
@@ -88,8 +103,7 @@ def test_mlp_lbfgs_is_the_same_on_any_number_of_threads(data, monkeypatch):
 
 @pytest.mark.parametrize("solver", ["sgd", "adam", "rmsprop", "lbfgs"])
 def test_perceptron_is_the_same_on_any_number_of_threads(data, solver, monkeypatch):
-    """One dense layer: a batch of 128 rows is cut into 2 parts, so the third
-    thread has nothing to do; L-BFGS's 1200 rows into 8."""
+    """One dense layer: batches of 128 rows (and L-BFGS's 1200 rows)."""
     X, y, w = data
 
     def make():

@@ -258,19 +258,15 @@ def test_team_size():
     widths = np.array([784, 100, 100, 10], dtype=np.intp)
     assert _stack.stack_team(128, widths, 2) == 2
     assert _stack.stack_team(128, widths, 1) == 1
-    assert _stack.stack_team(128, widths, 4) == 2  # one thread per part
-    assert _stack.stack_team(2048, widths, 4) == 4
+    assert _stack.stack_team(4096, widths, 4) == 2  # one thread per part
     assert _stack.stack_team(12, widths, 4) == 1  # at least 8 rows per thread
     assert _stack.stack_team(128, np.array([8, 4, 2], dtype=np.intp), 4) == 1  # too small
 
 
-def test_parts_grow_with_the_work_of_a_step():
-    """A power of two, from the shapes alone: two parts from the size at which
-    a step is shared, doubled for each doubling of the work."""
+def test_parts_depend_on_the_shapes_alone():
+    """Two parts for a step worth sharing (on two threads), else one."""
     mlp = np.array([784, 100, 100, 10], dtype=np.intp)
-    assert [_stack.stack_parts(m, mlp) for m in (2, 96, 128, 256, 512, 1024, 16384)] == \
-        [1, 2, 2, 2, 4, 8, 8]
-    assert _stack.stack_parts(128, np.array([784, 500, 500, 10], dtype=np.intp)) == 8
+    assert [_stack.stack_parts(m, mlp) for m in (2, 15, 16, 128, 16384)] == [1, 1, 2, 2, 2]
     assert _stack.stack_parts(128, np.array([8, 4, 2], dtype=np.intp)) == 1
     assert _stack.stack_parts(40, np.array([784, 10], dtype=np.intp)) == 2
 

@@ -55,8 +55,7 @@ gradients, the L2 penalty -- is added in block or chunk order, never in
 thread order; and the rest is element by element (the dropout mask is a
 hash of the element's index). :func:`stack_parts` chooses ``K`` from the
 shapes alone, so a step on 1, 2 or ``K`` threads gives bit-identical
-results; only its time differs. Each part costs some BLAS calls of its
-own, so ``K`` grows with the work of a step and no further.
+results; only its time differs.
 
 Scratch: ``shared`` holds the first layer's output ``A1`` (where ``P_0`` is
 computed, and its dropped output after a dropout), ``dL/dZ1``, the batch's
@@ -89,10 +88,10 @@ cdef enum:
     # deepest stack handled (pointer arrays on each thread's stack); deeper
     # networks train layer by layer
     MAX_LAYERS = 32
-    # most parts a step is cut into (a power of two): the most threads sharing it
+    # most parts the kernel takes: the most threads that can share a step
     MAX_PARTS = 8
-    # multiply-adds of the forward pass per part (at least) beyond two parts
-    PART_MACS = 8388608
+    # the parts stack_parts cuts a step worth sharing into
+    STEP_PARTS = 2
     # rows per block at predict time: a block's activations stay in cache
     PREDICT_ROWS = 512
 
@@ -114,18 +113,16 @@ def stack_parts(Py_ssize_t m, const Py_ssize_t[::1] widths):
 
     From the shapes alone, so that the step's result is the same on any
     team: one part for a step too small to share (``gemm_blocks``), else
-    two, doubled while each part keeps ``PART_MACS`` multiply-adds of the
-    forward pass and 8 rows, up to ``MAX_PARTS``. A power of two, so that
-    1, 2, 4 or 8 threads share the parts evenly.
+    ``STEP_PARTS``, two. The kernel takes up to ``MAX_PARTS``, but each part
+    costs BLAS calls of its own, repacks the operands its products share
+    with the other parts' (the weights, ``dL/dZ1``) and adds a gradient
+    vector of its own, on one thread as on many: a step cut into more parts
+    than it has threads is measurably slower. So a step is cut in two, and
+    at most two threads share it.
     """
-    cdef Py_ssize_t per_row = _macs_per_row(&widths[0], widths.shape[0] - 1)
-    cdef int parts = 2
-    if gemm_blocks(m, 1, per_row, 2) == 1:  # too small to share
-        return 1
-    while (2 * parts <= MAX_PARTS and 8 * (2 * parts) <= m
-           and m * per_row >= (2 * parts) * <Py_ssize_t>PART_MACS):
-        parts *= 2
-    return parts
+    if gemm_blocks(m, 1, _macs_per_row(&widths[0], widths.shape[0] - 1), 2) == 1:
+        return 1  # too small to share
+    return STEP_PARTS
 
 
 cdef inline int _n_blocks(int parts, Py_ssize_t d) noexcept nogil:
