@@ -107,6 +107,7 @@ class Conv2D(Layer):
     """
 
     decay_params = ("W",)
+    _recorded = ("_input", "_cols", "_output")
 
     def __init__(self, filters, kernel_size=3, stride=1, padding="valid",
                  activation="relu", algorithm="auto", name=None):
@@ -180,17 +181,25 @@ class Conv2D(Layer):
         """The output and the patch matrix (im2col), per sample.
 
         The Winograd path keeps no patches: its scratch is per block of
-        samples, not per sample (``_winograd.workspace_size``).
+        samples, not per sample (:meth:`scratch_per_call`).
         """
         Ho, Wo = self.out_hw
         patches = 0 if self._pointwise or self.path == "winograd" else Ho * Wo * self.n_cols
         return Ho * Wo * self.filters + patches
 
-    def forward(self, X, training=False):
+    def scratch_per_call(self):
+        """The Winograd forward pass's workspace, at most (``_winograd.workspace_size``)."""
+        if self.path != "winograd":
+            return 0
+        return _winograd.workspace_size(2**20, *self.input_shape, self.filters, self.pad_top,
+                                        self.pad_left, self.n_threads, backward=False)
+
+    def forward(self, X, training=False, buffers=None):
         n = X.shape[0]
         X = np.ascontiguousarray(X)
         Ho, Wo = self.out_hw
-        out = self._buffer("out", (n, Ho, Wo, self.filters))
+        buffers = self._output_buffers(training, buffers)
+        out = buffers.get("out", (n, Ho, Wo, self.filters), self.dtype)
         if self.path == "winograd":
             cols = None
             _winograd.winograd_forward(X, self.params["W"], self.params["b"], out,
@@ -199,10 +208,11 @@ class Conv2D(Layer):
         else:
             # a 1x1 kernel's patches are the pixels themselves: no im2col buffer
             cols = (None if self._pointwise
-                    else self._buffer("cols", (n * Ho * Wo, self.n_cols)))
+                    else buffers.get("cols", (n * Ho * Wo, self.n_cols), self.dtype))
             _conv.conv_forward(X, cols, self.params["W"], self.params["b"], out,
                                *self._im2col_args(), self.activation_code, self.n_threads)
-        self._input, self._cols, self._output = X, cols, out
+        if training:  # what backward reads
+            self._input, self._cols, self._output = X, cols, out
         return out
 
     def backward(self, grad, need_input_grad=True):
@@ -221,11 +231,6 @@ class Conv2D(Layer):
                             self.grads["W"], self.grads["b"], partial, dX,
                             *self._im2col_args(), self.activation_code, self.n_threads)
         return dX
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_cols", None)
-        return state
 
     def get_config(self):
         return {"name": "Conv2D", "filters": self.filters, "kernel_size": self.kernel_size,
@@ -251,6 +256,8 @@ class MaxPool2D(Layer):
     See ``perceptron/_kernels/_pool.pyx``.
     """
 
+    _recorded = ("_argmax",)
+
     def __init__(self, pool_size=2, stride=None, name=None):
         super().__init__()
         self.name = name or "MaxPool2D"
@@ -268,23 +275,18 @@ class MaxPool2D(Layer):
                 "padding='same', or give larger images")
         return ((H - ph) // self.stride + 1, (W - pw) // self.stride + 1, C)
 
-    def _argmax_buffer(self, shape):
-        key = ("argmax", tuple(shape))
-        buf = self._buffers.get(key)
-        if buf is None:  # like Layer._buffer, but int32; keep at most two batch sizes
-            stale = [k for k in self._buffers if k[0] == "argmax"]
-            if len(stale) >= 2:
-                del self._buffers[stale[0]]
-            buf = self._buffers[key] = np.empty(shape, dtype=np.int32)
-        return buf
+    def scratch_per_sample(self):
+        return 2 * int(np.prod(self.output_shape))  # the output and its argmax
 
-    def forward(self, X, training=False):
+    def forward(self, X, training=False, buffers=None):
         X = np.ascontiguousarray(X)
         shape = (X.shape[0],) + self.output_shape
-        out = self._buffer("out", shape)
-        argmax = self._argmax_buffer(shape)
+        buffers = self._output_buffers(training, buffers)
+        out = buffers.get("out", shape, self.dtype)
+        argmax = buffers.get("argmax", shape, np.int32)
         _pool.maxpool_forward(X, out, argmax, *self.pool_size, self.stride, self.n_threads)
-        self._argmax = argmax
+        if training:  # what backward reads
+            self._argmax = argmax
         return out
 
     def backward(self, grad, need_input_grad=True):
@@ -294,11 +296,6 @@ class MaxPool2D(Layer):
         _pool.maxpool_backward(np.ascontiguousarray(grad), self._argmax, dX, self.n_threads)
         return dX
 
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_argmax", None)
-        return state
-
     def get_config(self):
         return {"name": "MaxPool2D", "pool_size": self.pool_size, "stride": self.stride}
 
@@ -306,11 +303,16 @@ class MaxPool2D(Layer):
 class Flatten(Layer):
     """``(n, H, W, C) -> (n, H * W * C)``: a free reshape of the NHWC buffer."""
 
+    _recorded = ()
+
     def _build(self, input_shape):
         return (math.prod(input_shape),)  # exact: no int64 overflow
 
-    def forward(self, X, training=False):
+    def forward(self, X, training=False, buffers=None):
         return X.reshape(X.shape[0], -1)
+
+    def scratch_per_sample(self):
+        return 0  # a view of its input
 
     def backward(self, grad, need_input_grad=True):
         if not need_input_grad:
