@@ -342,7 +342,13 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit(self, X, y, incremental, classes=None, sample_weight=None, X_val=None,
              y_val=None):
-        """Train in one transaction: on any exception, undo the call (see :mod:`._guard`)."""
+        """Train in one transaction: on any exception, undo the call (see :mod:`._guard`).
+
+        Either way, the training scratch (the batch's activations, kept from
+        step to step) is released at the end: a fitted model holds its
+        parameters and its optimizer's state, not the buffers of its last
+        batch (:meth:`perceptron._network.Network.release_scratch`).
+        """
         with DeferredInterrupt() as interrupt:
             snapshot = Snapshot(self)
             try:
@@ -355,6 +361,9 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
             except BaseException:
                 snapshot.restore(self)
                 raise
+            finally:
+                if hasattr(self, "_network"):
+                    self._network.release_scratch()
         return self
 
     def _train(self, X, y, incremental, classes, sample_weight, X_val, y_val, interrupt):
