@@ -344,11 +344,15 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
              y_val=None):
         """Train in one transaction: on any exception, undo the call (see :mod:`._guard`).
 
-        Either way, the training scratch (the batch's activations, kept from
-        step to step) is released at the end: a fitted model holds its
-        parameters and its optimizer's state, not the buffers of its last
-        batch (:meth:`perceptron._network.Network.release_scratch`).
+        The training scratch (a batch's activations and gradients, kept from
+        step to step) is released when ``fit`` ends, or a call fails: a
+        fitted model holds its parameters and its optimizer's state, not the
+        buffers of its last batch (:meth:`perceptron._network.Network.release_scratch`).
+        A ``partial_fit`` that succeeds keeps them for the next call: calls in
+        a loop would otherwise allocate them anew each time, and the system
+        would page them in again on every call.
         """
+        keep_scratch = False
         with DeferredInterrupt() as interrupt:
             snapshot = Snapshot(self)
             try:
@@ -358,11 +362,12 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
                     raise KeyboardInterrupt(
                         f"{'partial_fit' if incremental else 'fit'} interrupted; "
                         "the estimator is as it was before the call")
+                keep_scratch = incremental
             except BaseException:
                 snapshot.restore(self)
                 raise
             finally:
-                if hasattr(self, "_network"):
+                if hasattr(self, "_network") and not keep_scratch:
                     self._network.release_scratch()
         return self
 

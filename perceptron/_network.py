@@ -109,11 +109,12 @@ class Network:
 
     Memory: training keeps its batch's activations in the layers' buffers
     from one step to the next, until :meth:`release_scratch` (called when
-    ``fit`` or ``partial_fit`` ends). Prediction (:meth:`decision_function`,
-    :meth:`predict_proba`, :meth:`evaluate`, :meth:`feature_maps`) takes
-    buffers of its own for the call, within :data:`PREDICT_SCRATCH_BYTES`,
-    and writes nothing on the network or its layers: several threads may
-    predict with one network at once (not while it trains).
+    ``fit`` ends; ``partial_fit`` keeps them for its next call). Prediction
+    (:meth:`decision_function`, :meth:`predict_proba`, :meth:`evaluate`,
+    :meth:`feature_maps`) takes buffers of its own for the call, within
+    :data:`PREDICT_SCRATCH_BYTES`, and writes nothing on the network or its
+    layers: several threads may predict with one network at once (not while
+    it trains).
 
     Parameters
     ----------
@@ -382,9 +383,9 @@ class Network:
     def release_scratch(self):
         """Drop what training keeps between steps: the layers' buffers, the batch.
 
-        Called when ``fit`` and ``partial_fit`` end: a fitted network holds
-        its parameters, their gradients (and the optimizer its state), not a
-        batch's activations. The next training call allocates them again.
+        Called when ``fit`` ends: a fitted network holds its parameters,
+        their gradients (and the optimizer its state), not a batch's
+        activations. The next training call allocates them again.
         """
         self._scratch = {}
         for layer in self.layers:

@@ -214,8 +214,8 @@ class Layer:
     def release_scratch(self):
         """Drop the training buffers and what was recorded for ``backward``.
 
-        The network calls it when ``fit`` or ``partial_fit`` ends: a fitted
-        layer keeps its parameters, not a batch's activations.
+        The network calls it when ``fit`` ends: a fitted layer keeps its
+        parameters, not a batch's activations.
         """
         self._buffers = Buffers()
         for key in self._recorded:
