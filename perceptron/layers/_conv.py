@@ -270,11 +270,12 @@ class MaxPool2D(Layer):
         border is dropped (a 7x7 map gives 3x3 with 2x2 windows). A side
         shorter than the window is pooled whole, in one window clipped to it:
         a 1x5 strip gives 1x2, a 1x1 map 1x1, so pooling never makes a map
-        vanish. "same" (Keras' ``padding="same"``, PyTorch's ``ceil_mode``
-        with stride = pool): ``Ho = ceil(H / stride)``, the border remainder
-        kept: windows that hang over the edge take the maximum of the pixels
-        they cover (7x7 gives 4x4). The overhang is split as :class:`Conv2D`
-        splits its padding.
+        vanish. "same" (Keras' ``padding="same"``; with 2x2 windows also
+        PyTorch's ``ceil_mode``): ``Ho = ceil(H / stride)``, the border
+        remainder kept: windows that hang over the edge take the maximum of
+        the pixels they cover (7x7 gives 4x4). The overhang is split as
+        :class:`Conv2D` splits its padding, the extra pixel at the
+        bottom/right.
     name : str, optional
         Used in error messages.
 
