@@ -475,7 +475,8 @@ def _add_run_options(group):
     group.add_argument("--epochs", type=int, default=None,
                        help="at most this many passes over the training set; training "
                             "stops earlier once the loss stops improving (default: 10 on "
-                            "MNIST/Fashion-MNIST; on digits 200, 100 for the CNN)")
+                            "MNIST/Fashion-MNIST; on digits 300 for the MLP, 200 for the "
+                            "perceptron, 100 for the CNN)")
     group.add_argument("--seed", type=int, default=0,
                        help="random seed: same seed, same model (default: 0)")
     group.add_argument("--threads", type=int, default=None,

@@ -238,14 +238,49 @@ class Conv2D(Layer):
                 "activation": self.activation, "algorithm": self.algorithm}
 
 
+def pool_geometry(size, pool, stride, padding):
+    """``(outputs, pad_before)`` of max-pooling along one axis of ``size`` pixels.
+
+    "valid": ``(size - pool) // stride + 1`` windows inside the image, no
+    padding; an axis shorter than the window is pooled whole (one window,
+    clipped to it). "same": ``ceil(size / stride)`` windows, the padding
+    needed to reach them split as in :class:`Conv2D` (the extra pixel at the
+    bottom/right).
+
+    Examples
+    --------
+    >>> from perceptron.layers._conv import pool_geometry
+    >>> pool_geometry(7, 2, 2, "valid"), pool_geometry(7, 2, 2, "same")
+    ((3, 0), (4, 0))
+    >>> pool_geometry(1, 2, 2, "valid"), pool_geometry(1, 2, 2, "same")
+    ((1, 0), (1, 0))
+    """
+    if padding == "same":
+        out = -(-size // stride)
+        return out, max((out - 1) * stride + pool - size, 0) // 2
+    return (size - pool) // stride + 1 if pool <= size else 1, 0
+
+
 class MaxPool2D(Layer):
-    """Max-pooling over ``pool_size`` windows, "valid" (the border remainder is dropped).
+    """Max-pooling over ``pool_size`` windows.
 
     Parameters
     ----------
     pool_size : int or (int, int), default=2
     stride : int, optional
         Defaults to the pool height (non-overlapping windows, as in Keras).
+    padding : {"valid", "same"}, default="valid"
+        "valid" (Keras' default): the windows that fit inside the image,
+        ``Ho = (H - ph) // stride + 1``; a remainder at the bottom/right
+        border is dropped (a 7x7 map gives 3x3 with 2x2 windows). A side
+        shorter than the window is pooled whole, in one window clipped to it:
+        a 1x5 strip gives 1x2, a 1x1 map 1x1, so pooling never makes a map
+        vanish. "same" (Keras' ``padding="same"``; with 2x2 windows also
+        PyTorch's ``ceil_mode``): ``Ho = ceil(H / stride)``, the border
+        remainder kept: windows that hang over the edge take the maximum of
+        the pixels they cover (7x7 gives 4x4). The overhang is split as
+        :class:`Conv2D` splits its padding, the extra pixel at the
+        bottom/right.
     name : str, optional
         Used in error messages.
 
@@ -258,22 +293,22 @@ class MaxPool2D(Layer):
 
     _recorded = ("_argmax",)
 
-    def __init__(self, pool_size=2, stride=None, name=None):
+    def __init__(self, pool_size=2, stride=None, padding="valid", name=None):
         super().__init__()
         self.name = name or "MaxPool2D"
         self.pool_size = check_pair(f"{self.name}: pool_size", pool_size)
         self.stride = (self.pool_size[0] if stride is None
                        else check_positive_int(f"{self.name}: stride", stride))
+        if padding not in ("valid", "same"):
+            raise ValueError(f"{self.name}: padding must be 'valid' or 'same', got {padding!r}")
+        self.padding = padding
 
     def _build(self, input_shape):
         H, W, C = _check_image(self, input_shape)
-        ph, pw = self.pool_size
-        if ph > H or pw > W:
-            raise ValueError(
-                f"{self.name}: a {ph}x{pw} pooling window does not fit the {H}x{W} image "
-                f"({C} channels) it receives; turn pooling off for this layer, use "
-                "padding='same', or give larger images")
-        return ((H - ph) // self.stride + 1, (W - pw) // self.stride + 1, C)
+        (ph, pw), s = self.pool_size, self.stride
+        Ho, self.pad_top = pool_geometry(H, ph, s, self.padding)
+        Wo, self.pad_left = pool_geometry(W, pw, s, self.padding)
+        return (Ho, Wo, C)
 
     def scratch_per_sample(self):
         return 2 * int(np.prod(self.output_shape))  # the output and its argmax
@@ -284,7 +319,8 @@ class MaxPool2D(Layer):
         buffers = self._output_buffers(training, buffers)
         out = buffers.get("out", shape, self.dtype)
         argmax = buffers.get("argmax", shape, np.int32)
-        _pool.maxpool_forward(X, out, argmax, *self.pool_size, self.stride, self.n_threads)
+        _pool.maxpool_forward(X, out, argmax, *self.pool_size, self.stride, self.pad_top,
+                              self.pad_left, self.n_threads)
         if training:  # what backward reads
             self._argmax = argmax
         return out
@@ -297,7 +333,8 @@ class MaxPool2D(Layer):
         return dX
 
     def get_config(self):
-        return {"name": "MaxPool2D", "pool_size": self.pool_size, "stride": self.stride}
+        return {"name": "MaxPool2D", "pool_size": self.pool_size, "stride": self.stride,
+                "padding": self.padding}
 
 
 class Flatten(Layer):
