@@ -335,8 +335,8 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         for the kernels meanwhile (:func:`perceptron._config.kernel_threads`);
         yields the thread count."""
         n_threads = effective_n_threads(self.n_threads)
-        if hasattr(self, "_network"):
-            self._network.set_n_threads(n_threads)
+        if hasattr(self, "_network") and self._network.n_threads != n_threads:
+            self._network.set_n_threads(n_threads)  # only on a change: predictions write nothing
         with kernel_threads(n_threads):
             yield n_threads
 
