@@ -335,14 +335,24 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
         for the kernels meanwhile (:func:`perceptron._config.kernel_threads`);
         yields the thread count."""
         n_threads = effective_n_threads(self.n_threads)
-        if hasattr(self, "_network"):
-            self._network.set_n_threads(n_threads)
+        if hasattr(self, "_network") and self._network.n_threads != n_threads:
+            self._network.set_n_threads(n_threads)  # only on a change: predictions write nothing
         with kernel_threads(n_threads):
             yield n_threads
 
     def _fit(self, X, y, incremental, classes=None, sample_weight=None, X_val=None,
              y_val=None):
-        """Train in one transaction: on any exception, undo the call (see :mod:`._guard`)."""
+        """Train in one transaction: on any exception, undo the call (see :mod:`._guard`).
+
+        The training scratch (a batch's activations and gradients, kept from
+        step to step) is released when ``fit`` ends, or a call fails: a
+        fitted model holds its parameters and its optimizer's state, not the
+        buffers of its last batch (:meth:`perceptron._network.Network.release_scratch`).
+        A ``partial_fit`` that succeeds keeps them for the next call: calls in
+        a loop would otherwise allocate them anew each time, and the system
+        would page them in again on every call.
+        """
+        keep_scratch = False
         with DeferredInterrupt() as interrupt:
             snapshot = Snapshot(self)
             try:
@@ -352,9 +362,13 @@ class BaseDigitClassifier(ClassifierMixin, BaseEstimator):
                     raise KeyboardInterrupt(
                         f"{'partial_fit' if incremental else 'fit'} interrupted; "
                         "the estimator is as it was before the call")
+                keep_scratch = incremental
             except BaseException:
                 snapshot.restore(self)
                 raise
+            finally:
+                if hasattr(self, "_network") and not keep_scratch:
+                    self._network.release_scratch()
         return self
 
     def _train(self, X, y, incremental, classes, sample_weight, X_val, y_val, interrupt):

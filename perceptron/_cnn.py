@@ -1,6 +1,5 @@
 """Convolutional network: conv + pooling blocks, then dense layers."""
 
-import math
 import numbers
 
 import numpy as np
@@ -12,7 +11,7 @@ from ._base import (FITTED_ATTRIBUTES_DOC, TRAINING_PARAMS_DOC, AugmentMixin,
 from ._validation import check_image_shape, check_layer_sizes, check_param
 from .layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D, activation_code
 
-_SPEC_KEYS = ("filters", "kernel_size", "stride", "padding", "pool")
+_SPEC_KEYS = ("filters", "kernel_size", "stride", "padding", "pool", "pool_padding")
 
 
 class ConvDigitClassifier(AugmentMixin, DenseWeightsMixin, BaseDigitClassifier):
@@ -42,12 +41,20 @@ class ConvDigitClassifier(AugmentMixin, DenseWeightsMixin, BaseDigitClassifier):
         One entry per convolution, input side first. Each is either
         ``(filters, kernel_size)`` or a dict with keys ``"filters"``
         (required), ``"kernel_size"`` (default 3; an int or ``(kh, kw)``),
-        ``"stride"`` (default 1), ``"padding"`` (default: ``padding``) and
+        ``"stride"`` (default 1), ``"padding"`` (default: ``padding``),
         ``"pool"`` (default True: pool with ``pool_size`` after this layer;
-        False: no pooling; an int: that pool size).
+        False: no pooling; an int: that pool size) and ``"pool_padding"``
+        (default "valid"; "same" keeps the border remainder, see below).
     pool_size : int or None, default=2
         Size (and stride) of the square max-pooling after each convolution;
-        None or 1 means no pooling unless an entry asks for it.
+        None or 1 means no pooling unless an entry asks for it. The pooling
+        is "valid", as in Keras: a map of odd size loses its last row or
+        column (7x7 -> 3x3), and a side shorter than the window is pooled
+        whole (a 1 x 5 map -> 1 x 2, 1 x 1 -> 1 x 1), so no map ever
+        vanishes. With ``"pool_padding": "same"`` a layer's pooling keeps
+        the remainder instead (7x7 -> 4x4): a window hanging over the edge
+        takes the maximum of the pixels it covers (Keras'
+        ``MaxPooling2D(padding="same")``).
     padding : {{"same", "valid"}}, default="same"
         Default padding of the convolutions: "same" (zeros, output size =
         input size at stride 1) or "valid" (none; each 3x3 layer trims a
@@ -65,10 +72,13 @@ class ConvDigitClassifier(AugmentMixin, DenseWeightsMixin, BaseDigitClassifier):
         rows of ``X`` are then ``X.reshape(n, channels, height, width)``
         (channel-major). None infers it from ``n_features``: a square
         single-channel image when ``n_features`` is a perfect square (784 ->
-        28x28, 64 -> 8x8), else a ``1 x n_features`` strip (so any tabular
-        data fits, which scikit-learn's estimator checks rely on). A shape
-        that does not match ``n_features``, or a layer stack that does not fit
-        the image, raises a ValueError naming the sizes.
+        28x28, 64 -> 8x8, 4 -> 2x2), else a ``1 x n_features`` strip (10 ->
+        1x10). The default network fits any such image, down to one pixel
+        ("same" convolutions keep its size, pooling never makes it vanish),
+        so it takes any tabular data, as scikit-learn's estimator checks
+        feed it. A shape that does not match ``n_features``, or a layer
+        stack that cannot fit the image (a "valid" convolution wider than
+        its input), raises a ValueError naming the layer and the sizes.
 {augment}
 {params}
 
@@ -204,6 +214,7 @@ class ConvDigitClassifier(AugmentMixin, DenseWeightsMixin, BaseDigitClassifier):
             elif not isinstance(pool, numbers.Integral) or pool < 1:
                 raise ValueError(f"{where}: pool must be a bool or a positive int, got {pool!r}")
             spec["pool"] = int(pool)
+            spec.setdefault("pool_padding", "valid")
             specs.append(spec)
         return specs
 
@@ -226,10 +237,7 @@ class ConvDigitClassifier(AugmentMixin, DenseWeightsMixin, BaseDigitClassifier):
         Without ``image_shape``, a row that is not a square image is read as
         a ``1 x n_features`` strip, so that any tabular data fits.
         """
-        if self.image_shape is None and n_features is not None \
-                and math.isqrt(n_features) ** 2 != n_features:
-            return (1, 1, n_features)
-        return check_image_shape(self.image_shape, n_features, channels=True)
+        return check_image_shape(self.image_shape, n_features, channels=True, strip=True)
 
     # ------------------------------------------------------------ hooks
     _CHANNELS_LAST = True  # the network's input is NHWC (see _network_input)
@@ -241,7 +249,7 @@ class ConvDigitClassifier(AugmentMixin, DenseWeightsMixin, BaseDigitClassifier):
                                  padding=spec["padding"], activation=self.activation,
                                  name=f"conv_layers[{i}]"))
             if spec["pool"] > 1:
-                layers.append(MaxPool2D(spec["pool"],
+                layers.append(MaxPool2D(spec["pool"], padding=spec["pool_padding"],
                                         name=f"the pooling after conv_layers[{i}]"))
         return layers
 

@@ -4,6 +4,7 @@ import contextlib
 import functools
 import os
 import sys
+import threading
 
 from ._kernels import WAIT_POLICY, _fpenv, _openmp_info
 from ._validation import check_n_threads
@@ -167,7 +168,8 @@ _CONTROLLER = []
 
 
 def _blas_controller():
-    """One threadpoolctl controller for the process (building one is not free).
+    """One threadpoolctl controller of the process's BLAS libraries (building one
+    is not free).
 
     It is made on first use, after SciPy's BLAS (which the kernels call) is
     loaded, so that BLAS is among the libraries it limits.
@@ -175,8 +177,60 @@ def _blas_controller():
     if not _CONTROLLER:
         from threadpoolctl import ThreadpoolController
 
-        _CONTROLLER.append(ThreadpoolController())
+        _CONTROLLER.append(ThreadpoolController().select(user_api="blas"))
     return _CONTROLLER[0]
+
+
+def _and_hand_back(change):
+    """Run ``change`` (a change of BLAS's limits) and leave BLAS to any thread.
+
+    With a process-wide pool (OpenBLAS on pthreads), threadpoolctl lets one
+    thread at a time change the limits: the first to do so, until a ``with``
+    block of its ends; the changes of other threads do nothing. A limit set
+    in one thread may have to be undone in another (see
+    :class:`_SingleThreadedBlas`): after each change an empty ``with`` block
+    hands the control back.
+    """
+    result = change()
+    with _blas_controller().limit(limits=None):
+        pass
+    return result
+
+
+class _SingleThreadedBlas:
+    """BLAS limited to one thread while any kernel call of the process runs.
+
+    The limit is process-wide, and calls may overlap (several threads
+    predicting with one model): the first call in sets it, the last one out
+    puts back what was there before, whichever threads they run in.
+    Overlapping ``threadpoolctl`` limits of their own would not do: each
+    puts back what it found when it began, so a call ending while another
+    runs would give BLAS its threads back under the other's kernels, and the
+    last to end could leave BLAS at one thread for good.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._active = 0
+        self._limiter = None
+
+    @contextlib.contextmanager
+    def __call__(self):
+        with self._lock:
+            if self._active == 0:
+                self._limiter = _and_hand_back(lambda: _blas_controller().limit(limits=1))
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._active -= 1
+                if self._active == 0:
+                    _and_hand_back(self._limiter.restore_original_limits)
+                    self._limiter = None
+
+
+_single_threaded_blas = _SingleThreadedBlas()
 
 
 @contextlib.contextmanager
@@ -187,8 +241,12 @@ def kernel_threads(n_threads):
     call per thread, see ``_kernels/_gemm.pxd``), so BLAS must not start
     threads of its own: that would oversubscribe the cores. The kernels'
     threads also flush subnormal floats to zero (:func:`flush_denormals`).
+
+    Safe to enter from several threads at once: the BLAS limit holds until
+    the last of them leaves, and the flush mode is each thread's own (each
+    Python thread that runs a kernel has its own OpenMP team).
     """
-    with _blas_controller().limit(limits=1, user_api="blas"), flush_denormals(n_threads):
+    with _single_threaded_blas(), flush_denormals(n_threads):
         yield
 
 

@@ -164,13 +164,16 @@ class DenseStackNetwork(Network):
         return plan
 
     def _outputs(self, X, check_finite, output):
-        """All rows through every layer in one kernel call, block by block."""
+        """All rows through every layer in one kernel call, block by block.
+
+        Its scratch is a few blocks of rows per thread
+        (``_stack.predict_work_size``), allocated for the call: nothing
+        shared is written, so several threads may predict at once.
+        """
         n = X.shape[0]
         out = np.empty((n, int(self._widths[-1])), dtype=self.dtype)
-        work = self._scratch.get("predict")
-        if work is None or work.shape[0] < self.n_threads:
-            work = self._scratch["predict"] = np.empty(
-                (self.n_threads, _stack.predict_work_size(self._widths)), dtype=self.dtype)
+        work = np.empty((self.n_threads, _stack.predict_work_size(self._widths)),
+                        dtype=self.dtype)
         if not _stack.dense_stack_predict(X.reshape(n, self._widths[0]), self.params, out,
                                           work, self._widths, self._activations, output,
                                           check_finite, self.n_threads):

@@ -16,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._kernels import _dense, _isfinite, _loss
+from .layers import Buffers
 
 #: the output functions (and their losses) an estimator's ``output_activation`` names
 OUTPUTS = ("softmax", "sigmoid", "logistic")
@@ -26,6 +27,17 @@ OUTPUTS = ("softmax", "sigmoid", "logistic")
 #: one logistic unit). Code 0 is the raw logits.
 OUTPUT_CODES = {"softmax": 1, "sigmoid": 2, "logistic": 2, "independent": 3}
 _LOGITS = 0
+
+#: Bytes of scratch one prediction may take: the layers' outputs (and a
+#: convolution's patches, Winograd's workspace) for one batch of rows, which
+#: :meth:`Network.predict_batch_size` sizes to fit, at least one row. The
+#: buffers belong to the call and are released when it returns; the input
+#: and the result are not counted.
+PREDICT_SCRATCH_BYTES = 32 * 2**20
+
+#: Rows of one predict batch, at most (a narrow network reaches it long before
+#: the budget: its products are then large enough)
+MAX_PREDICT_ROWS = 16384
 
 
 def take_rows(X, rows, out, n_threads):
@@ -94,6 +106,15 @@ class Network:
     contiguous vector), and every gradient a view into ``self.grads``. The
     optimizer can therefore update the whole model in one kernel call, and
     saving or copying the model is copying one array.
+
+    Memory: training keeps its batch's activations in the layers' buffers
+    from one step to the next, until :meth:`release_scratch` (called when
+    ``fit`` ends; ``partial_fit`` keeps them for its next call). Prediction
+    (:meth:`decision_function`, :meth:`predict_proba`, :meth:`evaluate`,
+    :meth:`feature_maps`) takes buffers of its own for the call, within
+    :data:`PREDICT_SCRATCH_BYTES`, and writes nothing on the network or its
+    layers: several threads may predict with one network at once (not while
+    it trains).
 
     Parameters
     ----------
@@ -201,7 +222,11 @@ class Network:
 
     # -- training -----------------------------------------------------------
     def forward(self, X, training=False):
-        """Logits for a batch ``X`` of shape ``(n, *input_shape)``."""
+        """Logits for a batch ``X`` of shape ``(n, *input_shape)``.
+
+        ``training=True`` writes them in the layers' own buffers, ready for
+        the backward pass; ``training=False`` in new arrays.
+        """
         out = X
         for layer in self.layers:
             out = layer.forward(out, training)
@@ -355,6 +380,17 @@ class Network:
             return math.nan, n_correct
         return loss, n_correct
 
+    def release_scratch(self):
+        """Drop what training keeps between steps: the layers' buffers, the batch.
+
+        Called when ``fit`` ends: a fitted network holds its parameters,
+        their gradients (and the optimizer its state), not a batch's
+        activations. The next training call allocates them again.
+        """
+        self._scratch = {}
+        for layer in self.layers:
+            layer.release_scratch()
+
     def _gather(self, X, rows, augment=None):
         """The mini-batch ``X[rows]``, through ``augment`` if given (or densified, for
         a sparse ``X``), in a buffer kept while its shape is. ``augment`` is
@@ -371,21 +407,32 @@ class Network:
         return xb
 
     # -- prediction ---------------------------------------------------------
-    #: memory the layers' scratch buffers may take at predict time
-    PREDICT_SCRATCH_BYTES = 32 * 2**20
+    def predict_batch_size(self, densify=False):
+        """Rows per forward pass at predict time, within :data:`PREDICT_SCRATCH_BYTES`.
 
-    def predict_batch_size(self):
-        """Rows per forward pass at predict time.
+        A batch's scratch is every layer's (all are kept for the next batch
+        of the call): per row, each layer's output, and a convolution's
+        patch matrix (:meth:`~perceptron.layers.Layer.scratch_per_sample`);
+        besides, the largest workspace a layer's kernel allocates for the
+        time of its call, Winograd's
+        (:meth:`~perceptron.layers.Layer.scratch_per_call`). As many rows as
+        fit, at least 1 and at most :data:`MAX_PREDICT_ROWS`: narrow layers
+        take 16384 images in one pass, so each GEMM is one large product; a
+        CNN takes a hundred or so. Full-batch L-BFGS trains in blocks of the
+        same size.
 
-        As many as fit the widest layer's scratch (its output, plus the patch
-        matrix of a convolution) in :attr:`PREDICT_SCRATCH_BYTES`, between
-        1024 and 16384: narrow layers take 10,000 images in one pass, so each
-        GEMM is one large product; a CNN keeps to 1024 rows and its memory in
-        check.
+        Parameters
+        ----------
+        densify : bool, default=False
+            The rows are densified first (a sparse ``X``): count that block too.
         """
-        widest = max([layer.scratch_per_sample() for layer in self.layers] + [1])
-        rows = self.PREDICT_SCRATCH_BYTES // (widest * self.dtype.itemsize)
-        return int(min(max(rows, 1024), 16384))
+        per_row = sum(layer.scratch_per_sample() for layer in self.layers)
+        if densify:
+            per_row += math.prod(self.input_shape)
+        per_call = max((layer.scratch_per_call() for layer in self.layers), default=0)
+        itemsize = self.dtype.itemsize
+        rows = (PREDICT_SCRATCH_BYTES - per_call * itemsize) // (max(per_row, 1) * itemsize)
+        return int(min(max(rows, 1), MAX_PREDICT_ROWS))
 
     def decision_function(self, X, check_finite=False):
         """Raw logits for ``X`` (an array, or a CSR matrix), computed batch by batch.
@@ -393,6 +440,13 @@ class Network:
         With ``check_finite``, a ValueError is raised if ``X`` holds NaN or
         infinity: the first layer checks each batch as it reads it
         (:meth:`~perceptron.layers.Layer.forward_checked`).
+
+        The batches (:meth:`predict_batch_size` rows) go through the layers
+        in buffers made for this call, one :class:`~perceptron.layers.Buffers`
+        per layer reused from batch to batch and dropped on return: the
+        call's scratch stays within :data:`PREDICT_SCRATCH_BYTES`, and
+        nothing shared is written, so calls from several threads do not
+        meet.
         """
         return self._predict(X, check_finite, _LOGITS)
 
@@ -418,7 +472,7 @@ class Network:
             return self._outputs(X, check_finite, output)
         n = X.shape[0]
         out = np.empty((n, math.prod(self.output_shape)), dtype=self.dtype)
-        block = self.predict_batch_size()
+        block = self.predict_batch_size(densify=True)
         dense = np.empty((min(block, n), math.prod(self.input_shape)), dtype=self.dtype)
         for start in range(0, n, block):
             rows = np.arange(start, min(start + block, n), dtype=np.intp)
@@ -432,17 +486,17 @@ class Network:
         n = X.shape[0]
         out = np.empty((n, math.prod(self.output_shape)), dtype=self.dtype)
         batch_size = self.predict_batch_size()
-        first, rest = self.layers[0], self.layers[1:]
+        buffers = [Buffers() for _ in self.layers]  # this call's: dropped on return
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             if check_finite:
-                h = first.forward_checked(X[start:stop])
+                h = self.layers[0].forward_checked(X[start:stop], buffers[0])
                 if h is None:
                     raise_not_finite(X[start:stop])
             else:
-                h = first.forward(X[start:stop], training=False)
-            for layer in rest:
-                h = layer.forward(h, training=False)
+                h = self.layers[0].forward(X[start:stop], False, buffers[0])
+            for layer, layer_buffers in zip(self.layers[1:], buffers[1:]):
+                h = layer.forward(h, False, layer_buffers)
             out[start:stop] = h
         if output != _LOGITS:
             _loss.probabilities(out, output, self.n_threads)
@@ -464,10 +518,11 @@ class Network:
         target = self.layers[layer]
         out = np.empty((X.shape[0],) + tuple(target.output_shape), dtype=self.dtype)
         batch_size = self.predict_batch_size()
+        buffers = [Buffers() for _ in self.layers[:layer + 1]]  # as in decision_function
         for start in range(0, X.shape[0], batch_size):
             h = X[start:start + batch_size]
-            for lay in self.layers[:layer + 1]:
-                h = lay.forward(h, training=False)
+            for lay, lay_buffers in zip(self.layers[:layer + 1], buffers):
+                h = lay.forward(h, False, lay_buffers)
             out[start:start + h.shape[0]] = h
         return out
 

@@ -255,8 +255,8 @@ def check_callbacks(callbacks):
                              f"of the methods {', '.join(CALLBACK_HOOKS)}")
 
 
-def check_image_shape(image_shape, n_features=None, *, channels=False, name="image_shape",
-                      what="X"):
+def check_image_shape(image_shape, n_features=None, *, channels=False, strip=False,
+                      name="image_shape", what="X"):
     """The shape of one image of ``n_features`` pixels: given, or a square.
 
     The one rule every part of the package follows to fold a row of pixels
@@ -273,6 +273,11 @@ def check_image_shape(image_shape, n_features=None, *, channels=False, name="ima
         itself is checked (and None is returned for None).
     channels : bool, default=False
         Return ``(channels, height, width)`` instead of ``(height, width)``.
+    strip : bool, default=False
+        With ``image_shape=None``, read a row that is not a perfect square as
+        a ``1 x n_features`` strip instead of raising (how
+        :class:`~perceptron.ConvDigitClassifier` takes any table: 10 features
+        are a 1x10 image, 9 still a 3x3 one).
     name, what : str
         The parameter's name and the data's name, for the error messages.
 
@@ -285,6 +290,8 @@ def check_image_shape(image_shape, n_features=None, *, channels=False, name="ima
     >>> from perceptron._validation import check_image_shape
     >>> check_image_shape(None, 784), check_image_shape((2, 3), 6, channels=True)
     ((28, 28), (1, 2, 3))
+    >>> check_image_shape(None, 10, strip=True), check_image_shape(None, 9, strip=True)
+    ((1, 10), (3, 3))
     >>> check_image_shape(None, 10)
     Traceback (most recent call last):
     ...
@@ -294,6 +301,8 @@ def check_image_shape(image_shape, n_features=None, *, channels=False, name="ima
         if n_features is None:
             return None
         side = math.isqrt(n_features)
+        if side * side != n_features and strip:
+            return (1, 1, n_features) if channels else (1, n_features)
         if side * side != n_features:
             raise ValueError(
                 f"{what} has {n_features} features per row, which is not a square image; "

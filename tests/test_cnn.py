@@ -10,7 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from _expected_failures import DROPOUT_MASKS
+from _expected_failures import DROPOUT_MASKS, FLOAT32_RMSPROP
 from perceptron import ConvDigitClassifier
 from perceptron.layers import Conv2D, MaxPool2D
 
@@ -34,41 +34,30 @@ def small_digits(digits):
 
 
 # ------------------------------------------------------------------ scikit-learn's suite
-# The checks feed arbitrary tabular data (1 to 20 features, rarely a perfect
-# square), so with image_shape=None each row becomes a 1 x n_features strip
-# (or a tiny square). Hence one 3x3 convolution with padding="same" (it fits
-# any image, down to 1x1) and no pooling (a 2x2 window cannot fit a 1-pixel-
-# high strip; that error is tested below). The second instance covers the
-# other code paths: a 1x1 convolution (no im2col), a non-square kernel with a
-# stride, dropout, tanh, sgd and float64. A larger learning rate and enough
-# epochs let these small nets pass check_classifiers_train (> 83 % training
-# accuracy on blobs). Both are float64: in float32, a fit with sample
-# weights and one on the repeated rows differ by about an ulp, which
-# check_sample_weight_equivalence_on_dense_data (rtol 1e-7) catches on one
-# machine and not on another (the float32 dense instance of
-# test_estimators.py is expected to fail it); in the same way OpenBLAS's
-# float32 GEMM rounds a row's result differently (by 1 ulp) depending on its
-# position in the batch once both inner and outer sizes are >= 8, which
-# check_methods_sample_order_invariance catches: hence the 4 units of the
-# first instance's dense layer, from when it was float32.
-# n_threads=1: the suite makes hundreds of fits on a few
-# dozen samples, where threads only add barriers, and on a shared, busy
-# machine OpenMP's spinning barriers make such fits 10-100x slower; threading
-# is tested by test_threads_agree and test_deterministic. No check is skipped
-# (scikit-learn itself skips check_array_api_input without SCIPY_ARRAY_API);
-# the second instance is expected to fail the sample-weight equivalence (its
-# dropout), and does, strictly.
+# The checks feed arbitrary tabular data (1 to 30 features, rarely a perfect
+# square): with image_shape=None each row is then a 1 x n_features strip (or a
+# tiny square), which the default network takes as it is: its "same"
+# convolutions keep the strip's size, and each 2x2 pooling pools the 1-pixel
+# height whole and halves the width (down to 1). The default instance is the
+# one users get; its only expected failure is float32 rounding made visible
+# (FLOAT32_RMSPROP), which the dense float32 defaults share in a smaller
+# form. The second instance covers the other code paths: a 1x1 convolution
+# (no im2col), a non-square kernel with a stride, no pooling, dropout, tanh,
+# sgd and float64; it is expected to fail the sample-weight equivalence (its
+# dropout), and does, strictly. Its n_threads=1: the suite makes hundreds of
+# fits on a few dozen samples, where threads only add barriers; threading is
+# tested by test_threads_agree and test_deterministic. No check is skipped
+# (scikit-learn itself skips check_array_api_input without SCIPY_ARRAY_API).
 @parametrize_with_checks([
-    ConvDigitClassifier(conv_layers=((4, 3),), padding="same", pool_size=None,
-                        dense_layers=(4,), learning_rate_init=0.01, max_iter=50,
-                        dtype="float64", n_threads=1),
+    ConvDigitClassifier(),
     ConvDigitClassifier(conv_layers=({"filters": 4, "kernel_size": 1},
                                      {"filters": 4, "kernel_size": (1, 3), "stride": 2}),
                         padding="same", pool_size=None, dense_layers=(8,), dropout=0.1,
                         activation="tanh", solver="sgd", learning_rate_init=0.05,
                         dtype="float64", max_iter=100, n_threads=1),
 ], expected_failed_checks=lambda est: (
-    {"check_sample_weight_equivalence_on_dense_data": DROPOUT_MASKS} if est.dropout else {}),
+    {"check_sample_weight_equivalence_on_dense_data": DROPOUT_MASKS} if est.dropout
+    else {"check_sample_weight_equivalence_on_dense_data": FLOAT32_RMSPROP}),
     xfail_strict=True)
 def test_sklearn_compatible(estimator, check):
     with warnings.catch_warnings():
@@ -95,6 +84,13 @@ def test_default_network_is_the_keras_tutorial():
     assert [layer.output_shape for layer in valid._network.layers][:6] == [
         (26, 26, 32), (13, 13, 32), (11, 11, 64), (5, 5, 64), (3, 3, 64), (1, 1, 64)]
     assert clf._optimizer.__class__.__name__ == "RMSprop"
+    assert clf._network.params.size == 93322
+    # the 8x8 digits: 8 -> 4 -> 2 -> 1
+    digits = ConvDigitClassifier(max_iter=1, random_state=0).fit(X[:, :64], y)
+    assert [layer.output_shape for layer in digits._network.layers] == [
+        (8, 8, 32), (4, 4, 32), (4, 4, 64), (2, 2, 64), (2, 2, 64), (1, 1, 64), (64,), (64,),
+        (10,)]
+    assert digits._network.params.size == 60554
     # filters_ are views into the model, like coefs_
     clf.filters_[0][3, 1, 2, 0] = 7.0
     assert clf._network.layers[0].params["W"][(1 * 3 + 2) * 1 + 0, 3] == 7.0
@@ -114,7 +110,8 @@ def test_layer_specs():
 
 
 @pytest.mark.parametrize("n_features, expected", [(784, (1, 28, 28)), (64, (1, 8, 8)),
-                                                  (1, (1, 1, 1)), (10, (1, 1, 10))])
+                                                  (1, (1, 1, 1)), (10, (1, 1, 10)),
+                                                  (9, (1, 3, 3)), (30, (1, 1, 30))])
 def test_image_shape_inferred(n_features, expected):
     X, y = np.random.default_rng(0).random((6, n_features)), np.arange(6) % 2
     clf = ConvDigitClassifier(conv_layers=((2, 3),), padding="same", pool_size=None,
@@ -131,12 +128,50 @@ def test_image_shape_mismatch_raises(image_shape):
         ConvDigitClassifier(image_shape=image_shape, **TINY).fit(X, y)
 
 
+# The default network on 1 to 10 features (scikit-learn's checks use such
+# tables): a 1 x n strip, or a 2x2 / 3x3 square, keeps its size through each
+# "same" convolution; each pooling pools the 1-pixel side whole and halves the
+# other (valid: the odd pixel out is dropped), never below 1.
+@pytest.mark.parametrize("n_features, maps", [
+    (1, [(1, 1), (1, 1), (1, 1), (1, 1), (1, 1), (1, 1)]),
+    (2, [(1, 2), (1, 1), (1, 1), (1, 1), (1, 1), (1, 1)]),
+    (3, [(1, 3), (1, 1), (1, 1), (1, 1), (1, 1), (1, 1)]),
+    (4, [(2, 2), (1, 1), (1, 1), (1, 1), (1, 1), (1, 1)]),
+    (5, [(1, 5), (1, 2), (1, 2), (1, 1), (1, 1), (1, 1)]),
+    (7, [(1, 7), (1, 3), (1, 3), (1, 1), (1, 1), (1, 1)]),
+    (9, [(3, 3), (1, 1), (1, 1), (1, 1), (1, 1), (1, 1)]),
+    (10, [(1, 10), (1, 5), (1, 5), (1, 2), (1, 2), (1, 1)]),
+])
+def test_default_network_fits_any_number_of_features(n_features, maps):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(12, n_features)), np.arange(12) % 3
+    clf = ConvDigitClassifier(max_iter=2, random_state=0, n_threads=1).fit(X, y)
+    layers = clf._network.layers[:6]
+    assert [layer.output_shape[:2] for layer in layers] == maps
+    assert [type(layer).__name__ for layer in layers] == ["Conv2D", "MaxPool2D"] * 3
+    proba = clf.predict_proba(X)
+    assert proba.shape == (12, 3) and np.all(np.isfinite(proba))
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+
+
+def test_pool_padding_per_layer():
+    """"same" pooling keeps the border remainder: 7 -> 4 where "valid" gives 3."""
+    X, y = np.random.default_rng(0).random((4, 49)), np.arange(4) % 2
+    kinds = {}
+    for pool_padding in ("valid", "same"):
+        clf = ConvDigitClassifier(conv_layers=({"filters": 2, "pool_padding": pool_padding},),
+                                  dense_layers=(), max_iter=1).fit(X, y)
+        kinds[pool_padding] = clf._network.layers[1].output_shape
+    assert kinds == {"valid": (3, 3, 2), "same": (4, 4, 2)}
+    with pytest.raises(ValueError, match=r"the pooling after conv_layers\[0\]: padding"):
+        ConvDigitClassifier(conv_layers=({"filters": 2, "pool_padding": "full"},)).fit(X, y)
+
+
 def test_stack_that_does_not_fit_raises_naming_the_layer():
     X, y = np.zeros((4, 64)), np.arange(4) % 2
-    # 8 -> 6 -> 3 -> 1 -> a 2x2 pool cannot fit the 1x1 map
-    with pytest.raises(ValueError, match=r"the pooling after conv_layers\[1\].*1x1"):
-        ConvDigitClassifier(conv_layers=((2, 3), (2, 3)), padding="valid",
-                            max_iter=1).fit(X, y)
+    # 8 -> 6 -> 3 -> 1 -> a 2x2 pool of the 1x1 map is that map: it fits
+    clf = ConvDigitClassifier(conv_layers=((2, 3), (2, 3)), padding="valid", max_iter=1)
+    assert clf.fit(X, y)._network.layers[3].output_shape == (1, 1, 2)
     # 8 -> 6 -> 3 -> 1 -> a 3x3 'valid' kernel cannot fit the 1x1 map
     with pytest.raises(ValueError, match=r"conv_layers\[2\]: a 3x3 kernel .* 1x1 image"):
         ConvDigitClassifier(conv_layers=((2, 3), {"filters": 2, "pool": False}, (2, 3)),
@@ -150,6 +185,7 @@ def test_stack_that_does_not_fit_raises_naming_the_layer():
     (dict(conv_layers=({"kernel_size": 3},)), "filters"),
     (dict(conv_layers=({"filters": 2, "bogus": 1},)), "bogus"),
     (dict(conv_layers=({"filters": 2, "pool": -1},)), "pool"),
+    (dict(conv_layers=({"filters": 2, "pool_padding": None},)), "padding"),
     (dict(conv_layers=5), "conv_layers"),
     (dict(padding="full"), "padding"),
     (dict(pool_size=0), "pool_size"),

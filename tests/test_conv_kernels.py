@@ -81,13 +81,36 @@ def conv_reference_backward(X, kernel, stride, padding, G):
     return dXp[:, pt:pt + H, pl:pl + W, :], dK, G.sum(axis=(0, 1, 2))
 
 
-def maxpool_reference(X, p, stride):
+def maxpool_reference(X, pool, stride, padding):
+    """Max-pooling the slow way: pad with -inf, then take each window's maximum.
+
+    The rule, written out independently of the layer: "same" has
+    ``ceil(H / stride)`` windows and pads ``max((Ho - 1) * stride + ph - H, 0)``
+    rows, half (rounded down) on top; "valid" has ``(H - ph) // stride + 1``
+    windows and no padding, and a side shorter than the window is one
+    window over that whole side.
+    """
     n, H, W, C = X.shape
-    Ho, Wo = (H - p) // stride + 1, (W - p) // stride + 1
-    out = np.empty((n, Ho, Wo, C))
-    for oy in range(Ho):
-        for ox in range(Wo):
-            win = X[:, oy * stride:oy * stride + p, ox * stride:ox * stride + p, :]
+    ph, pw = pool
+    sizes, pads = [], []
+    for size, p in ((H, ph), (W, pw)):
+        if padding == "same":
+            out = -(-size // stride)
+            total = max((out - 1) * stride + p - size, 0)
+            sizes.append(out)
+            pads.append((total // 2, total - total // 2))
+        elif p > size:
+            sizes.append(1)
+            pads.append((0, p - size))
+        else:
+            sizes.append((size - p) // stride + 1)
+            pads.append((0, 0))
+    Xp = np.pad(X.astype(np.float64), ((0, 0), pads[0], pads[1], (0, 0)),
+                constant_values=-np.inf)
+    out = np.empty((n, sizes[0], sizes[1], C))
+    for oy in range(sizes[0]):
+        for ox in range(sizes[1]):
+            win = Xp[:, oy * stride:oy * stride + ph, ox * stride:ox * stride + pw, :]
             out[:, oy, ox, :] = win.max(axis=(1, 2))
     return out
 
@@ -220,8 +243,11 @@ def test_kernels_reject_wrong_shapes():
     with pytest.raises(ValueError, match="column matrix"):
         _conv.im2col(x, np.zeros((2 * 9, 26)), 3, 3, 1, 0, 0, 3, 3)
     with pytest.raises(ValueError, match="shapes do not agree"):
-        _pool.maxpool_forward(x, np.zeros((2, 3, 3, 3)), np.zeros((2, 3, 3, 3), np.int32),
+        _pool.maxpool_forward(x, np.zeros((2, 2, 2, 3)), np.zeros((2, 2, 2, 2), np.int32),
                               2, 2, 2)
+    with pytest.raises(ValueError, match="shapes do not agree"):
+        _pool.maxpool_backward(np.zeros((2, 2, 2, 3)), np.zeros((2, 2, 2, 3), np.int32),
+                               np.zeros((3, 5, 5, 3)))
 
 
 @pytest.mark.parametrize("block_rows", [1, 7, 50, 10**6])
@@ -262,19 +288,58 @@ def test_fused_kernels_match_the_unfused_steps(block_rows, n_threads, pointwise)
 
 
 # ------------------------------------------------------------------ pooling
-@pytest.mark.parametrize("shape, p, stride", [
-    ((6, 6, 3), 2, None), ((7, 5, 2), 2, None), ((9, 9, 1), 3, None), ((7, 7, 2), 3, 2),
-    ((5, 8, 4), (2, 3), None),
-])
-def test_maxpool_forward_backward(shape, p, stride):
-    layer = make_layer(MaxPool2D(p, stride), shape)
+# (input (H, W, C), pool, stride, padding, output (Ho, Wo)): even and odd
+# sides, overlapping windows, non-square windows, strips and sides shorter
+# than the window
+POOL_CASES = [
+    ((6, 6, 3), 2, None, "valid", (3, 3)),
+    ((6, 6, 3), 2, None, "same", (3, 3)),
+    ((7, 7, 2), 2, None, "valid", (3, 3)),    # the default CNN's 7x7 maps on MNIST
+    ((7, 7, 2), 2, None, "same", (4, 4)),
+    ((7, 5, 2), 2, None, "valid", (3, 2)),
+    ((7, 7, 2), 3, 2, "valid", (3, 3)),
+    ((7, 7, 2), 3, 2, "same", (4, 4)),        # overhang on both sides
+    ((9, 9, 1), 3, None, "valid", (3, 3)),
+    ((5, 8, 4), (2, 3), None, "valid", (2, 3)),
+    ((5, 8, 4), (2, 3), None, "same", (3, 4)),
+    ((5, 5, 1), 4, None, "same", (2, 2)),     # 3 pixels of overhang: 1 on top, 2 below
+    ((1, 5, 3), 2, None, "valid", (1, 2)),    # a strip: the estimator's tabular case
+    ((1, 5, 3), 2, None, "same", (1, 3)),
+    ((3, 1, 2), 2, None, "valid", (1, 1)),
+    ((3, 1, 2), 2, None, "same", (2, 1)),
+    ((1, 1, 4), 2, None, "valid", (1, 1)),
+    ((1, 1, 4), 2, None, "same", (1, 1)),
+    ((2, 6, 2), 3, 1, "valid", (1, 4)),       # shorter than an overlapping window
+    ((2, 6, 2), 3, 1, "same", (2, 6)),
+]
+
+
+def pool_id(case):
+    shape, p, s, padding, _ = case
+    return f"{'x'.join(map(str, shape))}-p{p}-s{s}-{padding}"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, p, stride, padding, out_hw", POOL_CASES,
+                         ids=map(pool_id, POOL_CASES))
+def test_maxpool_forward_matches_reference(shape, p, stride, padding, out_hw, dtype):
+    layer = make_layer(MaxPool2D(p, stride, padding), shape, dtype)
+    assert layer.output_shape == out_hw + shape[2:]
+    X = np.random.default_rng(6).normal(size=(3,) + shape).astype(dtype)
+    out = layer.forward(X, training=True)
+    assert out.dtype == dtype
+    # a maximum is exact: equal to the reference, not just close
+    np.testing.assert_array_equal(out, maxpool_reference(X, layer.pool_size, layer.stride,
+                                                         padding))
+
+
+@pytest.mark.parametrize("shape, p, stride, padding, out_hw", POOL_CASES,
+                         ids=map(pool_id, POOL_CASES))
+def test_maxpool_backward_finite_differences(shape, p, stride, padding, out_hw):
+    layer = make_layer(MaxPool2D(p, stride, padding), shape)
     rng = np.random.default_rng(6)
     X = rng.normal(size=(3,) + shape)  # continuous values: no ties
-    out = layer.forward(X, training=True)
-    ph, pw = layer.pool_size
-    if ph == pw:
-        np.testing.assert_array_equal(out, maxpool_reference(X, ph, layer.stride))
-    R = rng.normal(size=out.shape)
+    R = rng.normal(size=(3,) + out_hw + shape[2:])
 
     def loss():
         return float(np.sum(R * layer.forward(X, training=True)))
@@ -282,6 +347,39 @@ def test_maxpool_forward_backward(shape, p, stride):
     loss()
     dX = layer.backward(R.copy()).copy()
     np.testing.assert_allclose(dX, numerical_grad(loss, X), rtol=1e-6, atol=1e-8)
+    # every output's gradient lands on one pixel of the image: none is lost in padding
+    np.testing.assert_allclose(dX.sum(), R.sum(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_maxpool_threads_are_bit_identical(padding, dtype):
+    """A batch large enough for the kernels to share it (see _openmp.threads_for)."""
+    X = np.random.default_rng(9).normal(size=(64, 9, 7, 8)).astype(dtype)
+    results = []
+    for n_threads in (1, 2):
+        layer = make_layer(MaxPool2D(2, padding=padding), (9, 7, 8), dtype,
+                           n_threads=n_threads)
+        out = layer.forward(X, training=True).copy()
+        G = np.random.default_rng(1).normal(size=out.shape).astype(dtype)
+        results.append((out, layer.backward(G).copy()))
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("out_hw, pool, stride, pads", [
+    ((4, 3), 2, 2, (0, 0)),    # the 4th row of windows starts at row 6 of a 5-row image
+    ((3, 4), 2, 2, (0, 0)),
+    ((3, 3), 2, 2, (2, 0)),    # padding as large as the window: the first is all padding
+    ((3, 3), 2, 2, (0, -1)),
+    ((3, 3), 0, 2, (0, 0)),
+])
+def test_maxpool_kernel_rejects_windows_outside_the_image(out_hw, pool, stride, pads):
+    x = np.zeros((2, 5, 5, 3))
+    out = np.zeros((2,) + out_hw + (3,))
+    with pytest.raises(ValueError, match="do not all cover a pixel of the 5x5 image"):
+        _pool.maxpool_forward(x, out, np.zeros(out.shape, np.int32), pool, pool, stride,
+                              *pads)
 
 
 def test_maxpool_ties_go_to_the_first_entry():
@@ -345,16 +443,17 @@ def test_threads_agree(dtype):
 def test_layers_pickle_without_scratch_buffers():
     layer = make_layer(Conv2D(4, 3), (6, 6, 2))
     layer.forward(np.zeros((2, 6, 6, 2)), training=True)
+    assert layer._buffers.nbytes > 0
     state = pickle.loads(pickle.dumps(layer)).__dict__
-    assert state["_buffers"] == {}
+    assert state["_buffers"].nbytes == 0
     assert not {"_input", "_cols", "_output"} & set(state)
 
 
 def test_layer_errors_name_the_layer():
     with pytest.raises(ValueError, match=r"conv_x: a 3x3 kernel .* 2x2 image"):
         Conv2D(4, 3, name="conv_x").build((2, 2, 1), np.float32)
-    with pytest.raises(ValueError, match=r"pool_y: a 2x2 pooling window .* 1x5 image"):
-        MaxPool2D(2, name="pool_y").build((1, 5, 3), np.float32)
+    with pytest.raises(ValueError, match=r"pool_y: padding must be 'valid' or 'same'"):
+        MaxPool2D(2, padding="full", name="pool_y")
     with pytest.raises(ValueError, match="padding"):
         Conv2D(4, 3, padding="full")
     with pytest.raises(ValueError, match="kernel_size"):

@@ -442,7 +442,7 @@ def test_sparse_input_trains_and_predicts_as_dense(engine, monkeypatch):
         assert sparse.train_batch(X_csr, y, rows, 0.01) == (pytest.approx(loss, rel=1e-12),
                                                              correct)
         np.testing.assert_allclose(sparse.grads, dense.grads, rtol=1e-12, atol=1e-15)
-    monkeypatch.setattr(engine, "predict_batch_size", lambda self: 1000)
+    monkeypatch.setattr(engine, "predict_batch_size", lambda self, densify=False: 1000)
     np.testing.assert_allclose(sparse.predict_proba(X_csr), dense.predict_proba(X),
                                rtol=1e-12)
     with pytest.raises(ValueError, match="NaN"):

@@ -1,4 +1,4 @@
-"""The web app of ``perceptron serve``: the page, the JSON API, its limits and its lock.
+"""The web app of ``perceptron serve``: the page, the JSON API, its limits, its threads.
 
 Requests go through Starlette's test client; the concurrency checks go
 through a real uvicorn server on 127.0.0.1 (a free port, in a thread, bounded
@@ -33,6 +33,7 @@ from perceptron.datasets import load_digits  # noqa: E402
 from perceptron.preprocessing import preprocess_digit_image  # noqa: E402
 from perceptron.web import create_app, quick_model  # noqa: E402
 from perceptron.web import _serve  # noqa: E402
+from perceptron.web._app import WORKER_THREADS  # noqa: E402
 from perceptron.web._predictor import Predictor  # noqa: E402
 from perceptron.web._quick_model import QUICK_MODEL_PATH, train_quick_model  # noqa: E402
 from perceptron.web._serve import running  # noqa: E402
@@ -344,7 +345,8 @@ def post_png(base, body, path="/api/predict"):
 
 
 def test_concurrent_requests_get_their_own_answers(cnn):
-    """8 clients x 6 requests on a real server: each answer is that image's."""
+    """8 clients x 6 requests on a real server, the model called by several worker
+    threads at once: each answer is that image's."""
     gate = Gate(cnn)
     images = [drawing(SEVEN), drawing(), drawing((((60, 60), (220, 220)),)),
               drawing((((60, 220), (220, 60)), ((60, 60), (220, 60))), width=30)]
@@ -359,7 +361,8 @@ def test_concurrent_requests_get_their_own_answers(cnn):
         assert status == 200
         np.testing.assert_allclose(answer["probabilities"], references[k], rtol=1e-5,
                                    atol=1e-6)
-    assert gate.most == 1  # the model was never entered by two requests at once
+    # the model answers several requests at once (no lock), at most one per worker
+    assert gate.most <= WORKER_THREADS
 
 
 def test_busy_server_says_so(cnn):

@@ -101,6 +101,11 @@ CASES = [
     (3, 2, 2, 1, 4),
     (2, 3, 3, 4, 1),     # "valid": a 1x1 output
     (2, 4, 5, 1, 2),
+    # the default network's inner layers on tabular data (1 x n_features strips)
+    (2, 1, 5, 8, 3),
+    (2, 1, 13, 16, 4),   # a strip over four tiles
+    (2, 1, 2, 32, 2),
+    (2, 3, 1, 9, 2),     # a 1-pixel-wide column
 ]
 
 
@@ -166,6 +171,24 @@ def test_first_layer_skips_dx():
     for name, g, r in zip(NAMES, got, ref):
         if r is not None:
             assert_close(g, r, 1e-10, name)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 7), (1, 1), (3, 1)])
+def test_padding_only_weights_get_exactly_zero_gradient(shape, dtype):
+    """On a 1-pixel-high strip (or wide column) a "same" 3x3 kernel's top and bottom
+    rows (left and right columns) only ever see the zero padding: their gradient
+    is exactly 0 on both paths, not rounding noise."""
+    H, W = shape
+    x, Wt, b, G = random_problem(2, H, W, 8, 3, "same", dtype)
+    for _, _, dW, _, _ in (im2col_pass(x, Wt, b, G, "same", ACTIVATIONS["tanh"]),
+                           winograd_pass(x, Wt, b, G, "same", ACTIVATIONS["tanh"])):
+        taps = dW.reshape(3, 3, 8, 3)
+        unused = np.ones((3, 3), bool)
+        unused[max(1 - (H - 1), 0):min(1 + H, 3), max(1 - (W - 1), 0):min(1 + W, 3)] = False
+        assert unused.any()
+        np.testing.assert_array_equal(taps[unused], 0)
+        assert np.all(taps[~unused] != 0)
 
 
 def test_empty_batch():

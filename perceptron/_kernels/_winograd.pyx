@@ -637,15 +637,18 @@ cdef Plan _check(Py_ssize_t[8] x, Py_ssize_t[8] W, Py_ssize_t[8] out, Py_ssize_t
 
 
 def workspace_size(Py_ssize_t n, Py_ssize_t H, Py_ssize_t W, Py_ssize_t C, Py_ssize_t F,
-                   int pad_top, int pad_left, int n_threads=1, int block_tiles=128):
-    """Values of scratch that one :func:`winograd_backward` call allocates (forward: less).
+                   int pad_top, int pad_left, int n_threads=1, int block_tiles=128,
+                   bint backward=True):
+    """Values of scratch that one :func:`winograd_backward` call allocates
+    (:func:`winograd_forward`'s with ``backward=False``).
 
     For a batch of ``n`` (H, W, C) images and ``F`` filters with "same"
     (``pad = 1``) or "valid" (``pad = 0``) padding: the transformed filters
     ``U`` and their transform's scratch (``(36 + 18) * C * F``) and, per
     thread, ``V`` and ``M`` for one block of about ``block_tiles`` tiles, a
-    tile's scratch and the thread's ``dU`` and ``db``. It grows with the
-    threads and the block, not with ``n`` (beyond one block per thread).
+    tile's scratch and, backward, the thread's ``dU`` and ``db``. It grows
+    with the threads and the block, not with ``n`` (beyond one block per
+    thread).
     """
     cdef Py_ssize_t ho = H + 2 * pad_top - 2, wo = W + 2 * pad_left - 2
     cdef Py_ssize_t[8] xs = [n, H, W, C, 0, 0, 0, 0]
@@ -654,7 +657,7 @@ def workspace_size(Py_ssize_t n, Py_ssize_t H, Py_ssize_t W, Py_ssize_t C, Py_ss
     cdef Plan p = _check(xs, ws, os, F, pad_top, pad_left, "workspace_size")
     cdef Py_ssize_t tiles = p.tiles_h * p.tiles_w
     cdef Py_ssize_t S = min(_block_samples(tiles, block_tiles), max(n, 1))
-    return 54 * C * F + _team(n, p, n_threads) * _per_thread(p, S, True)
+    return 54 * C * F + _team(n, p, n_threads) * _per_thread(p, S, backward)
 
 
 # ---------------------------------------------------------------- the layer passes

@@ -107,6 +107,7 @@ class Conv2D(Layer):
     """
 
     decay_params = ("W",)
+    _recorded = ("_input", "_cols", "_output")
 
     def __init__(self, filters, kernel_size=3, stride=1, padding="valid",
                  activation="relu", algorithm="auto", name=None):
@@ -180,17 +181,25 @@ class Conv2D(Layer):
         """The output and the patch matrix (im2col), per sample.
 
         The Winograd path keeps no patches: its scratch is per block of
-        samples, not per sample (``_winograd.workspace_size``).
+        samples, not per sample (:meth:`scratch_per_call`).
         """
         Ho, Wo = self.out_hw
         patches = 0 if self._pointwise or self.path == "winograd" else Ho * Wo * self.n_cols
         return Ho * Wo * self.filters + patches
 
-    def forward(self, X, training=False):
+    def scratch_per_call(self):
+        """The Winograd forward pass's workspace, at most (``_winograd.workspace_size``)."""
+        if self.path != "winograd":
+            return 0
+        return _winograd.workspace_size(2**20, *self.input_shape, self.filters, self.pad_top,
+                                        self.pad_left, self.n_threads, backward=False)
+
+    def forward(self, X, training=False, buffers=None):
         n = X.shape[0]
         X = np.ascontiguousarray(X)
         Ho, Wo = self.out_hw
-        out = self._buffer("out", (n, Ho, Wo, self.filters))
+        buffers = self._output_buffers(training, buffers)
+        out = buffers.get("out", (n, Ho, Wo, self.filters), self.dtype)
         if self.path == "winograd":
             cols = None
             _winograd.winograd_forward(X, self.params["W"], self.params["b"], out,
@@ -199,10 +208,11 @@ class Conv2D(Layer):
         else:
             # a 1x1 kernel's patches are the pixels themselves: no im2col buffer
             cols = (None if self._pointwise
-                    else self._buffer("cols", (n * Ho * Wo, self.n_cols)))
+                    else buffers.get("cols", (n * Ho * Wo, self.n_cols), self.dtype))
             _conv.conv_forward(X, cols, self.params["W"], self.params["b"], out,
                                *self._im2col_args(), self.activation_code, self.n_threads)
-        self._input, self._cols, self._output = X, cols, out
+        if training:  # what backward reads
+            self._input, self._cols, self._output = X, cols, out
         return out
 
     def backward(self, grad, need_input_grad=True):
@@ -222,25 +232,55 @@ class Conv2D(Layer):
                             *self._im2col_args(), self.activation_code, self.n_threads)
         return dX
 
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_cols", None)
-        return state
-
     def get_config(self):
         return {"name": "Conv2D", "filters": self.filters, "kernel_size": self.kernel_size,
                 "stride": self.stride, "padding": self.padding,
                 "activation": self.activation, "algorithm": self.algorithm}
 
 
+def pool_geometry(size, pool, stride, padding):
+    """``(outputs, pad_before)`` of max-pooling along one axis of ``size`` pixels.
+
+    "valid": ``(size - pool) // stride + 1`` windows inside the image, no
+    padding; an axis shorter than the window is pooled whole (one window,
+    clipped to it). "same": ``ceil(size / stride)`` windows, the padding
+    needed to reach them split as in :class:`Conv2D` (the extra pixel at the
+    bottom/right).
+
+    Examples
+    --------
+    >>> from perceptron.layers._conv import pool_geometry
+    >>> pool_geometry(7, 2, 2, "valid"), pool_geometry(7, 2, 2, "same")
+    ((3, 0), (4, 0))
+    >>> pool_geometry(1, 2, 2, "valid"), pool_geometry(1, 2, 2, "same")
+    ((1, 0), (1, 0))
+    """
+    if padding == "same":
+        out = -(-size // stride)
+        return out, max((out - 1) * stride + pool - size, 0) // 2
+    return (size - pool) // stride + 1 if pool <= size else 1, 0
+
+
 class MaxPool2D(Layer):
-    """Max-pooling over ``pool_size`` windows, "valid" (the border remainder is dropped).
+    """Max-pooling over ``pool_size`` windows.
 
     Parameters
     ----------
     pool_size : int or (int, int), default=2
     stride : int, optional
         Defaults to the pool height (non-overlapping windows, as in Keras).
+    padding : {"valid", "same"}, default="valid"
+        "valid" (Keras' default): the windows that fit inside the image,
+        ``Ho = (H - ph) // stride + 1``; a remainder at the bottom/right
+        border is dropped (a 7x7 map gives 3x3 with 2x2 windows). A side
+        shorter than the window is pooled whole, in one window clipped to it:
+        a 1x5 strip gives 1x2, a 1x1 map 1x1, so pooling never makes a map
+        vanish. "same" (Keras' ``padding="same"``; with 2x2 windows also
+        PyTorch's ``ceil_mode``): ``Ho = ceil(H / stride)``, the border
+        remainder kept: windows that hang over the edge take the maximum of
+        the pixels they cover (7x7 gives 4x4). The overhang is split as
+        :class:`Conv2D` splits its padding, the extra pixel at the
+        bottom/right.
     name : str, optional
         Used in error messages.
 
@@ -251,40 +291,38 @@ class MaxPool2D(Layer):
     See ``perceptron/_kernels/_pool.pyx``.
     """
 
-    def __init__(self, pool_size=2, stride=None, name=None):
+    _recorded = ("_argmax",)
+
+    def __init__(self, pool_size=2, stride=None, padding="valid", name=None):
         super().__init__()
         self.name = name or "MaxPool2D"
         self.pool_size = check_pair(f"{self.name}: pool_size", pool_size)
         self.stride = (self.pool_size[0] if stride is None
                        else check_positive_int(f"{self.name}: stride", stride))
+        if padding not in ("valid", "same"):
+            raise ValueError(f"{self.name}: padding must be 'valid' or 'same', got {padding!r}")
+        self.padding = padding
 
     def _build(self, input_shape):
         H, W, C = _check_image(self, input_shape)
-        ph, pw = self.pool_size
-        if ph > H or pw > W:
-            raise ValueError(
-                f"{self.name}: a {ph}x{pw} pooling window does not fit the {H}x{W} image "
-                f"({C} channels) it receives; turn pooling off for this layer, use "
-                "padding='same', or give larger images")
-        return ((H - ph) // self.stride + 1, (W - pw) // self.stride + 1, C)
+        (ph, pw), s = self.pool_size, self.stride
+        Ho, self.pad_top = pool_geometry(H, ph, s, self.padding)
+        Wo, self.pad_left = pool_geometry(W, pw, s, self.padding)
+        return (Ho, Wo, C)
 
-    def _argmax_buffer(self, shape):
-        key = ("argmax", tuple(shape))
-        buf = self._buffers.get(key)
-        if buf is None:  # like Layer._buffer, but int32; keep at most two batch sizes
-            stale = [k for k in self._buffers if k[0] == "argmax"]
-            if len(stale) >= 2:
-                del self._buffers[stale[0]]
-            buf = self._buffers[key] = np.empty(shape, dtype=np.int32)
-        return buf
+    def scratch_per_sample(self):
+        return 2 * int(np.prod(self.output_shape))  # the output and its argmax
 
-    def forward(self, X, training=False):
+    def forward(self, X, training=False, buffers=None):
         X = np.ascontiguousarray(X)
         shape = (X.shape[0],) + self.output_shape
-        out = self._buffer("out", shape)
-        argmax = self._argmax_buffer(shape)
-        _pool.maxpool_forward(X, out, argmax, *self.pool_size, self.stride, self.n_threads)
-        self._argmax = argmax
+        buffers = self._output_buffers(training, buffers)
+        out = buffers.get("out", shape, self.dtype)
+        argmax = buffers.get("argmax", shape, np.int32)
+        _pool.maxpool_forward(X, out, argmax, *self.pool_size, self.stride, self.pad_top,
+                              self.pad_left, self.n_threads)
+        if training:  # what backward reads
+            self._argmax = argmax
         return out
 
     def backward(self, grad, need_input_grad=True):
@@ -294,23 +332,24 @@ class MaxPool2D(Layer):
         _pool.maxpool_backward(np.ascontiguousarray(grad), self._argmax, dX, self.n_threads)
         return dX
 
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_argmax", None)
-        return state
-
     def get_config(self):
-        return {"name": "MaxPool2D", "pool_size": self.pool_size, "stride": self.stride}
+        return {"name": "MaxPool2D", "pool_size": self.pool_size, "stride": self.stride,
+                "padding": self.padding}
 
 
 class Flatten(Layer):
     """``(n, H, W, C) -> (n, H * W * C)``: a free reshape of the NHWC buffer."""
 
+    _recorded = ()
+
     def _build(self, input_shape):
         return (math.prod(input_shape),)  # exact: no int64 overflow
 
-    def forward(self, X, training=False):
+    def forward(self, X, training=False, buffers=None):
         return X.reshape(X.shape[0], -1)
+
+    def scratch_per_sample(self):
+        return 0  # a view of its input
 
     def backward(self, grad, need_input_grad=True):
         if not need_input_grad:

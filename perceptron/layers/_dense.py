@@ -102,20 +102,22 @@ class Dense(Layer):
         self.params["W"][...] = rng.uniform(-bound, bound, self.param_shapes["W"])
         self.params["b"][...] = 0
 
-    def forward(self, X, training=False):
-        return self._forward(X, check_finite=False)
+    def forward(self, X, training=False, buffers=None):
+        return self._forward(X, training, buffers, check_finite=False)
 
-    def forward_checked(self, X):
+    def forward_checked(self, X, buffers=None):
         # the NaN/inf check runs inside the kernel, on each block of rows just
         # before its product (see _dense.dense_forward)
-        return self._forward(X, check_finite=True)
+        return self._forward(X, False, buffers, check_finite=True)
 
-    def _forward(self, X, check_finite):
+    def _forward(self, X, training, buffers, check_finite):
         X2 = X.reshape(X.shape[0], self.n_inputs)
-        out = self._buffer("out", (X.shape[0], self.units))
+        out = self._output_buffers(training, buffers).get("out", (X.shape[0], self.units),
+                                                          self.dtype)
         finite = _dense.dense_forward(X2, self.params["W"], self.params["b"], out,
                                       self.activation_code, self.n_threads, check_finite)
-        self._input, self._output = X2, out
+        if training:  # what backward reads
+            self._input, self._output = X2, out
         return out if finite else None
 
     def backward(self, grad, need_input_grad=True):
@@ -157,6 +159,8 @@ class Dropout(Layer):
     array([[1., 1., 1.]])
     """
 
+    _recorded = ("_mask",)
+
     def __init__(self, rate):
         super().__init__()
         rate = float(rate)
@@ -184,8 +188,10 @@ class Dropout(Layer):
             raise ValueError(f"Dropout state must have the entry 'rng', got {sorted(state)}")
         self.rng.bit_generator.state = check_rng_state("Dropout state", state["rng"])
 
-    def forward(self, X, training=False):
-        self._active = training and self.rate > 0
+    def forward(self, X, training=False, buffers=None):
+        if not training:
+            return X
+        self._active = self.rate > 0
         if not self._active:
             return X
         X2 = X.reshape(X.shape[0], -1)
@@ -202,6 +208,9 @@ class Dropout(Layer):
         g2 = grad.reshape(grad.shape[0], -1)
         _dropout.multiply(g2, self._mask, self.n_threads)
         return grad
+
+    def scratch_per_sample(self):
+        return 0  # the identity at predict time: its input passes through
 
     def get_config(self):
         return {"name": "Dropout", "rate": self.rate}

@@ -18,7 +18,8 @@ Bodies above ``max_upload_bytes`` are refused with 413 while they are read
 as the bytes arrive); an image that is not one, is truncated, or has too
 many pixels gets 400 with a one-line reason; at most ``max_pending``
 predictions wait at once (503 beyond). The work runs in worker threads,
-the model behind the lock of :class:`~perceptron.web._predictor.Predictor`.
+which call the model at the same time (its predictions share no buffers:
+see :mod:`perceptron.web._predictor`).
 Any other failure is a 500 for that request only.
 """
 
@@ -43,7 +44,7 @@ MAX_UPLOAD_BYTES = 8 * 2**20
 #: predictions waiting or running at once; more get 503 (try again)
 MAX_PENDING = 64
 
-#: threads that read, preprocess and predict (the model itself: one at a time)
+#: threads that read, preprocess and predict, each on its own request
 WORKER_THREADS = 2
 
 #: the page and its assets: route -> (file in static/, media type)

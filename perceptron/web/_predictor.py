@@ -1,16 +1,15 @@
 """What the web app does with one image, without the web: read, preprocess, predict.
 
 :class:`Predictor` wraps one fitted model shared by every request. Reading
-and preprocessing an image touch nothing shared, so they may run in several
-threads at once; the model's own calls do not: the estimators keep scratch
-buffers between calls (each layer's outputs in ``Layer._buffer``, the work
-arrays of ``DenseStackNetwork``'s predict kernel in ``Network._scratch``),
-and two ``predict_proba`` calls on one model at the same time would write
-into the same buffers. So every call into the model holds one lock.
+and preprocessing an image touch nothing shared, and neither does a
+prediction: the estimators' ``predict_proba`` and ``feature_maps`` take
+buffers of their own for each call and write nothing on the model (see
+:class:`perceptron._network.Network`). So requests run in several threads
+at once, the model's calls too, without a lock. (A model that is training
+must not answer meanwhile; the app only serves fitted models.)
 """
 
 import io
-import threading
 
 import numpy as np
 
@@ -80,7 +79,6 @@ class Predictor:
         self.names = resolve_class_names(estimator, class_names)
         self.max_pixels = max_pixels
         self.has_feature_maps = callable(getattr(estimator, "feature_maps", None))
-        self._lock = threading.Lock()
 
     def describe(self):
         """What the page shows about the model (``GET /api/model``)."""
@@ -160,11 +158,11 @@ class Predictor:
             its own ``peaks`` value).
         """
         x = self.model_input(image, preprocess)
-        with self._lock:
-            proba = np.asarray(self.estimator.predict_proba(x), dtype=np.float64)[0]
-            maps = None
-            if details and self.has_feature_maps:
-                maps = np.asarray(self.estimator.feature_maps(x, layer=0))[0]
+        # no lock: a prediction writes only into buffers of its own call
+        proba = np.asarray(self.estimator.predict_proba(x), dtype=np.float64)[0]
+        maps = None
+        if details and self.has_feature_maps:
+            maps = np.asarray(self.estimator.feature_maps(x, layer=0))[0]
         top = int(np.argmax(proba))
         answer = {
             "label": self.labels[top],
