@@ -10,12 +10,14 @@ cache. The arithmetic is the layers' own (``Dense.forward``/``backward``,
 ``Dropout``'s masks, the optimizer's update): :class:`DenseStackNetwork`
 gives the same results as the layer-by-layer :class:`~perceptron._network.Network`
 up to the order of floating-point sums, which the tests check. The step is
-cut into parts chosen from the shapes alone (``_stack.stack_parts``), which
-the threads share out: its result is the same, bit for bit, on any number
-of threads.
+cut into parts chosen from the shapes and the machine's CPU count alone
+(``_stack.stack_parts``, :data:`MOST_PARTS`), which the threads share out:
+on one machine its result is the same, bit for bit, on any number of
+threads.
 """
 
 import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +26,13 @@ import scipy.sparse as sp
 from ._kernels import _stack
 from ._network import OUTPUT_CODES, Network, mean_loss, raise_not_finite, take_rows
 from .layers import Dense, Dropout
+
+#: The most parts a training step is cut into: the machine's CPUs (not the
+#: threads a fit is given, which change with ``n_threads``, joblib's or
+#: Dask's workers), at most the kernel's limit. Fixed per machine, so a fit
+#: on one thread (a Dask or loky worker) is bit for bit the fit on every
+#: core, which can all share its steps.
+MOST_PARTS = max(1, min(os.cpu_count() or 1, _stack.MAX_STEP_PARTS))
 
 
 @dataclass
@@ -144,8 +153,8 @@ class DenseStackNetwork(Network):
         if key in plans:
             return plans[key]
         widths = self._widths
-        parts = _stack.stack_parts(m, widths)
-        team = _stack.stack_team(m, widths, self.n_threads)
+        parts = _stack.stack_parts(m, widths, MOST_PARTS)
+        team = _stack.stack_team(m, widths, self.n_threads, MOST_PARTS)
         drop = np.zeros(len(self._activations))
         for i, layer in self._dropouts:
             drop[i] = layer.rate

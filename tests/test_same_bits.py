@@ -79,8 +79,8 @@ def test_mlp_on_four_parts_is_the_same_on_any_number_of_threads(data, monkeypatc
     """Each step forced into four parts (the kernel takes up to eight), so
     that three threads share it: an uneven share, the same model."""
     X, y, w = data
-    monkeypatch.setattr(_stack, "stack_parts", lambda m, widths: 4)
-    monkeypatch.setattr(_stack, "stack_team", lambda m, widths, n_threads: min(n_threads, 4))
+    monkeypatch.setattr(_stack, "stack_parts", lambda m, widths, most: 4)
+    monkeypatch.setattr(_stack, "stack_team", lambda m, widths, n_threads, most: min(n_threads, 4))
 
     def make():
         return MLPDigitClassifier((100, 100), batch_size=512, dropout=0.2, alpha=1e-3,

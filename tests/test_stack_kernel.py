@@ -9,10 +9,13 @@ whatever the size. With sample weights, both engines are given the same weights 
 of them 0). Then: the same bits on any number of threads.
 """
 
+import os
+
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
+from perceptron import _dense_stack
 from perceptron._dense_stack import DenseStackNetwork
 from perceptron._engine import make_network
 from perceptron._kernels import _optim, _stack
@@ -64,8 +67,8 @@ PARTS = {1: 1, 2: 3, 3: 4}
 
 def force_split(monkeypatch, parts, team):
     """Make every step cut into ``parts`` parts, shared by ``team`` threads."""
-    monkeypatch.setattr(_stack, "stack_parts", lambda m, widths: parts)
-    monkeypatch.setattr(_stack, "stack_team", lambda m, widths, n_threads: team)
+    monkeypatch.setattr(_stack, "stack_parts", lambda m, widths, most: parts)
+    monkeypatch.setattr(_stack, "stack_team", lambda m, widths, n_threads, most: team)
 
 
 @pytest.fixture
@@ -269,6 +272,17 @@ def test_parts_depend_on_the_shapes_alone():
     assert [_stack.stack_parts(m, mlp) for m in (2, 15, 16, 128, 16384)] == [1, 1, 2, 2, 2]
     assert _stack.stack_parts(128, np.array([8, 4, 2], dtype=np.intp)) == 1
     assert _stack.stack_parts(40, np.array([784, 10], dtype=np.intp)) == 2
+
+
+def test_parts_follow_the_machine_not_the_team():
+    """Up to one part per CPU of the machine (at most the kernel's limit),
+    never fewer than 8 rows a part; the team is at most one thread a part."""
+    mlp = np.array([784, 100, 100, 10], dtype=np.intp)
+    assert [_stack.stack_parts(128, mlp, most) for most in (1, 2, 4, 8, 64)] == [1, 2, 4, 8, 8]
+    assert _stack.stack_parts(24, mlp, 8) == 3
+    assert _stack.stack_team(128, mlp, 2, 8) == 2
+    assert _stack.stack_team(128, mlp, 16, 8) == 8
+    assert _dense_stack.MOST_PARTS == min(os.cpu_count() or 1, _stack.MAX_STEP_PARTS)
 
 
 def test_other_networks_train_layer_by_layer():

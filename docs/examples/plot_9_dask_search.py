@@ -106,8 +106,9 @@ print("threads of a fit here       :", threads_of_a_fit(X_train, y_train))
 # The same scores as one fit after another
 # ----------------------------------------
 # With an integer ``random_state`` a fit is reproducible bit for bit on any
-# number of threads: the MLP's training step is cut into parts chosen from
-# the shapes of the batch and of the network, not from the threads. A serial
+# number of threads of one machine: the MLP's training step is cut into
+# parts chosen from the shapes and the machine's CPU count, not from the
+# threads a fit is given. A serial
 # search, whose fits may use every CPU here, finds exactly the same scores
 # as the workers' fits.
 serial = GridSearchCV(estimator, grid, cv=3)

@@ -54,7 +54,7 @@ never is); each sum across parts -- the partial products, the chunks'
 gradients, the L2 penalty -- is added in block or chunk order, never in
 thread order; and the rest is element by element (the dropout mask is a
 hash of the element's index). :func:`stack_parts` chooses ``K`` from the
-shapes alone, so a step on 1, 2 or ``K`` threads gives bit-identical
+shapes and the machine's CPU count alone, so a step on 1, 2 or ``K`` threads gives bit-identical
 results; only its time differs.
 
 Scratch: ``shared`` holds the first layer's output ``A1`` (where ``P_0`` is
@@ -90,13 +90,15 @@ cdef enum:
     MAX_LAYERS = 32
     # most parts the kernel takes: the most threads that can share a step
     MAX_PARTS = 8
-    # the parts stack_parts cuts a step worth sharing into
+    # the parts stack_parts cuts a step worth sharing into unless told more
     STEP_PARTS = 2
     # rows per block at predict time: a block's activations stay in cache
     PREDICT_ROWS = 512
 
 #: the deepest stack :func:`dense_stack_step` takes
 MAX_DENSE_LAYERS = MAX_LAYERS
+#: the most parts :func:`stack_parts` cuts a step into
+MAX_STEP_PARTS = MAX_PARTS
 
 
 cdef struct SharedLayout:
@@ -107,22 +109,23 @@ cdef struct SharedLayout:
     Py_ssize_t block, size
 
 
-def stack_parts(Py_ssize_t m, const Py_ssize_t[::1] widths):
+def stack_parts(Py_ssize_t m, const Py_ssize_t[::1] widths, int most=STEP_PARTS):
     """``K``: the parts a step of ``m`` rows through layers ``widths`` is cut
     into, and so the most threads that can share it.
 
-    From the shapes alone, so that the step's result is the same on any
-    team: one part for a step too small to share (``gemm_blocks``), else
-    ``STEP_PARTS``, two. The kernel takes up to ``MAX_PARTS``, but each part
+    From the shapes and ``most`` alone, never from the team, so that the
+    step's result is the same on any number of threads: one part for a step
+    too small to share, else ``most`` (at most ``MAX_PARTS``), with at least
+    8 rows per part (the rule of one product, ``gemm_blocks``). Each part
     costs BLAS calls of its own, repacks the operands its products share
     with the other parts' (the weights, ``dL/dZ1``) and adds a gradient
     vector of its own, on one thread as on many: a step cut into more parts
-    than it has threads is measurably slower. So a step is cut in two, and
-    at most two threads share it.
+    than it has threads is slower. The estimators pass the machine's CPU
+    count (``_dense_stack.MOST_PARTS``), so a fit is the same on one thread
+    as on every core of the machine, and can use them all.
     """
-    if gemm_blocks(m, 1, _macs_per_row(&widths[0], widths.shape[0] - 1), 2) == 1:
-        return 1  # too small to share
-    return STEP_PARTS
+    most = max(1, min(most, MAX_PARTS))
+    return gemm_blocks(m, 1, _macs_per_row(&widths[0], widths.shape[0] - 1), most)
 
 
 cdef inline int _n_blocks(int parts, Py_ssize_t d) noexcept nogil:
@@ -136,15 +139,16 @@ cdef inline Py_ssize_t _first(Py_ssize_t t, int team, Py_ssize_t n) noexcept nog
     return t * n // team
 
 
-def stack_team(Py_ssize_t m, const Py_ssize_t[::1] widths, int n_threads):
+def stack_team(Py_ssize_t m, const Py_ssize_t[::1] widths, int n_threads,
+               int most=STEP_PARTS):
     """How many threads share a step of ``m`` rows through layers ``widths``.
 
     ``widths`` holds the input width, then each layer's number of units. The
     rule of one product (``gemm_blocks``), applied to the whole step, and at
-    most one thread per part (:func:`stack_parts`).
+    most one thread per part (:func:`stack_parts` with ``most``).
     """
     return min(gemm_blocks(m, 1, _macs_per_row(&widths[0], widths.shape[0] - 1), n_threads),
-               stack_parts(m, widths))
+               stack_parts(m, widths, most))
 
 
 cdef Py_ssize_t _macs_per_row(const Py_ssize_t *widths, Py_ssize_t n_layers) noexcept nogil:
