@@ -1,19 +1,20 @@
 """CNN: perceptron's ConvDigitClassifier vs PyTorch-CPU (groups ``cnn: ...``).
 
-The Keras tutorial network that is ConvDigitClassifier's default, trained the
-same way by both (:data:`harness.CNN_WORK`), in interleaved rounds; the
-1-thread (scaling) contestants run the first :data:`SCALING_ROUNDS` rounds
-only. With ``--cnn-padding valid`` the groups are ``cnn-valid: ...``.
+ConvDigitClassifier's default network (the Keras tutorial's), trained the same way by both
+(:data:`harness.CNN_WORK`) on Fashion-MNIST in interleaved rounds at N and 1 threads, then
+their ``predict_proba`` on the test images, then the peak RSS of one epoch, in a fresh process
+per library. ``--cnn-padding valid`` gives the groups ``cnn-valid: ...``::
+
+    python -m pytest benchmarks/test_bench_cnn.py --full --benchmark-json=cnn.json
 """
 
-import os
+import functools
 
 import pytest
 
 import harness as H
 
 LIBRARIES = ("ours", "torch")
-SCALING_ROUNDS = 2
 pytestmark = pytest.mark.benchmark(timer=H.REPLAY)
 
 
@@ -21,36 +22,38 @@ def family(settings):
     return "cnn" if settings.padding == "same" else f"cnn-{settings.padding}"
 
 
+def n_train(settings):
+    return None if settings.full else 10_000
+
+
 @pytest.fixture(scope="module")
 def race(request, settings, data):
-    def build(library, threads, X, y):
-        return H.cnn(library, threads, X, y, padding=settings.padding)
-
-    return H.race(build, H.selected(request), data, settings.epochs, settings.predict_rounds,
-                  SCALING_ROUNDS, work=H.CNN_WORK.format(padding=settings.padding))
+    return H.race(functools.partial(H.cnn, padding=settings.padding), H.selected(request),
+                  data, settings, work=H.CNN_WORK.format(padding=settings.padding))
 
 
-def test_epoch(benchmark, race, settings, library, threads):
-    H.report_epoch(benchmark, race, family(settings), library, threads)
+@pytest.mark.parametrize("what", ["epoch", "predict_proba"])
+def test_cnn(benchmark, race, settings, what, library, threads):
+    H.report_race(benchmark, race, family(settings), what, library, threads)
 
 
-def test_predict_proba(benchmark, race, settings, library, threads):
-    H.report_predict(benchmark, race, family(settings), library, threads)
+def epoch_rss(library, threads, n, padding):
+    """In a fresh process: the data, the contestant, then one epoch's peak RSS."""
+    X_train, _, y_train, _ = H.load_data(n_train=n)
+    return H.peak_rss(H.cnn(library, threads, X_train, y_train, padding).epoch)
 
 
-@pytest.mark.benchmark()  # timed by pytest-benchmark itself: one fresh process each
+@functools.cache
+def measured_rss(library, threads, n, padding):
+    if H.RSS_SKIP or H.missing(library):
+        pytest.skip(H.RSS_SKIP or H.missing(library))
+    return H.in_child(epoch_rss, library, threads, n, padding)
+
+
 @pytest.mark.parametrize("library", LIBRARIES)
 def test_peak_rss(benchmark, settings, library):
     """One epoch in a fresh process: its RSS high-water mark over the RSS before it."""
-    reason = H.missing(library)
-    if reason is None and not os.path.exists("/proc/self/clear_refs"):
-        reason = "measuring peak RSS needs Linux's /proc/self/clear_refs"
-    if reason:
-        pytest.skip(reason)
-    benchmark.group = f"{family(settings)}: peak RSS of an epoch"
-    threads = settings.threads[0]
-    rss = benchmark.pedantic(H.peak_rss, args=("cnn", library, threads, settings.n_train),
-                             kwargs={"padding": settings.padding}, rounds=1)
-    benchmark.extra_info.update(library=library, threads=threads, **rss,
-                                timed="the whole child process: start, data, model, one epoch",
-                                epoch_increase_mib=rss["peak_rss_mib"] - rss["rss_before_mib"])
+    args = (settings.threads[0], n_train(settings), settings.padding)
+    rss = dict(measured_rss(library, *args))
+    H.report(benchmark, f"{family(settings)}: peak RSS of an epoch", [rss.pop("seconds")],
+             library=library, threads=args[0], n_train=args[1], **rss)
