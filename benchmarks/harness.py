@@ -31,8 +31,9 @@ BATCH_SIZE = 128
 #: seconds of sleep before each timed step: after a call, OpenBLAS's threads (scikit-learn's
 #: products) spin ~0.12 s waiting for work, and would share the cores with whoever runs next
 PAUSE = 0.2
-LABELS = {"ours": "perceptron (ours)", "ours-float64": "perceptron (ours), float64",
-          "sklearn": "scikit-learn", "torch": "PyTorch-CPU"}
+LABELS = {"ours": "perceptron (ours)", "ours-im2col": "perceptron (ours), im2col",
+          "ours-float64": "perceptron (ours), float64", "sklearn": "scikit-learn",
+          "torch": "PyTorch-CPU"}
 RSS_SKIP = (None if os.path.exists("/proc/self/clear_refs")
             else "measuring peak RSS needs Linux's /proc/self/clear_refs")
 
@@ -64,6 +65,12 @@ def missing(library):
         except Exception as exc:  # ImportError, or a broken install raising anything
             return (f"PyTorch is not installed ({type(exc).__name__}: {exc}); for the CPU build: "
                     "pip install torch==2.13.0 (a plain `pip install torch` pulls CUDA)")
+    if library == "ours-im2col":  # ConvDigitClassifier's choice of the convolution algorithm
+        X = np.zeros((2, 784), np.float32)
+        try:
+            cnn("ours-im2col", 1, X, CLASSES[:2]).clf.set_params(max_iter=1).fit(X, CLASSES[:2])
+        except ValueError as exc:
+            return f"ConvDigitClassifier cannot choose the algorithm of a convolution: {exc}"
     return None
 
 
@@ -207,12 +214,15 @@ CNN_WORK = ("ConvDigitClassifier's default network: conv 3x3 32-64-64 ({padding}
 
 
 def cnn(library, threads, X, y, padding="same"):
-    """A contestant of the CNN comparison (see :data:`CNN_WORK`)."""
-    if library == "ours":
+    """A contestant of the CNN comparison (see :data:`CNN_WORK`); ``"ours"`` is the default
+    (Winograd for the 3x3 convolutions of >= 8 channels), ``"ours-im2col"`` im2col only."""
+    if library.startswith("ours"):
         from perceptron import ConvDigitClassifier
 
+        conv = CNN_CONV if library == "ours" else [
+            {"filters": f, "kernel_size": k, "algorithm": "im2col"} for f, k in CNN_CONV]
         clf = ConvDigitClassifier(
-            conv_layers=CNN_CONV, pool_size=2, padding=padding, dense_layers=CNN_DENSE,
+            conv_layers=conv, pool_size=2, padding=padding, dense_layers=CNN_DENSE,
             activation="relu", solver="rmsprop", learning_rate_init=1e-3, rho=0.9, epsilon=1e-8,
             batch_size=BATCH_SIZE, alpha=0.0, dtype="float32", n_threads=threads, random_state=0)
         return Estimator(library, clf, threads, X, y)
