@@ -68,7 +68,8 @@ def data(settings):
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
-    """Record the CPU count, versions, threading variables and the command with every result."""
+    """Record the CPU count, versions, threading variables, the command and the load average
+    at the end of the run (other programs' load: a busy machine makes noisy numbers)."""
     versions = {}
     for name in ("perceptron", "numpy", "scipy", "scikit-learn", "torch", "threadpoolctl",
                  "Pillow", "starlette", "uvicorn", "dask"):
@@ -78,4 +79,5 @@ def pytest_benchmark_update_machine_info(config, machine_info):
         cpu_count=os.cpu_count(), versions=versions,
         thread_env={k: v for k, v in os.environ.items()
                     if k.startswith(("OMP_", "GOMP_", "OPENBLAS_", "MKL_"))},
-        command="python -m pytest " + shlex.join(config.invocation_params.args))
+        command="python -m pytest " + shlex.join(config.invocation_params.args),
+        load_average=[round(x, 2) for x in os.getloadavg()])

@@ -90,7 +90,8 @@ def page(family, groups, run):
         f"- Date: {run['datetime'][:16].replace('T', ' ')} UTC; git {str(c.get('id'))[:10]}"
         + (" with uncommitted changes" if c.get("dirty") else "") + f" (branch {c.get('branch')})",
         f"- Machine: {m['cpu'].get('brand_raw')}, {m.get('cpu_count')} CPUs; threading "
-        f"variables: {m.get('thread_env') or 'none set'}",
+        f"variables: {m.get('thread_env') or 'none set'}; load average (1, 5, 15 min) at the "
+        f"end: {m.get('load_average')}",
         f"- Versions: Python {m['python_version']}, "
         + ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items()),
         f"- Command: `{m.get('command')}`, then `python benchmarks/report.py` on its JSON", ""]
