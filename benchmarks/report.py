@@ -36,7 +36,7 @@ def header(key):
 def value(key, v):
     if key.endswith("_seconds"):
         return seconds(v)
-    if key.endswith(("accuracy", "recall")) and isinstance(v, float):
+    if ("accuracy" in key or "recall" in key) and isinstance(v, float):
         return f"{100 * v:.2f}%"
     if key.endswith("_mib"):
         return f"{v:.0f} MiB"
@@ -53,8 +53,8 @@ def table(headers, rows):
 def group_section(name, benches):
     infos = [b["extra_info"] for b in benches]
     keys = list(dict.fromkeys(k for i in infos for k in i if k not in ("library", "threads")))
-    shared = [k for k in keys if len(infos) > 1 and all(i.get(k) == infos[0].get(k)
-                                                        for i in infos)]
+    shared = [k for k in keys if len(infos) > 1 and not k.startswith("target")
+              and all(i.get(k) == infos[0].get(k) for i in infos)]
     columns = [k for k in keys if k not in shared]
     once = all(b["stats"]["rounds"] == 1 for b in benches)
     ours = {} if once else {i["threads"]: b["stats"] for b, i in zip(benches, infos)
