@@ -344,11 +344,11 @@ def paired(theirs, ours):
     return statistics.median(t / o for t, o in zip(theirs, ours))
 
 
-def target(what, value, bound, at_most=False, fmt="{:.2f}x"):
+def target(what, value, bound, at_most=False, fmt="{:.2f}x", key="target"):
     """A record's target: ``what`` is ``value``, wanted at least (at most) ``bound``."""
     met = value <= bound if at_most else value >= bound
-    return {"target": f"{what}: {fmt.format(value)}, target {'<=' if at_most else '>='} "
-                      f"{fmt.format(bound)}", "target_met": "yes" if met else "**no**"}
+    return {key: f"{what}: {fmt.format(value)}, target {'<=' if at_most else '>='} "
+                 f"{fmt.format(bound)}", f"{key}_met": "yes" if met else "**no**"}
 
 
 # --------------------------------------------------------------------------- fresh processes
