@@ -63,11 +63,16 @@ def race(settings):
             clients[case] = stack.enter_context(distributed.Client(cluster,
                                                                    set_as_default=False))
         restore()
+        # the data stay scattered between the rounds: when a round's copy was released as the
+        # next round scattered the same data (same keys), its tasks could lose their inputs
+        held = [clients[case].scatter([X, y, *itertools.chain(*folds)], broadcast=True)
+                for case in CLUSTERS]
         small = list(StratifiedKFold(3).split(X[:600], y[:600]))
         for case in CASES:  # start-up and imports, untimed
             search(X[:600], y[:600], small, case, clients, grid={"hidden_layer_sizes": [(8,)]})
         seconds, results = H.interleave({case: (lambda case=case: search(
             X, y, folds, case, clients, epochs=epochs)) for case in CASES}, rounds)
+        del held
     return seconds, results, {"n_images": len(y), "epochs_per_fit": epochs,
                               "fits": 3 * len(list(itertools.product(*GRID.values())))}
 
