@@ -1,13 +1,15 @@
-"""pytest configuration of the benchmarks: options, settings and data, the machine record.
+"""pytest configuration of the benchmarks: options, the run's settings and data, the machine.
 
-The comparison tests take ``library, threads`` arguments: :func:`pytest_generate_tests`
-makes one case per library of the module's ``LIBRARIES`` at each thread count
-(``--threads`` N, then 1 for the scaling rows). Tests marked ``accuracy`` are
-skipped unless selected with ``-m accuracy``.
+A test taking ``library, threads`` gets one case per library of its module's ``LIBRARIES``
+at each thread count (``--threads`` N, then 1 for the scaling). Tests marked ``accuracy``
+are skipped unless selected with ``-m accuracy``.
 """
 
+import contextlib
 import os
 import shlex
+from importlib import metadata
+from types import SimpleNamespace
 
 import pytest
 
@@ -16,32 +18,26 @@ import harness as H
 
 def pytest_addoption(parser):
     group = parser.getgroup("perceptron benchmarks")
-    group.addoption("--full", action="store_true",
-                    help="the full comparison: all 60000 training and 10000 test images, 10 "
-                         "epochs, 7 predict rounds (default, quick: 10000 and 2000 images, 3 "
-                         "epochs, 3 rounds)")
-    group.addoption("--epochs", type=int, default=None,
-                    help="training epochs (interleaved rounds) per contestant")
+    group.addoption("--full", action="store_true", help="the full comparisons (see README.md)")
+    group.addoption("--epochs", type=int, help="training epochs (rounds) per contestant")
     group.addoption("--threads", type=int, default=2,
-                    help="threads of the comparison (default 2, capped at the CPU count); "
-                         "above 1, every contestant also runs on 1 thread")
+                    help="threads of the comparisons (default 2, at most the CPU count)")
     group.addoption("--cnn-padding", choices=("same", "valid"), default="same",
                     help="padding of the CNN's convolutions (default same, the estimator's)")
 
 
 def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "accuracy: trains a documented configuration on its full data set (slow); "
-                   "skipped unless selected with -m accuracy")
+    config.addinivalue_line("markers", "accuracy: trains on a whole data set (slow); skipped "
+                                       "unless selected with -m accuracy")
+    config.addinivalue_line("filterwarnings",
+                            "ignore::sklearn.exceptions.ConvergenceWarning")
 
 
 def pytest_collection_modifyitems(config, items):
-    if "accuracy" in config.getoption("markexpr", ""):
-        return
-    skip = pytest.mark.skip(reason="slow: select the accuracy group with -m accuracy")
-    for item in items:
-        if "accuracy" in item.keywords:
-            item.add_marker(skip)
+    if "accuracy" not in config.getoption("markexpr", ""):
+        for item in items:
+            if "accuracy" in item.keywords:
+                item.add_marker(pytest.mark.skip(reason="slow: select it with -m accuracy"))
 
 
 def thread_counts(config):
@@ -51,8 +47,8 @@ def thread_counts(config):
 
 def pytest_generate_tests(metafunc):
     if {"library", "threads"} <= set(metafunc.fixturenames):
-        libraries = metafunc.module.LIBRARIES
-        cases = [(lib, n) for n in thread_counts(metafunc.config) for lib in libraries]
+        cases = [(lib, n) for n in thread_counts(metafunc.config)
+                 for lib in metafunc.module.LIBRARIES]
         metafunc.parametrize("library,threads", cases,
                              ids=[f"{lib}-{n}thread{'s' * (n > 1)}" for lib, n in cases])
 
@@ -60,19 +56,28 @@ def pytest_generate_tests(metafunc):
 @pytest.fixture(scope="session")
 def settings(pytestconfig):
     full, epochs = pytestconfig.getoption("--full"), pytestconfig.getoption("--epochs")
-    return H.Settings(threads=thread_counts(pytestconfig), epochs=epochs or (10 if full else 3),
-                      n_train=None if full else 10_000, n_test=None if full else 2_000,
-                      predict_rounds=7 if full else 3,
-                      padding=pytestconfig.getoption("--cnn-padding"))
+    return SimpleNamespace(full=full, threads=thread_counts(pytestconfig),
+                           epochs=epochs or (10 if full else 3), predict_rounds=7 if full else 3,
+                           padding=pytestconfig.getoption("--cnn-padding"))
 
 
 @pytest.fixture(scope="session")
 def data(settings):
-    """Fashion-MNIST: all images (--full) or fixed random subsets (10000 training, 2000 test)."""
-    return H.load_data("fashion-mnist", settings.n_train, settings.n_test)
+    """Fashion-MNIST: the whole splits (--full) or seeded subsets of 10000 and 2000 images."""
+    return H.load_data("fashion-mnist", *((None, None) if settings.full else (10_000, 2_000)))
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
-    """Record the CPU, versions, threading variables and the command with every result."""
-    machine_info.update(H.machine())
-    machine_info["command"] = "python -m pytest " + shlex.join(config.invocation_params.args)
+    """Record the CPU count, versions, threading variables, the command and the load average
+    at the end of the run (other programs' load: a busy machine makes noisy numbers)."""
+    versions = {}
+    for name in ("perceptron", "numpy", "scipy", "scikit-learn", "torch", "threadpoolctl",
+                 "Pillow", "starlette", "uvicorn", "dask"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[name] = metadata.version(name)
+    machine_info.update(
+        cpu_count=os.cpu_count(), versions=versions,
+        thread_env={k: v for k, v in os.environ.items()
+                    if k.startswith(("OMP_", "GOMP_", "OPENBLAS_", "MKL_"))},
+        command="python -m pytest " + shlex.join(config.invocation_params.args),
+        load_average=[round(x, 2) for x in os.getloadavg()])

@@ -1,64 +1,47 @@
-"""Shared pieces of the benchmarks: data, contestants, interleaved rounds, peak RSS.
+"""Shared pieces of the benchmarks: data, contestants, interleaved rounds, records, children.
 
-A *contestant* is one library training one network at one thread count:
-``epoch()`` makes one shuffled pass over the training set and returns the mean
-training loss; ``predict_proba(X)`` returns the class probabilities. :func:`mlp`
-and :func:`cnn` build the same network for every library (``"ours"``,
-``"sklearn"``, ``"torch"``): same layers, optimizer, batch size, float32 data,
-Glorot-uniform weights and zero biases.
+A *contestant* is one library training one network at one thread count: ``epoch()``
+makes one shuffled pass and returns the training loss, ``predict_proba(X)`` the
+probabilities. :func:`mlp` and :func:`cnn` build the same network for every library
+(``"ours"``, ``"sklearn"``, ``"torch"``): same layers, optimizer, batch size, float32
+data, Glorot-uniform weights and zero biases.
 
-:func:`race` trains the contestants of one comparison in *interleaved rounds*
-in this one process (round r runs every contestant's epoch r, in an order
-rotated by r), so that load from other programs hits all of them alike, then
-times ``predict_proba`` the same way. A comparison test hands one contestant's
-per-round seconds to pytest-benchmark with :func:`report`, through the timer
-:data:`REPLAY` that plays them back.
+:func:`interleave` times steps in rounds in this one process (round r runs each step
+once, in an order rotated by r), so that load from other programs hits all alike;
+:func:`report` hands one step's per-round seconds to pytest-benchmark through the timer
+:data:`REPLAY`, which plays them back.
 """
 
 import contextlib
 import functools
 import json
 import os
-import platform
+import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 CLASSES = np.arange(10)
 BATCH_SIZE = 128
-#: seconds of sleep before each timed step. After a call, OpenBLAS's worker
-#: threads (scikit-learn's products) spin for ~0.12 s waiting for more work;
-#: whoever ran in that window would share its cores with them.
+#: seconds of sleep before each timed step: after a call, OpenBLAS's threads (scikit-learn's
+#: products) spin ~0.12 s waiting for work, and would share the cores with whoever runs next
 PAUSE = 0.2
-LABELS = {"ours": "perceptron (ours)", "ours-float64": "perceptron (ours), float64",
-          "sklearn": "scikit-learn", "torch": "PyTorch-CPU"}
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What one run measures: thread counts (the comparison's first), epochs, data size."""
-
-    threads: tuple
-    epochs: int
-    n_train: int | None  # None: the whole training set
-    n_test: int | None  # None: the whole test set
-    predict_rounds: int
-    padding: str  # the CNN's convolutions: "same" or "valid"
+LABELS = {"ours": "perceptron (ours)", "ours-im2col": "perceptron (ours), im2col",
+          "ours-float64": "perceptron (ours), float64", "sklearn": "scikit-learn",
+          "torch": "PyTorch-CPU"}
+RSS_SKIP = (None if os.path.exists("/proc/self/clear_refs")
+            else "measuring peak RSS needs Linux's /proc/self/clear_refs")
 
 
 @functools.cache
 def load_data(name="fashion-mnist", n_train=None, n_test=None, seed=0):
-    """``(X_train, X_test, y_train, y_test)``: flat float32 images in [0, 1], int64 labels.
-
-    ``n_train`` and ``n_test`` keep seeded random subsets (the same on every
-    run); None keeps the whole split.
-    """
+    """``(X_train, X_test, y_train, y_test)``, float32 in [0, 1] and int64; ``n_train`` and
+    ``n_test`` keep seeded random subsets (None: the whole split)."""
     from perceptron.datasets import load_dataset
 
     rng = np.random.default_rng(seed)
@@ -73,6 +56,7 @@ def load_data(name="fashion-mnist", n_train=None, n_test=None, seed=0):
     return X_train, X_test, y_train, y_test
 
 
+@functools.cache
 def missing(library):
     """Why ``library`` cannot run here (a skip reason), or None."""
     if library == "torch":
@@ -81,40 +65,57 @@ def missing(library):
         except Exception as exc:  # ImportError, or a broken install raising anything
             return (f"PyTorch is not installed ({type(exc).__name__}: {exc}); for the CPU build: "
                     "pip install torch==2.13.0 (a plain `pip install torch` pulls CUDA)")
+    if library == "ours-im2col":  # ConvDigitClassifier's choice of the convolution algorithm
+        X = np.zeros((2, 784), np.float32)
+        try:
+            cnn("ours-im2col", 1, X, CLASSES[:2]).clf.set_params(max_iter=1).fit(X, CLASSES[:2])
+        except ValueError as exc:
+            return f"ConvDigitClassifier cannot choose the algorithm of a convolution: {exc}"
     return None
 
 
 # --------------------------------------------------------------------------- contestants
 @functools.cache
-def _blas():
+def blas():
+    """threadpoolctl's controller of the BLAS libraries (scikit-learn's thread limit)."""
     from threadpoolctl import ThreadpoolController
 
     return ThreadpoolController()
 
 
 class Estimator:
-    """A scikit-learn-style classifier trained with one ``partial_fit`` per epoch.
+    """A scikit-learn-style classifier: ``epoch`` is one ``partial_fit``, ``fit`` a whole
+    ``fit`` of a fresh clone. Ours takes ``n_threads``; scikit-learn's BLAS is limited to
+    ``threads`` around each call. ``fit_params`` go to both (``sample_weight``)."""
 
-    Ours takes ``n_threads=``; scikit-learn's BLAS is limited to ``threads``
-    with threadpoolctl around each call.
-    """
-
-    def __init__(self, library, clf, threads, X, y):
+    def __init__(self, library, clf, threads, X, y, **fit_params):
         self.library, self.clf, self.threads, self.X, self.y = library, clf, threads, X, y
+        self.fit_params = fit_params
 
-    def _limits(self):
-        if self.library == "ours":
+    def limits(self):
+        if self.library.startswith("ours"):
             return contextlib.nullcontext()
-        return _blas().limit(limits=self.threads, user_api="blas")
+        return blas().limit(limits=self.threads, user_api="blas")
 
     def epoch(self):
-        with self._limits():
-            self.clf.partial_fit(self.X, self.y, classes=CLASSES)
+        with self.limits():
+            self.clf.partial_fit(self.X, self.y, classes=CLASSES, **self.fit_params)
+        return float(self.clf.loss_)
+
+    def fit(self):
+        from sklearn.base import clone
+
+        self.clf = clone(self.clf)
+        with self.limits():
+            self.clf.fit(self.X, self.y, **self.fit_params)
         return float(self.clf.loss_)
 
     def predict_proba(self, X):
-        with self._limits():
+        with self.limits():
             return self.clf.predict_proba(X)
+
+    def score(self, X, y):
+        return float(np.mean(self.predict_proba(X).argmax(axis=1) == y))
 
     @property
     def dtype(self):
@@ -122,8 +123,8 @@ class Estimator:
 
 
 class Torch:
-    """The same network in PyTorch eager mode, batches sliced from a ``torch.randperm``
-    per epoch (no DataLoader), ``torch.set_num_threads(threads)`` before each call."""
+    """The same network in PyTorch eager mode, batches sliced from a ``torch.randperm`` per
+    epoch (no DataLoader), ``torch.set_num_threads(threads)`` before each call."""
 
     dtype = "float32"
 
@@ -160,11 +161,14 @@ class Torch:
             return torch.cat([torch.softmax(self.model(X[i:i + step]), dim=1)
                               for i in range(0, len(X), step)]).numpy()
 
+    score = Estimator.score
+
 
 def _glorot(layers):
     """``nn.Sequential(*layers)`` with Glorot-uniform weights and zero biases, as ours."""
     import torch
 
+    torch.manual_seed(0)
     for layer in layers:
         if isinstance(layer, (torch.nn.Linear, torch.nn.Conv2d)):
             torch.nn.init.xavier_uniform_(layer.weight)  # conv fans include the kernel, as Keras'
@@ -193,7 +197,6 @@ def mlp(library, threads, X, y):
         return Estimator(library, MLPClassifier(**MLP_PARAMS), threads, X, y)
     import torch
 
-    torch.manual_seed(0)
     sizes = [X.shape[1], *MLP_PARAMS["hidden_layer_sizes"], len(CLASSES)]
     layers = []
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
@@ -211,18 +214,20 @@ CNN_WORK = ("ConvDigitClassifier's default network: conv 3x3 32-64-64 ({padding}
 
 
 def cnn(library, threads, X, y, padding="same"):
-    """A contestant of the CNN comparison (see :data:`CNN_WORK`)."""
-    if library == "ours":
+    """A contestant of the CNN comparison (see :data:`CNN_WORK`); ``"ours"`` is the default
+    (Winograd for the 3x3 convolutions of >= 8 channels), ``"ours-im2col"`` im2col only."""
+    if library.startswith("ours"):
         from perceptron import ConvDigitClassifier
 
+        conv = CNN_CONV if library == "ours" else [
+            {"filters": f, "kernel_size": k, "algorithm": "im2col"} for f, k in CNN_CONV]
         clf = ConvDigitClassifier(
-            conv_layers=CNN_CONV, pool_size=2, padding=padding, dense_layers=CNN_DENSE,
+            conv_layers=conv, pool_size=2, padding=padding, dense_layers=CNN_DENSE,
             activation="relu", solver="rmsprop", learning_rate_init=1e-3, rho=0.9, epsilon=1e-8,
             batch_size=BATCH_SIZE, alpha=0.0, dtype="float32", n_threads=threads, random_state=0)
         return Estimator(library, clf, threads, X, y)
     import torch
 
-    torch.manual_seed(0)
     layers, channels, size = [], 1, 28
     for filters, k in CNN_CONV:
         layers += [torch.nn.Conv2d(channels, filters, k, padding=padding), torch.nn.ReLU(),
@@ -242,17 +247,14 @@ def cnn(library, threads, X, y, padding="same"):
 
 # --------------------------------------------------------------------------- interleaved rounds
 def interleave(steps, rounds):
-    """Call ``steps`` (name -> callable) round-robin; return their seconds and last results.
+    """Call ``steps`` (name -> callable) in ``rounds`` interleaved rounds.
 
-    Round r calls every step with ``rounds[name] > r``, starting with the
-    (r mod k)-th of them, each after a :data:`PAUSE`. Returns
-    ``(seconds, last)``: name -> list of seconds per round, name -> last result.
+    Round r calls every step, starting with the (r mod k)-th, each after a :data:`PAUSE`.
+    Returns ``(seconds, last)``: name -> seconds per round, name -> the last result.
     """
-    seconds, last = {name: [] for name in steps}, {}
-    for r in range(max(rounds.values(), default=0)):
-        names = [name for name in steps if rounds[name] > r]
-        k = r % len(names)
-        for name in names[k:] + names[:k]:
+    seconds, last, names = {name: [] for name in steps}, {}, list(steps)
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
             time.sleep(PAUSE)
             start = time.perf_counter()
             last[name] = steps[name]()
@@ -260,41 +262,24 @@ def interleave(steps, rounds):
     return seconds, last
 
 
-@dataclass
-class Race:
-    """The outcome of :func:`race`; every dict is keyed by ``(library, threads)``."""
+def race(build, keys, data, settings, work=""):
+    """Train ``keys`` (``(library, threads)`` pairs) in interleaved rounds, then time
+    ``predict_proba`` on the test set the same way (after one untimed call each).
 
-    epoch: dict  # seconds per epoch, round by round
-    predict: dict  # seconds per predict_proba call on the test set, round by round
-    accuracy: dict  # test accuracy after the epochs
-    loss: dict  # training loss of the last epoch
-    proba: dict  # the last predict_proba output
-    dtype: dict  # the dtype the library computed in
-    info: dict  # what every contestant's record shares: the data sizes
-    work: str  # the network and training, in words
-
-
-def race(build, keys, data, epochs, predict_rounds, scaling_rounds=None, work=""):
-    """Train ``keys`` (``(library, threads)`` pairs) in interleaved rounds; time predict_proba.
-
-    ``build(library, threads, X_train, y_train)`` makes each contestant. Every
-    contestant at the top thread count runs ``epochs`` rounds; those on fewer
-    threads (the scaling rows) run ``min(epochs, scaling_rounds)`` when it is
-    given. Then one untimed ``predict_proba`` on the test set each (it gives
-    the accuracy) and ``predict_rounds`` interleaved timed ones.
+    ``build(library, threads, X_train, y_train)`` makes each contestant. Returns a namespace:
+    ``seconds["epoch"]`` and ``seconds["predict_proba"]``, ``loss``, ``proba``, ``accuracy``
+    and ``dtype``, each keyed by ``(library, threads)``, and ``info`` shared by the records.
     """
     X_train, X_test, y_train, y_test = data
     runners = {key: build(*key, X_train, y_train) for key in keys}
-    top = max((threads for _, threads in keys), default=1)
-    rounds = {key: epochs if key[1] == top else min(epochs, scaling_rounds or epochs)
-              for key in keys}
-    epoch, loss = interleave({key: r.epoch for key, r in runners.items()}, rounds)
-    accuracy = {key: float(np.mean(r.predict_proba(X_test).argmax(axis=1) == y_test))
-                for key, r in runners.items()}
+    epoch, loss = interleave({key: r.epoch for key, r in runners.items()}, settings.epochs)
+    accuracy = {key: r.score(X_test, y_test) for key, r in runners.items()}
     predict, proba = interleave({k: functools.partial(r.predict_proba, X_test)
-                                 for k, r in runners.items()}, dict.fromkeys(keys, predict_rounds))
-    return Race(epoch, predict, accuracy, loss, proba, {k: r.dtype for k, r in runners.items()},
-                {"n_train": len(y_train), "n_test": len(y_test)}, work)
+                                 for k, r in runners.items()}, settings.predict_rounds)
+    return SimpleNamespace(seconds={"epoch": epoch, "predict_proba": predict}, loss=loss,
+                           proba=proba, accuracy=accuracy,
+                           dtype={k: r.dtype for k, r in runners.items()},
+                           info={"n_train": len(y_train), "n_test": len(y_test), "work": work})
 
 
 def selected(request):
@@ -306,14 +291,28 @@ def selected(request):
     return sorted((key for key in keys if missing(key[0]) is None), key=lambda k: (-k[1], k[0]))
 
 
-# --------------------------------------------------------------------------- pytest-benchmark
-class Replay:
-    """A pytest-benchmark timer that plays back durations measured beforehand.
+def report_race(benchmark, race, group, what, library, threads, **extra):
+    """Record contestant ``(library, threads)``'s ``what`` ("epoch" or "predict_proba")."""
+    key = (library, threads)
+    if key not in race.seconds[what]:
+        pytest.skip(missing(library) or "not in this run")
+    seconds = race.seconds[what]
+    info = dict(library=library, threads=threads, dtype=race.dtype[key], **race.info)
+    if threads > 1 and (library, 1) in seconds:  # per round: 1 thread / N threads
+        info["speedup_from_1_thread"] = f"{paired(seconds[library, 1], seconds[key]):.2f}x"
+    if what == "epoch":
+        assert np.isfinite(race.loss[key])
+        info.update(epochs=len(seconds[key]), test_accuracy=race.accuracy[key],
+                    final_loss=race.loss[key])
+    else:
+        np.testing.assert_allclose(race.proba[key].sum(axis=1), 1.0, atol=1e-4)
+    report(benchmark, f"{group}: {what}", seconds[key], **info, **extra)
 
-    pytest-benchmark times a round as the timer's reading after the call minus
-    its reading before; this clock moves forward by the next queued duration at
-    every second reading, so ``benchmark.pedantic`` records exactly the queue.
-    """
+
+# --------------------------------------------------------------------------- records
+class Replay:
+    """A pytest-benchmark timer playing back durations measured beforehand: the clock moves
+    forward by the next queued duration at every second reading (the end of a round)."""
 
     def __init__(self):
         self.now, self.readings, self.queue = 0.0, 0, []
@@ -328,92 +327,58 @@ class Replay:
         return "replay of the interleaved rounds"
 
 
-#: the timer of every comparison test: ``@pytest.mark.benchmark(timer=REPLAY)``
+#: the timer of every record: ``@pytest.mark.benchmark(timer=REPLAY)``
 REPLAY = Replay()
 
 
 def report(benchmark, group, seconds, **info):
-    """Record one contestant's per-round ``seconds`` in ``group``, with ``info`` as extra_info."""
+    """Record per-round ``seconds`` in ``group``, with ``info`` as extra_info."""
     benchmark.group = group
     benchmark.extra_info.update(info)
     REPLAY.now, REPLAY.readings, REPLAY.queue = 0.0, 0, list(seconds)
     benchmark.pedantic(lambda: None, rounds=len(seconds))
 
 
-def _contestant(race, library, threads):
-    key = (library, threads)
-    if key not in race.epoch:
-        pytest.skip(missing(library) or "not in this run")
-    return key, dict(library=library, threads=threads, dtype=race.dtype[key], **race.info)
+def paired(theirs, ours):
+    """Median over rounds of their seconds / our seconds in the same round."""
+    return statistics.median(t / o for t, o in zip(theirs, ours))
 
 
-def report_epoch(benchmark, race, family, library, threads):
-    """Record one contestant's epochs in ``<family>: epoch``, with its test accuracy."""
-    key, common = _contestant(race, library, threads)
-    assert np.isfinite(race.loss[key])
-    report(benchmark, f"{family}: epoch", race.epoch[key], epochs=len(race.epoch[key]),
-           test_accuracy=race.accuracy[key], final_loss=race.loss[key], work=race.work, **common)
+def target(what, value, bound, at_most=False, fmt="{:.2f}x", key="target"):
+    """A record's target: ``what`` is ``value``, wanted at least (at most) ``bound``."""
+    met = value <= bound if at_most else value >= bound
+    return {key: f"{what}: {fmt.format(value)}, target {'<=' if at_most else '>='} "
+                 f"{fmt.format(bound)}", f"{key}_met": "yes" if met else "**no**"}
 
 
-def report_predict(benchmark, race, family, library, threads):
-    """Record one contestant's ``predict_proba`` calls in ``<family>: predict_proba``."""
-    key, common = _contestant(race, library, threads)
-    np.testing.assert_allclose(race.proba[key].sum(axis=1), 1.0, atol=1e-4)
-    report(benchmark, f"{family}: predict_proba", race.predict[key], **common)
-
-
-# --------------------------------------------------------------------------- peak RSS
-def peak_rss(family, library, threads, n_train, **options):
-    """Peak RSS of one training epoch, in a fresh Python process (Linux).
-
-    The child loads the data, builds the contestant, resets its RSS high-water
-    mark (``VmHWM``) to the current RSS through ``/proc/self/clear_refs``, runs
-    one epoch and reports ``rss_before_mib`` (data loaded, model built),
-    ``peak_rss_mib`` and ``epoch_seconds``.
-    """
+# --------------------------------------------------------------------------- fresh processes
+def in_child(function, *args, env=None, timeout=900):
+    """``function(*args)`` in a fresh Python process (``function`` lives at the top of a
+    module of this folder; its arguments and result are JSON); returns its result."""
     import perceptron
 
     paths = [str(Path(__file__).resolve().parent), str(Path(perceptron.__file__).parents[1])]
-    code = (f"import sys; sys.path[:0] = {paths!r}; import harness; "
-            f"harness.rss_child({family!r}, {library!r}, {threads}, {n_train!r}, {options!r})")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    code = (f"import json, sys, warnings; sys.path[:0] = {paths!r}; "
+            f"warnings.simplefilter('ignore'); import {function.__module__} as m; "
+            f"print(json.dumps(m.{function.__name__}(*{list(args)!r})))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=timeout)
     if out.returncode:
-        raise RuntimeError(f"peak-RSS child failed:\n{out.stderr[-3000:]}")
+        raise RuntimeError(f"child failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.splitlines()[-1])
 
 
-def rss_child(family, library, threads, n_train, options):
-    X_train, _, y_train, _ = load_data(n_train=n_train)
-    runner = {"mlp": mlp, "cnn": cnn}[family](library, threads, X_train, y_train, **options)
+def peak_rss(function, *args):
+    """Call ``function(*args)`` after resetting the RSS high-water mark to the current RSS
+    (Linux): ``{"rss_before_mib", "peak_rss_mib", "increase_mib", "seconds"}``."""
+    def status_mib(field):
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) / 1024 for line in f if line.startswith(field))
+
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # VmHWM := VmRSS
-    before = _status_mib("VmRSS")
-    start = time.perf_counter()
-    runner.epoch()
-    seconds = time.perf_counter() - start
-    print(json.dumps({"rss_before_mib": before, "peak_rss_mib": _status_mib("VmHWM"),
-                      "epoch_seconds": seconds}))
-
-
-def _status_mib(field):
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) / 1024 for line in f if line.startswith(field + ":"))
-
-
-# --------------------------------------------------------------------------- machine
-def machine():
-    """CPU model and count, library versions and threading variables, for the results."""
-    cpu = platform.processor() or "unknown"
-    with contextlib.suppress(OSError):
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f
-                        if line.startswith("model name")), cpu)
-    versions = {}
-    for name in ("perceptron", "numpy", "scipy", "scikit-learn", "torch", "threadpoolctl",
-                 "Pillow", "starlette", "uvicorn"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            versions[name] = metadata.version(name)
-    env = {k: v for k, v in os.environ.items() if k.startswith(("OMP_", "GOMP_", "OPENBLAS_",
-                                                                "MKL_"))}
-    return {"cpu_model": cpu, "cpu_count": os.cpu_count(), "versions": versions,
-            "thread_env": env}
+    before, start = status_mib("VmRSS:"), time.perf_counter()
+    function(*args)
+    seconds, peak = time.perf_counter() - start, status_mib("VmHWM:")
+    return {"rss_before_mib": before, "peak_rss_mib": peak, "increase_mib": peak - before,
+            "seconds": seconds}

@@ -1,19 +1,27 @@
-"""CNN: perceptron's ConvDigitClassifier vs PyTorch-CPU (groups ``cnn: ...``).
+"""CNN: ConvDigitClassifier vs PyTorch-CPU, Winograd vs im2col (groups ``cnn: ...``).
 
-The Keras tutorial network that is ConvDigitClassifier's default, trained the
-same way by both (:data:`harness.CNN_WORK`), in interleaved rounds; the
-1-thread (scaling) contestants run the first :data:`SCALING_ROUNDS` rounds
-only. With ``--cnn-padding valid`` the groups are ``cnn-valid: ...``.
+ConvDigitClassifier's default network (the Keras tutorial's), trained the same way by all
+(:data:`harness.CNN_WORK`) on 12000 Fashion-MNIST images (quick: 2000), in interleaved rounds
+at N and 1 threads: ``ours`` (the default: Winograd's F(4x4, 3x3) for the 3x3 convolutions of
+>= 8 channels), ``ours-im2col`` (every convolution by im2col, ``conv_layers`` entries with
+``"algorithm": "im2col"``) and PyTorch; then ``predict_proba`` on the test images (10000;
+quick: 2000); then the peak RSS of one epoch, in a fresh process per contestant. Issue #14's
+targets are in the records: PyTorch's epoch / ours >= 1.6 and predict_proba >= 2.5 (per round),
+ours 1 -> 2 threads >= 1.8, ours' RSS increase <= PyTorch's. The accuracy after 10 epochs,
+Winograd vs im2col, is ``cnn-fashion`` in test_bench_accuracy.py. ``--cnn-padding valid``
+gives the groups ``cnn-valid: ...``::
+
+    python -m pytest benchmarks/test_bench_cnn.py --full --benchmark-json=cnn.json
 """
 
-import os
+import functools
 
 import pytest
 
 import harness as H
 
-LIBRARIES = ("ours", "torch")
-SCALING_ROUNDS = 2
+LIBRARIES = ("ours", "ours-im2col", "torch")
+TARGETS = {"epoch": 1.6, "predict_proba": 2.5, "speedup_from_1_thread": 1.8}
 pytestmark = pytest.mark.benchmark(timer=H.REPLAY)
 
 
@@ -21,36 +29,52 @@ def family(settings):
     return "cnn" if settings.padding == "same" else f"cnn-{settings.padding}"
 
 
+def n_train(settings):
+    return 12_000 if settings.full else 2_000
+
+
 @pytest.fixture(scope="module")
 def race(request, settings, data):
-    def build(library, threads, X, y):
-        return H.cnn(library, threads, X, y, padding=settings.padding)
-
-    return H.race(build, H.selected(request), data, settings.epochs, settings.predict_rounds,
-                  SCALING_ROUNDS, work=H.CNN_WORK.format(padding=settings.padding))
-
-
-def test_epoch(benchmark, race, settings, library, threads):
-    H.report_epoch(benchmark, race, family(settings), library, threads)
+    X_train, X_test, y_train, y_test = data
+    n = n_train(settings)
+    return H.race(functools.partial(H.cnn, padding=settings.padding), H.selected(request),
+                  (X_train[:n], X_test, y_train[:n], y_test), settings,
+                  work=H.CNN_WORK.format(padding=settings.padding))
 
 
-def test_predict_proba(benchmark, race, settings, library, threads):
-    H.report_predict(benchmark, race, family(settings), library, threads)
+@pytest.mark.parametrize("what", ["epoch", "predict_proba"])
+def test_cnn(benchmark, race, settings, what, library, threads):
+    seconds, top, extra = race.seconds[what], settings.threads[0], {}
+    if library == "torch" and threads == top and {("ours", top), ("torch", top)} <= set(seconds):
+        extra = H.target("PyTorch / ours per round", H.paired(
+            seconds["torch", top], seconds["ours", top]), TARGETS[what])
+    if top > 1 and (library, threads, what) == ("ours", top, "epoch") and ("ours", 1) in seconds:
+        extra = H.target(f"1 -> {top} threads per round", H.paired(
+            seconds["ours", 1], seconds["ours", top]), TARGETS["speedup_from_1_thread"])
+    H.report_race(benchmark, race, family(settings), what, library, threads, **extra)
 
 
-@pytest.mark.benchmark()  # timed by pytest-benchmark itself: one fresh process each
+def epoch_rss(library, threads, n, padding):
+    """In a fresh process: the data, the contestant, then one epoch's peak RSS."""
+    X_train, _, y_train, _ = H.load_data(n_train=n)
+    return H.peak_rss(H.cnn(library, threads, X_train, y_train, padding).epoch)
+
+
+@functools.cache
+def measured_rss(library, threads, n, padding):
+    if H.RSS_SKIP or H.missing(library):
+        pytest.skip(H.RSS_SKIP or H.missing(library))
+    return H.in_child(epoch_rss, library, threads, n, padding)
+
+
 @pytest.mark.parametrize("library", LIBRARIES)
 def test_peak_rss(benchmark, settings, library):
     """One epoch in a fresh process: its RSS high-water mark over the RSS before it."""
-    reason = H.missing(library)
-    if reason is None and not os.path.exists("/proc/self/clear_refs"):
-        reason = "measuring peak RSS needs Linux's /proc/self/clear_refs"
-    if reason:
-        pytest.skip(reason)
-    benchmark.group = f"{family(settings)}: peak RSS of an epoch"
-    threads = settings.threads[0]
-    rss = benchmark.pedantic(H.peak_rss, args=("cnn", library, threads, settings.n_train),
-                             kwargs={"padding": settings.padding}, rounds=1)
-    benchmark.extra_info.update(library=library, threads=threads, **rss,
-                                timed="the whole child process: start, data, model, one epoch",
-                                epoch_increase_mib=rss["peak_rss_mib"] - rss["rss_before_mib"])
+    args = (settings.threads[0], n_train(settings), settings.padding)
+    rss, extra = dict(measured_rss(library, *args)), {}
+    if library == "ours" and not H.missing("torch"):
+        extra = H.target("increase (bound: PyTorch's)", rss["increase_mib"],
+                         measured_rss("torch", *args)["increase_mib"], at_most=True,
+                         fmt="{:.0f} MiB")
+    H.report(benchmark, f"{family(settings)}: peak RSS of an epoch", [rss.pop("seconds")],
+             library=library, threads=args[0], n_train=args[1], **rss, **extra)

@@ -1,8 +1,10 @@
-"""MLP: perceptron vs scikit-learn vs PyTorch-CPU, epochs and predict_proba (groups ``mlp: ...``).
+"""MLP: perceptron vs scikit-learn vs PyTorch-CPU (groups ``mlp: epoch``, ``mlp: predict_proba``).
 
-The same 784-100-100-10 network and training for all (:data:`harness.MLP_WORK`);
-every selected contestant is trained once, in interleaved rounds, by the
-``race`` fixture, and each test reports one contestant's rounds.
+The same 784-100-100-10 network and training for all (:data:`harness.MLP_WORK`) on
+Fashion-MNIST, the contestants in interleaved rounds at N and 1 threads, then their
+``predict_proba`` on the test images the same way::
+
+    python -m pytest benchmarks/test_bench_mlp.py --full --benchmark-json=mlp.json
 """
 
 import pytest
@@ -10,18 +12,14 @@ import pytest
 import harness as H
 
 LIBRARIES = ("ours", "sklearn", "torch")
-pytestmark = pytest.mark.benchmark(timer=H.REPLAY)
 
 
 @pytest.fixture(scope="module")
 def race(request, settings, data):
-    return H.race(H.mlp, H.selected(request), data, settings.epochs, settings.predict_rounds,
-                  work=H.MLP_WORK)
+    return H.race(H.mlp, H.selected(request), data, settings, work=H.MLP_WORK)
 
 
-def test_epoch(benchmark, race, library, threads):
-    H.report_epoch(benchmark, race, "mlp", library, threads)
-
-
-def test_predict_proba(benchmark, race, library, threads):
-    H.report_predict(benchmark, race, "mlp", library, threads)
+@pytest.mark.benchmark(timer=H.REPLAY)
+@pytest.mark.parametrize("what", ["epoch", "predict_proba"])
+def test_mlp(benchmark, race, what, library, threads):
+    H.report_race(benchmark, race, "mlp", what, library, threads)
