@@ -11,7 +11,8 @@ from ._base import (FITTED_ATTRIBUTES_DOC, TRAINING_PARAMS_DOC, AugmentMixin,
 from ._validation import check_image_shape, check_layer_sizes, check_param
 from .layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D, activation_code
 
-_SPEC_KEYS = ("filters", "kernel_size", "stride", "padding", "pool", "pool_padding")
+_SPEC_KEYS = ("filters", "kernel_size", "stride", "padding", "pool", "pool_padding",
+              "algorithm")
 
 
 class ConvDigitClassifier(AugmentMixin, DenseWeightsMixin, BaseDigitClassifier):
@@ -43,8 +44,11 @@ class ConvDigitClassifier(AugmentMixin, DenseWeightsMixin, BaseDigitClassifier):
         (required), ``"kernel_size"`` (default 3; an int or ``(kh, kw)``),
         ``"stride"`` (default 1), ``"padding"`` (default: ``padding``),
         ``"pool"`` (default True: pool with ``pool_size`` after this layer;
-        False: no pooling; an int: that pool size) and ``"pool_padding"``
-        (default "valid"; "same" keeps the border remainder, see below).
+        False: no pooling; an int: that pool size), ``"pool_padding"``
+        (default "valid"; "same" keeps the border remainder, see below) and
+        ``"algorithm"`` (default "auto": Winograd for a 3x3, stride-1
+        convolution of 8 channels or more, else im2col; "im2col" or
+        "winograd" to choose, see :class:`~perceptron.layers.Conv2D`).
     pool_size : int or None, default=2
         Size (and stride) of the square max-pooling after each convolution;
         None or 1 means no pooling unless an entry asks for it. The pooling
@@ -215,6 +219,7 @@ class ConvDigitClassifier(AugmentMixin, DenseWeightsMixin, BaseDigitClassifier):
                 raise ValueError(f"{where}: pool must be a bool or a positive int, got {pool!r}")
             spec["pool"] = int(pool)
             spec.setdefault("pool_padding", "valid")
+            spec.setdefault("algorithm", "auto")
             specs.append(spec)
         return specs
 
@@ -247,7 +252,7 @@ class ConvDigitClassifier(AugmentMixin, DenseWeightsMixin, BaseDigitClassifier):
         for i, spec in enumerate(self._conv_specs()):
             layers.append(Conv2D(spec["filters"], spec["kernel_size"], stride=spec["stride"],
                                  padding=spec["padding"], activation=self.activation,
-                                 name=f"conv_layers[{i}]"))
+                                 algorithm=spec["algorithm"], name=f"conv_layers[{i}]"))
             if spec["pool"] > 1:
                 layers.append(MaxPool2D(spec["pool"], padding=spec["pool_padding"],
                                         name=f"the pooling after conv_layers[{i}]"))

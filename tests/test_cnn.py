@@ -167,6 +167,29 @@ def test_pool_padding_per_layer():
         ConvDigitClassifier(conv_layers=({"filters": 2, "pool_padding": "full"},)).fit(X, y)
 
 
+def test_algorithm_per_layer():
+    """"auto" takes Winograd for 3x3 stride-1 layers of >= 8 channels; an
+    entry may ask for im2col (the reference) or Winograd; both give the same
+    model up to rounding."""
+    X, y = np.random.default_rng(0).random((16, 64)), np.arange(16) % 2
+    paths, proba = {}, {}
+    for algorithm in ("auto", "im2col", "winograd"):
+        specs = ({"filters": 8, "algorithm": algorithm},
+                 {"filters": 8, "algorithm": algorithm})
+        clf = ConvDigitClassifier(conv_layers=specs, dense_layers=(), max_iter=2,
+                                  random_state=0, dtype="float64").fit(X, y)
+        paths[algorithm] = [clf._network.layers[i].path for i in (0, 2)]
+        proba[algorithm] = clf.predict_proba(X)
+    assert paths == {"auto": ["im2col", "winograd"], "im2col": ["im2col", "im2col"],
+                     "winograd": ["winograd", "winograd"]}
+    np.testing.assert_allclose(proba["im2col"], proba["winograd"], rtol=1e-9)
+    with pytest.raises(ValueError, match=r"conv_layers\[0\]: algorithm"):
+        ConvDigitClassifier(conv_layers=({"filters": 2, "algorithm": "fft"},)).fit(X, y)
+    with pytest.raises(ValueError, match=r"conv_layers\[0\]: algorithm='winograd' needs"):
+        ConvDigitClassifier(conv_layers=({"filters": 2, "kernel_size": 5,
+                                          "algorithm": "winograd"},)).fit(X, y)
+
+
 def test_stack_that_does_not_fit_raises_naming_the_layer():
     X, y = np.zeros((4, 64)), np.arange(4) % 2
     # 8 -> 6 -> 3 -> 1 -> a 2x2 pool of the 1x1 map is that map: it fits
