@@ -52,6 +52,18 @@ def cnn(**params):
                                   "batch_size": 64, "random_state": 0, **params})
 
 
+@pytest.fixture(autouse=True)
+def sigint_raises_keyboard_interrupt():
+    """Python's own SIGINT handler, as in a terminal: a run started in the
+    background (``pytest &`` in a script) inherits SIGINT ignored, and then
+    Python never turns it into KeyboardInterrupt."""
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def n_steps(est):
     return est._optimizer.n_steps
 
