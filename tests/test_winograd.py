@@ -44,9 +44,8 @@ def im2col_pass(x, W, b, G, padding, activation, need_dx=True, n_threads=1):
     grad = G.copy()
     dW, db = np.empty_like(W), np.empty_like(b)
     dx = np.empty_like(x) if need_dx else None
-    partial = np.empty((max(n_threads - 1, 1) * (9 * C + 1), F), x.dtype)
-    _conv.conv_backward(x, out, grad, cols, W, dW, db, partial, dx, 3, 3, 1, pt, pl,
-                        activation, n_threads)
+    _conv.conv_backward(x, out, grad, cols, W, dW, db, dx, 3, 3, 1, pt, pl, activation,
+                        n_threads)
     return out, dx, dW, db, grad
 
 

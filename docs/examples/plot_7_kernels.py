@@ -260,8 +260,8 @@ fig.tight_layout()
 plt.show()
 
 # %%
-# In the layer, these steps run fused in ``conv_forward``: each thread
-# takes a contiguous share of the batch and, block of samples after block,
+# In the layer, these steps run fused in ``conv_forward``: the batch is cut
+# into blocks of a few samples, and each thread takes the next block and
 # does im2col, the GEMM and the bias + activation while the block is still
 # in its core's cache. Done step by step over the whole batch, the ``cols``
 # matrix (tens of megabytes for a real network) would stream through memory

@@ -43,16 +43,19 @@ How the work is run
 ``prange`` over the batch; they are what the tests check and what you should
 read first. The layer calls :func:`conv_forward` and :func:`conv_backward`,
 which do *exactly the equations above*, in the same order, but cut the rows
-of ``cols``/``Z``/``G`` into blocks of a few samples: thread ``t`` takes the
-samples ``[n t / T, n (t + 1) / T)`` and, block after block, runs every step
-on that block while it is still in its core's cache (one single-threaded
-BLAS call per block and step). Done one step at a time over the whole batch,
-each step would stream the full ``cols`` and ``Z`` matrices (``n * Ho * Wo``
-rows each: tens of megabytes for a real network's first layers) through
-memory again, and that traffic costs more than the arithmetic between
-GEMMs. The sums over
-the batch (``dW``, ``db``) are accumulated per thread and added in thread
-order, so the result depends only on the number of threads.
+of ``cols``/``Z``/``G`` into blocks of a few samples and run every step on a
+block while it is still in its core's cache (one single-threaded BLAS call
+per block and step). Done one step at a time over the whole batch, each step
+would stream the full ``cols`` and ``Z`` matrices (``n * Ho * Wo`` rows each:
+tens of megabytes for a real network's first layers) through memory again,
+and that traffic costs more than the arithmetic between GEMMs.
+
+The blocks go to whichever thread is free (OpenMP's dynamic schedule): a
+thread slowed by the rest of the machine does fewer, instead of keeping the
+others waiting at the end of the loop. The sums over the batch (``dW``,
+``db``) are accumulated per part of the batch (a few blocks; a few parts per
+thread) and added in part order, so the result depends only on the number of
+threads, not on which thread did which part.
 
 Everything is fused float32/float64 (``floating``).
 """
@@ -61,9 +64,11 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.string cimport memcpy, memset
 
+import numpy as np
+
 from ._gemm cimport gemm
-from ._layer_rows cimport activation_backward_row, add_row, bias_activation_rows
-from ._openmp cimport threads_for
+from ._layer_rows cimport activation_backward_sum_rows, add_row, bias_activation_rows
+from ._openmp cimport PARTS_PER_THREAD, threads_for
 
 
 cdef struct Geometry:
@@ -196,18 +201,6 @@ def col2im(const floating[:, ::1] dcols, floating[:, :, :, ::1] dx,
 # every element. The element-wise steps are the dense layer's
 # (``_layer_rows.pxd``): a row of ``Z`` is the ``F`` channels of one output
 # pixel, as a row of a dense layer's output is its units.
-cdef void _activation_grad_bias_sum(floating *G, const floating *A, Py_ssize_t rows,
-                                    Py_ssize_t F, floating *db, int activation) noexcept nogil:
-    """``G[r, f] *= f'(A[r, f])`` and ``db[f] += sum_r G[r, f]`` on a block of rows.
-
-    Row by row, so that each row is added to ``db`` while it is in cache.
-    """
-    cdef Py_ssize_t r
-    for r in range(rows):
-        activation_backward_row(A + r * F, G + r * F, F, activation)
-        add_row(db, G + r * F, F)
-
-
 cdef Py_ssize_t _block_samples(Py_ssize_t rows_per_sample, int block_rows) noexcept nogil:
     """How many samples make a block of about ``block_rows`` rows (at least one)."""
     if rows_per_sample >= block_rows:
@@ -251,34 +244,30 @@ def conv_forward(const floating[:, :, :, ::1] x, floating[:, ::1] cols,
     patches = &x[0, 0, 0, 0] if pointwise else &cols[0, 0]
     cdef Py_ssize_t P = g.Ho * g.Wo, in_size = g.H * g.W * g.C
     # one thread per share of the batch (a single one when the work is small)
-    cdef int T = <int>min(<Py_ssize_t>threads_for(n * P * K * F, n_threads), n)
-    cdef Py_ssize_t S = _block_samples(P, block_rows)
-    cdef int t
-    cdef Py_ssize_t i0, i1, s0, s1, i, rows
+    cdef Py_ssize_t S = _block_samples(P, block_rows), n_blocks = (n + S - 1) // S
+    # one thread per share of the batch (a single one when the work is small);
+    # blocks go to whichever thread is free (their outputs do not overlap)
+    cdef int T = <int>min(<Py_ssize_t>threads_for(n * P * K * F, n_threads), n_blocks)
+    cdef Py_ssize_t blk, s0, s1, i, rows
     cdef floating *Z
-    for t in prange(T, nogil=True, schedule="static", num_threads=T):
-        i0 = n * t // T
-        i1 = n * (t + 1) // T
-        s0 = i0
-        while s0 < i1:                      # blocks of S samples
-            s1 = min(s0 + S, i1)
-            rows = (s1 - s0) * P
-            if not pointwise:               # 1. im2col
-                for i in range(s0, s1):
-                    _im2col_image(&x[i, 0, 0, 0], &cols[i * P, 0], g)
-            Z = &out[s0, 0, 0, 0]           # 2. Z = cols @ W
-            gemm(False, False, <int>rows, <int>F, <int>K, <floating>1, patches + s0 * P * K,
-                 <int>K, &W[0, 0], <int>F, <floating>0, Z, <int>F)
-            bias_activation_rows(Z, &b[0], rows, F, activation)  # 3. A = f(Z + b)
-            s0 = s1
+    for blk in prange(n_blocks, nogil=True, schedule="dynamic", num_threads=T):
+        s0 = blk * S
+        s1 = min(s0 + S, n)
+        rows = (s1 - s0) * P
+        if not pointwise:               # 1. im2col
+            for i in range(s0, s1):
+                _im2col_image(&x[i, 0, 0, 0], &cols[i * P, 0], g)
+        Z = &out[s0, 0, 0, 0]           # 2. Z = cols @ W
+        gemm(False, False, <int>rows, <int>F, <int>K, <floating>1, patches + s0 * P * K,
+             <int>K, &W[0, 0], <int>F, <floating>0, Z, <int>F)
+        bias_activation_rows(Z, &b[0], rows, F, activation)  # 3. A = f(Z + b)
 
 
 def conv_backward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] out,
                   floating[:, :, :, ::1] grad, floating[:, ::1] cols,
                   const floating[:, ::1] W, floating[:, ::1] dW, floating[::1] db,
-                  floating[:, ::1] partial, floating[:, :, :, ::1] dx, int kh, int kw,
-                  int stride, int pad_top, int pad_left, int activation,
-                  int n_threads=1, int block_rows=2048):
+                  floating[:, :, :, ::1] dx, int kh, int kw, int stride, int pad_top,
+                  int pad_left, int activation, int n_threads=1, int block_rows=2048):
     """The backward pass of :func:`conv_forward`, block by block.
 
     Parameters
@@ -289,9 +278,14 @@ def conv_backward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] o
     cols : the patches :func:`conv_forward` left, overwritten with ``dcols``;
         None for a 1x1 kernel with stride 1 and no padding (as in the forward).
     W : (K, F) weights. ``dW`` (K, F), ``db`` (F,): gradients, written.
-    partial : (max(T - 1, 1) * (K + 1), F) scratch: each thread but the first
-        sums its share of ``dW`` (K rows) and ``db`` (1 row) there.
     dx : (n, H, W, C) ``dL/dX``, written; or None to skip it (first layer).
+
+    Notes
+    -----
+    The samples are cut into parts (one per thread, or ``PARTS_PER_THREAD``
+    per thread when there are several), each summing its own ``dW`` and
+    ``db``; the parts go to whichever thread is free, and their sums are added
+    in part order, so the result depends on the number of threads only.
     """
     cdef Py_ssize_t n = out.shape[0], F = W.shape[1], K = W.shape[0]
     cdef bint need_dx = dx is not None, pointwise = cols is None
@@ -308,45 +302,41 @@ def conv_backward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] o
             or dW.shape[1] != F or db.shape[0] != F
             or (need_dx and tuple(dx.shape) != tuple(x.shape))):
         raise ValueError("conv_backward: shapes do not agree")
-    cdef int T = <int>min(<Py_ssize_t>threads_for(n * P * K * F, n_threads), max(n, 1))
-    if T > 1 and (partial.shape[0] < (T - 1) * (K + 1) or partial.shape[1] != F):
-        raise ValueError("conv_backward: partial is too small")
     dW[...] = 0
     db[...] = 0
     if n == 0 or P == 0 or F == 0:
         if need_dx:
             dx[...] = 0
         return
-    cdef Py_ssize_t S = _block_samples(P, block_rows), in_size = g.H * g.W * g.C
-    cdef int t
-    cdef Py_ssize_t i0, i1, s0, s1, i, r, rows
+    dtype = np.float32 if floating is float else np.float64
+    cdef Py_ssize_t S = _block_samples(P, block_rows), n_blocks = (n + S - 1) // S
+    cdef int T = <int>min(<Py_ssize_t>threads_for(n * P * K * F, n_threads), n_blocks)
+    cdef Py_ssize_t n_parts = 1 if T == 1 else min(n_blocks, PARTS_PER_THREAD * T)
+    # a part's sums: its dW, then its db
+    cdef floating[:, :, ::1] sums = np.empty((n_parts, K + 1, F), dtype)
+    cdef Py_ssize_t in_size = g.H * g.W * g.C
+    cdef Py_ssize_t part, i0, i1, s0, s1, i, r, u, rows
     cdef floating *G
-    cdef const floating *A
-    cdef floating *my_dW
-    cdef floating *my_db
+    cdef floating *dst
     cdef floating beta
     cdef const floating *patches
     patches = &x[0, 0, 0, 0] if pointwise else &cols[0, 0]
-    for t in prange(T, nogil=True, schedule="static", num_threads=T):
-        # thread 0 sums straight into dW and db, the others into their scratch rows
-        my_dW = &dW[0, 0] if t == 0 else &partial[(t - 1) * (K + 1), 0]
-        my_db = &db[0] if t == 0 else &partial[(t - 1) * (K + 1) + K, 0]
-        if t > 0:
-            memset(my_db, 0, F * sizeof(floating))
-        beta = 0                            # the first block overwrites my_dW
-        i0 = n * t // T
-        i1 = n * (t + 1) // T
+    for part in prange(n_parts, nogil=True, schedule="dynamic", num_threads=T):
+        memset(&sums[part, K, 0], 0, F * sizeof(floating))      # the part's db
+        beta = 0                            # the first block overwrites the part's dW
+        i0 = n * part // n_parts
+        i1 = n * (part + 1) // n_parts
         s0 = i0
         while s0 < i1:
             s1 = min(s0 + S, i1)
             rows = (s1 - s0) * P
             G = &grad[s0, 0, 0, 0]
-            A = &out[s0, 0, 0, 0]
             # 1. G *= f'(A); db += column sums of G
-            _activation_grad_bias_sum(G, A, rows, F, my_db, activation)
+            activation_backward_sum_rows(G, &out[s0, 0, 0, 0], rows, F, &sums[part, K, 0],
+                                         activation)
             # 2. dW += cols.T @ G
             gemm(True, False, <int>K, <int>F, <int>rows, <floating>1, patches + s0 * P * K,
-                 <int>K, G, <int>F, beta, my_dW, <int>F)
+                 <int>K, G, <int>F, beta, &sums[part, 0, 0], <int>F)
             beta = 1
             if need_dx:
                 if pointwise:               # 3'. dX = G @ W.T (the patches are X itself)
@@ -358,9 +348,9 @@ def conv_backward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] o
                     for i in range(s0, s1):  # 4. dX = col2im(dcols)
                         _col2im_image(&cols[i * P, 0], &dx[i, 0, 0, 0], g)
             s0 = s1
-    # 5. add the other threads' shares, in thread order
-    for t in range(1, T):
-        for r in prange(K + 1, nogil=True, schedule="static",
-                        num_threads=threads_for((K + 1) * F, n_threads)):
-            my_dW = &dW[r, 0] if r < K else &db[0]
-            add_row(my_dW, &partial[(t - 1) * (K + 1) + r, 0], F)
+    # 5. add the parts' sums, in part order (row r < K of dW, row K: db)
+    for r in prange(K + 1, nogil=True, schedule="static",
+                    num_threads=threads_for((K + 1) * F * n_parts, n_threads)):
+        dst = &dW[r, 0] if r < K else &db[0]
+        for u in range(n_parts):
+            add_row(dst, &sums[u, r, 0], F)

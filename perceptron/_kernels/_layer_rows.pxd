@@ -115,3 +115,17 @@ cdef inline void column_sums(const floating *g, floating *out, Py_ssize_t n,
     for i in range(n):
         add_row(out, g, width)
         g += ld
+
+
+cdef inline void activation_backward_sum_rows(floating *g, const floating *a, Py_ssize_t n,
+                                              Py_ssize_t d, floating *out,
+                                              int activation) noexcept nogil:
+    """g[i, j] *= f'(z[i, j]) and out[j] += g[i, j] for ``n`` contiguous rows of ``d``
+    values: a convolution's ``dL/dZ``, in place, and its bias gradient.
+
+    Row by row, so that each row is added to ``out`` while it is in cache.
+    """
+    cdef Py_ssize_t i
+    for i in range(n):
+        activation_backward_row(a + i * d, g + i * d, d, activation)
+        add_row(out, g + i * d, d)

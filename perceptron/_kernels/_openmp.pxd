@@ -20,3 +20,11 @@ cdef inline int threads_for(Py_ssize_t work, int n_threads) noexcept nogil:
     if work < MIN_PARALLEL_WORK or n_threads < 1:
         return 1
     return n_threads
+
+
+# A sum over the batch (a convolution's weight gradient) is kept per part of
+# the batch, this many parts per thread: the parts go to whichever thread is
+# free, so a thread slowed by the machine does fewer, and their sums are added
+# in part order, so the result does not depend on which thread did which.
+cdef enum:
+    PARTS_PER_THREAD = 4

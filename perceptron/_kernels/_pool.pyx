@@ -115,7 +115,7 @@ def maxpool_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out,
     cdef Py_ssize_t i
     # one image per iteration; the loop body is a function call on raw pointers,
     # which lets the compiler vectorize the channel loops (see _conv.pyx)
-    for i in prange(n, nogil=True, schedule="static",
+    for i in prange(n, nogil=True, schedule="dynamic",
                     num_threads=threads_for(n * H * W * C, n_threads)):
         _maxpool_image(&x[i, 0, 0, 0], &out[i, 0, 0, 0], &argmax[i, 0, 0, 0], H, W, C,
                        Ho, Wo, pool_h, pool_w, stride, pad_top, pad_left)
@@ -143,7 +143,7 @@ def maxpool_backward(const floating[:, :, :, ::1] grad, const int[:, :, :, ::1] 
         dx[...] = 0
         return
     cdef Py_ssize_t i
-    for i in prange(n, nogil=True, schedule="static",
+    for i in prange(n, nogil=True, schedule="dynamic",
                     num_threads=threads_for(n * H * W * C, n_threads)):
         _unpool_image(&grad[i, 0, 0, 0], &argmax[i, 0, 0, 0], &dx[i, 0, 0, 0],
                       Ho * Wo * C, H * W * C)

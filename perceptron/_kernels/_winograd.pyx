@@ -99,30 +99,32 @@ multiplies they save, and im2col is faster: the layers take this path for
 
 How the work is run
 -------------------
-As in ``_conv.pyx``, thread ``t`` takes the samples ``[n t / T, n (t + 1) / T)``
-and, block after block of a few samples (about ``block_tiles`` tiles), runs
-every step on that block while it is in its core's cache, with one
-single-threaded BLAS call per position ``(xi, nu)``. A block's ``V`` (and
-``M``) is stored tile after tile, the 36 vectors of a tile together where its
-transforms write them, so the GEMM of position ``k`` reads every 36th row of
-it (``lda = 36 C``). The per-thread buffers
-(``V``, ``M`` and a tile's scratch) are allocated per call and sized by the
-block, not by the batch: nothing batch-sized is kept between the forward and
-the backward pass (:func:`workspace_size`). The sums over the batch (``dU``,
-``db``) are kept per thread and added in thread order, so the result depends
-only on the number of threads. Everything is fused float32/float64
-(``floating``).
+The samples are cut into blocks of a few (about ``block_tiles`` tiles), and
+each block runs every step while it is in its core's cache, with one
+single-threaded BLAS call per position ``(xi, nu)``. The blocks go to
+whichever thread is free (OpenMP's dynamic schedule), so that a thread slowed
+by the rest of the machine does fewer of them instead of keeping the others
+waiting. A block's ``V`` (and ``M``) is stored tile after tile, the 36
+vectors of a tile together where its transforms write them, so the GEMM of
+position ``k`` reads every 36th row of it (``lda = 36 C``). The per-thread
+buffers (``V``, ``M`` and a tile's scratch) are allocated per call and sized
+by the block, not by the batch: nothing batch-sized is kept between the
+forward and the backward pass (:func:`workspace_size`). The sums over the
+batch (``dU``, ``db``) are kept per *part* of the batch (a few blocks each,
+``PARTS_PER_THREAD`` parts per thread) and added in part order, so the
+result depends only on the number of threads, not on which thread did which
+part. Everything is fused float32/float64 (``floating``).
 """
 
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 from libc.string cimport memcpy, memset
 
 import numpy as np
 
 from ._gemm cimport gemm
-from ._layer_rows cimport activate as _activate, derivative as _derivative
-from ._openmp cimport threads_for
+from ._layer_rows cimport activation_backward_sum_rows, add_row, bias_activation_rows
+from ._openmp cimport PARTS_PER_THREAD, threads_for
 
 
 cdef enum:
@@ -395,18 +397,24 @@ cdef void _output_tile(const floating *M, Plan p, Py_ssize_t ty, Py_ssize_t tx,
     ``M[xi, nu]`` (F values) is at ``M + (xi * 6 + nu) * F``; ``out`` is one
     (Ho, Wo, F) image. ``scratch`` holds ``(24 + 4) * F`` values.
     """
-    cdef Py_ssize_t F = p.F, u, v
+    cdef Py_ssize_t F = p.F, u, cols
     cdef Py_ssize_t oy = ty * TILE_OUT, ox = tx * TILE_OUT
     cdef floating *tmp = scratch
     cdef floating *y = scratch + TILE_OUT * TILE_IN * F
+    cdef floating *z
     # tmp[u, nu] = sum_xi A^T[u, xi] M[xi, nu]: all the columns at once
     _At(M, TILE_IN * F, tmp, TILE_IN * F, TILE_IN * F)
-    # Y[u, v] = sum_nu tmp[u, nu] A^T[v, nu]: each row; then f(Y + b) inside the image
+    # Y[u, v] = sum_nu tmp[u, nu] A^T[v, nu]: each row, written where its pixels
+    # go (through y when the tile hangs over the right edge); then f(Y + b)
+    cols = min(p.Wo - ox, TILE_OUT)
     for u in range(min(p.Ho - oy, TILE_OUT)):
-        _At(tmp + u * TILE_IN * F, F, y, F, F)
-        for v in range(min(p.Wo - ox, TILE_OUT)):
-            _bias_activation(out + ((oy + u) * p.Wo + ox + v) * F, y + v * F, b, F,
-                             activation)
+        z = out + ((oy + u) * p.Wo + ox) * F
+        if cols == TILE_OUT:
+            _At(tmp + u * TILE_IN * F, F, z, F, F)
+        else:
+            _At(tmp + u * TILE_IN * F, F, y, F, F)
+            memcpy(z, y, cols * F * sizeof(floating))
+        bias_activation_rows(z, b, cols, F, activation)
 
 
 cdef void _output_tile_adjoint(const floating *G, Plan p, Py_ssize_t ty, Py_ssize_t tx,
@@ -432,49 +440,6 @@ cdef void _output_tile_adjoint(const floating *G, Plan p, Py_ssize_t ty, Py_ssiz
         _A(g + u * gs, F, tmp + u * TILE_IN * F, F, F)
     # dM[xi, nu] = sum_u A^T[u, xi] tmp[u, nu]: all the columns at once
     _A(tmp, TILE_IN * F, dM, TILE_IN * F, TILE_IN * F)
-
-
-# ---------------------------------------------------------------- bias and activation
-# Private copies of ``_conv.pyx``'s loops (to be replaced by the shared row
-# helpers once those are regrouped).
-cdef void _bias_activation(floating *z, const floating *y, const floating *b, Py_ssize_t F,
-                           int activation) noexcept nogil:
-    """``z[f] = f(y[f] + b[f])`` for one pixel."""
-    cdef Py_ssize_t f
-    cdef floating v
-    if activation == 1:  # relu, spelled out so that it vectorises
-        for f in range(F):
-            v = y[f] + b[f]
-            z[f] = v if v > 0 else 0
-        return
-    for f in range(F):
-        z[f] = _activate(y[f] + b[f], activation)
-
-
-cdef void _activation_grad_bias_sum(floating *G, const floating *A, Py_ssize_t rows,
-                                    Py_ssize_t F, floating *db, int activation) noexcept nogil:
-    """``G[r, f] *= f'(A[r, f])`` and ``db[f] += sum_r G[r, f]`` on a block of rows."""
-    cdef Py_ssize_t r, f
-    cdef floating g
-    if activation == 1:
-        for r in range(rows):
-            for f in range(F):
-                g = G[r * F + f] if A[r * F + f] > 0 else 0
-                G[r * F + f] = g
-                db[f] += g
-        return
-    for r in range(rows):
-        for f in range(F):
-            g = G[r * F + f] * _derivative(A[r * F + f], activation)
-            G[r * F + f] = g
-            db[f] += g
-
-
-cdef void _add_into(floating *dst, const floating *src, Py_ssize_t n) noexcept nogil:
-    """``dst[:n] += src[:n]``."""
-    cdef Py_ssize_t j
-    for j in range(n):
-        dst[j] += src[j]
 
 
 # ---------------------------------------------------------------- filters
@@ -559,8 +524,8 @@ cdef void _backward_block(const floating *x, const floating *A, floating *grad,
     cdef Py_ssize_t P = (s1 - s0) * p.tiles_h * p.tiles_w
     cdef Py_ssize_t in_size = p.H * p.W * C, out_size = p.Ho * p.Wo * F
     # 1. G *= f'(A); db += the sums of G over pixels
-    _activation_grad_bias_sum(grad + s0 * out_size, A + s0 * out_size,
-                              (s1 - s0) * p.Ho * p.Wo, F, db, activation)
+    activation_backward_sum_rows(grad + s0 * out_size, A + s0 * out_size,
+                                 (s1 - s0) * p.Ho * p.Wo, F, db, activation)
     # 2. dM = A G A^T and (again) V = B^T d B for every tile
     q = 0
     for i in range(s0, s1):
@@ -605,12 +570,16 @@ cdef int _team(Py_ssize_t n, Plan p, int n_threads):
     return <int>min(<Py_ssize_t>threads_for(work, n_threads), max(n, 1))
 
 
-cdef Py_ssize_t _per_thread(Plan p, Py_ssize_t S, bint backward):
-    """Values of one thread's scratch for blocks of ``S`` samples: ``V`` and ``M``, a
-    tile's scratch and, backward, the thread's ``dU`` and ``db``."""
+cdef Py_ssize_t _parts(Py_ssize_t n_blocks, int T) noexcept nogil:
+    """How many parts the backward pass cuts the samples into (see its comments)."""
+    return 1 if T == 1 else min(n_blocks, PARTS_PER_THREAD * T)
+
+
+cdef Py_ssize_t _per_thread(Plan p, Py_ssize_t S):
+    """Values of one thread's scratch for blocks of ``S`` samples: ``V`` and ``M``
+    (or ``dM``) and a tile's scratch."""
     cdef Py_ssize_t P = S * p.tiles_h * p.tiles_w
-    return (POSITIONS * P * (p.C + p.F) + 2 * POSITIONS * max(p.C, p.F)
-            + (POSITIONS * p.C * p.F + p.F if backward else 0))
+    return POSITIONS * P * (p.C + p.F) + 2 * POSITIONS * max(p.C, p.F)
 
 
 cdef Plan _check(Py_ssize_t[8] x, Py_ssize_t[8] W, Py_ssize_t[8] out, Py_ssize_t b_size,
@@ -644,11 +613,11 @@ def workspace_size(Py_ssize_t n, Py_ssize_t H, Py_ssize_t W, Py_ssize_t C, Py_ss
 
     For a batch of ``n`` (H, W, C) images and ``F`` filters with "same"
     (``pad = 1``) or "valid" (``pad = 0``) padding: the transformed filters
-    ``U`` and their transform's scratch (``(36 + 18) * C * F``) and, per
-    thread, ``V`` and ``M`` for one block of about ``block_tiles`` tiles, a
-    tile's scratch and, backward, the thread's ``dU`` and ``db``. It grows
-    with the threads and the block, not with ``n`` (beyond one block per
-    thread).
+    ``U`` and their transform's scratch (``(36 + 18) * C * F``); per
+    thread, ``V`` and ``M`` for one block of about ``block_tiles`` tiles and
+    a tile's scratch; backward, each part's ``dU`` and ``db`` (at most
+    ``PARTS_PER_THREAD`` parts per thread). It grows with the threads and the
+    block, not with ``n`` (beyond a few blocks per thread).
     """
     cdef Py_ssize_t ho = H + 2 * pad_top - 2, wo = W + 2 * pad_left - 2
     cdef Py_ssize_t[8] xs = [n, H, W, C, 0, 0, 0, 0]
@@ -657,7 +626,10 @@ def workspace_size(Py_ssize_t n, Py_ssize_t H, Py_ssize_t W, Py_ssize_t C, Py_ss
     cdef Plan p = _check(xs, ws, os, F, pad_top, pad_left, "workspace_size")
     cdef Py_ssize_t tiles = p.tiles_h * p.tiles_w
     cdef Py_ssize_t S = min(_block_samples(tiles, block_tiles), max(n, 1))
-    return 54 * C * F + _team(n, p, n_threads) * _per_thread(p, S, backward)
+    cdef Py_ssize_t n_blocks = (max(n, 1) + S - 1) // S
+    cdef int T = <int>min(<Py_ssize_t>_team(n, p, n_threads), n_blocks)
+    return (54 * C * F + T * _per_thread(p, S)
+            + (_parts(n_blocks, T) * (POSITIONS * C * F + F) if backward else 0))
 
 
 # ---------------------------------------------------------------- the layer passes
@@ -685,29 +657,27 @@ def winograd_forward(const floating[:, :, :, ::1] x, const floating[:, ::1] W,
     if n == 0 or F == 0:
         return
     dtype = np.float32 if floating is float else np.float64
-    cdef int T = _team(n, p, n_threads)
     cdef Py_ssize_t S = min(_block_samples(p.tiles_h * p.tiles_w, block_tiles), n)
+    cdef Py_ssize_t n_blocks = (n + S - 1) // S
+    cdef int T = <int>min(<Py_ssize_t>_team(n, p, n_threads), n_blocks)
     cdef Py_ssize_t P = S * p.tiles_h * p.tiles_w
     cdef floating[::1] U = np.empty(POSITIONS * CF, dtype)
     cdef floating[::1] filter_tmp = np.empty(18 * CF, dtype)
-    cdef floating[:, ::1] work = np.empty((T, _per_thread(p, S, False)), dtype)
-    cdef int t
-    cdef Py_ssize_t i0, i1, s0, s1
+    cdef floating[:, ::1] work = np.empty((T, _per_thread(p, S)), dtype)
+    cdef Py_ssize_t blk, s0, s1
     cdef floating *V
     cdef floating *M
     with nogil:
         _filters(&W[0, 0], &U[0], CF, &filter_tmp[0], threads_for(POSITIONS * 9 * CF, n_threads))
-        for t in prange(T, schedule="static", num_threads=T):
-            V = &work[t, 0]                         # V, M, then a tile's scratch
+        # blocks go to whichever thread is free: a thread slowed by the machine
+        # does fewer of them (the blocks' outputs do not overlap)
+        for blk in prange(n_blocks, schedule="dynamic", num_threads=T):
+            V = &work[threadid(), 0]                 # V, M, then a tile's scratch
             M = V + POSITIONS * P * C
-            i0 = n * t // T
-            i1 = n * (t + 1) // T
-            s0 = i0
-            while s0 < i1:                          # blocks of S samples
-                s1 = min(s0 + S, i1)
-                _forward_block(&x[0, 0, 0, 0], &U[0], &b[0], &out[0, 0, 0, 0], p, s0, s1,
-                               activation, V, M, M + POSITIONS * P * F)
-                s0 = s1
+            s0 = blk * S
+            s1 = min(s0 + S, n)
+            _forward_block(&x[0, 0, 0, 0], &U[0], &b[0], &out[0, 0, 0, 0], p, s0, s1,
+                           activation, V, M, M + POSITIONS * P * F)
 
 
 def winograd_backward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] out,
@@ -740,16 +710,18 @@ def winograd_backward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::
             dx[...] = 0
         return
     dtype = np.float32 if floating is float else np.float64
-    cdef int T = _team(n, p, n_threads)
     cdef Py_ssize_t S = min(_block_samples(p.tiles_h * p.tiles_w, block_tiles), n)
+    cdef Py_ssize_t n_blocks = (n + S - 1) // S
+    cdef int T = <int>min(<Py_ssize_t>_team(n, p, n_threads), n_blocks)
+    cdef Py_ssize_t n_parts = _parts(n_blocks, T)
     cdef Py_ssize_t P = S * p.tiles_h * p.tiles_w
-    # a thread's scratch: V, dM, a tile's scratch, then its dU and db (at dU_at)
-    cdef Py_ssize_t dU_at = POSITIONS * P * (C + F) + 2 * POSITIONS * max(C, F)
     cdef floating[::1] U = np.empty(POSITIONS * CF, dtype)
     cdef floating[::1] filter_tmp = np.empty(18 * CF, dtype)
-    cdef floating[:, ::1] work = np.empty((T, _per_thread(p, S, True)), dtype)
-    cdef int t, u, T_filters = threads_for(POSITIONS * 9 * CF, n_threads)
-    cdef Py_ssize_t i0, i1, s0, s1, j0, j1, k, f
+    # a thread's scratch: V, dM, a tile's scratch; a part's sums: dU, then db
+    cdef floating[:, ::1] work = np.empty((T, _per_thread(p, S)), dtype)
+    cdef floating[:, ::1] sums = np.empty((n_parts, POSITIONS * CF + F), dtype)
+    cdef int t, T_filters = threads_for(POSITIONS * 9 * CF, n_threads)
+    cdef Py_ssize_t part, u, i0, i1, s0, s1, j0, j1, k, f
     cdef floating *V
     cdef floating *dM
     cdef floating *dU
@@ -757,14 +729,18 @@ def winograd_backward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::
     cdef floating beta
     with nogil:
         _filters(&W[0, 0], &U[0], CF, &filter_tmp[0], T_filters)
-        for t in prange(T, schedule="static", num_threads=T):
-            V = &work[t, 0]
+        # the samples are cut into parts, each with its own dU and db, which
+        # go to whichever thread is free (a thread slowed by the machine does
+        # fewer); the parts' sums are added in part order, so the result does
+        # not depend on which thread did which
+        for part in prange(n_parts, schedule="dynamic", num_threads=T):
+            V = &work[threadid(), 0]
             dM = V + POSITIONS * P * C
-            dU = V + dU_at
-            memset(dU + POSITIONS * CF, 0, F * sizeof(floating))     # the thread's db
+            dU = &sums[part, 0]
+            memset(dU + POSITIONS * CF, 0, F * sizeof(floating))     # the part's db
             beta = 0                                # the first block overwrites dU
-            i0 = n * t // T
-            i1 = n * (t + 1) // T
+            i0 = n * part // n_parts
+            i1 = n * (part + 1) // n_parts
             s0 = i0
             while s0 < i1:
                 s1 = min(s0 + S, i1)
@@ -773,15 +749,15 @@ def winograd_backward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::
                                 beta, dU + POSITIONS * CF, dx_ptr)
                 beta = 1
                 s0 = s1
-        # add the threads' dU in thread order, then dW = G^T dU G
+        # add the parts' dU in part order, then dW = G^T dU G
         for t in prange(T_filters, schedule="static", num_threads=T_filters):
             j0 = CF * t // T_filters
             j1 = CF * (t + 1) // T_filters
-            dU = &work[0, dU_at]
-            for u in range(1, T):
+            dU = &sums[0, 0]
+            for u in range(1, n_parts):
                 for k in range(POSITIONS):
-                    _add_into(dU + k * CF + j0, &work[u, dU_at + k * CF + j0], j1 - j0)
+                    add_row(dU + k * CF + j0, &sums[u, k * CF + j0], j1 - j0)
             _filter_transform_adjoint(dU, &dW[0, 0], CF, j0, j1, &filter_tmp[0] + 18 * j0)
-    for u in range(T):                              # db, in thread order
+    for u in range(n_parts):                        # db, in part order
         for f in range(F):
-            db[f] += work[u, dU_at + POSITIONS * CF + f]
+            db[f] += sums[u, POSITIONS * CF + f]

@@ -224,11 +224,9 @@ class Conv2D(Layer):
                                         self.grads["W"], self.grads["b"], dX, self.pad_top,
                                         self.pad_left, self.activation_code, self.n_threads)
             return dX
-        partial = self._buffer("partial", (max(self.n_threads - 1, 1) * (self.n_cols + 1),
-                                           self.filters))
         # overwrites grad with dL/dZ and self._cols (if any) with dcols
         _conv.conv_backward(self._input, self._output, grad, self._cols, self.params["W"],
-                            self.grads["W"], self.grads["b"], partial, dX,
+                            self.grads["W"], self.grads["b"], dX,
                             *self._im2col_args(), self.activation_code, self.n_threads)
         return dX
 
