@@ -243,10 +243,9 @@ def conv_forward(const floating[:, :, :, ::1] x, floating[:, ::1] cols,
     cdef const floating *patches
     patches = &x[0, 0, 0, 0] if pointwise else &cols[0, 0]
     cdef Py_ssize_t P = g.Ho * g.Wo, in_size = g.H * g.W * g.C
-    # one thread per share of the batch (a single one when the work is small)
     cdef Py_ssize_t S = _block_samples(P, block_rows), n_blocks = (n + S - 1) // S
-    # one thread per share of the batch (a single one when the work is small);
-    # blocks go to whichever thread is free (their outputs do not overlap)
+    # the threads (a single one when the work is small) take the blocks as
+    # they become free: the blocks' outputs do not overlap
     cdef int T = <int>min(<Py_ssize_t>threads_for(n * P * K * F, n_threads), n_blocks)
     cdef Py_ssize_t blk, s0, s1, i, rows
     cdef floating *Z
@@ -282,10 +281,10 @@ def conv_backward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] o
 
     Notes
     -----
-    The samples are cut into parts (one per thread, or ``PARTS_PER_THREAD``
-    per thread when there are several), each summing its own ``dW`` and
-    ``db``; the parts go to whichever thread is free, and their sums are added
-    in part order, so the result depends on the number of threads only.
+    The samples are cut into parts (a single one on one thread,
+    ``PARTS_PER_THREAD`` per thread on several), each summing its own ``dW``
+    and ``db``; the parts go to whichever thread is free, and their sums are
+    added in part order, so the result depends on the number of threads only.
     """
     cdef Py_ssize_t n = out.shape[0], F = W.shape[1], K = W.shape[0]
     cdef bint need_dx = dx is not None, pointwise = cols is None

@@ -110,10 +110,11 @@ position ``k`` reads every 36th row of it (``lda = 36 C``). The per-thread
 buffers (``V``, ``M`` and a tile's scratch) are allocated per call and sized
 by the block, not by the batch: nothing batch-sized is kept between the
 forward and the backward pass (:func:`workspace_size`). The sums over the
-batch (``dU``, ``db``) are kept per *part* of the batch (a few blocks each,
-``PARTS_PER_THREAD`` parts per thread) and added in part order, so the
-result depends only on the number of threads, not on which thread did which
-part. Everything is fused float32/float64 (``floating``).
+batch (``dU``, ``db``) are kept per *part* of the batch (a few blocks each;
+a single part on one thread, ``PARTS_PER_THREAD`` per thread on several) and
+added in part order, so the result depends only on the number of threads,
+not on which thread did which part. Everything is fused float32/float64
+(``floating``).
 """
 
 from cython cimport floating
