@@ -565,10 +565,22 @@ cdef Py_ssize_t _block_samples(Py_ssize_t tiles_per_sample, int block_tiles) noe
     return block_tiles // tiles_per_sample
 
 
-cdef int _team(Py_ssize_t n, Plan p, int n_threads):
-    """Threads for a batch: one per share of the samples, one if the work is small."""
+cdef struct Blocks:
+    # samples per block, blocks in the batch, threads taking them
+    Py_ssize_t S, n_blocks
+    int T
+
+
+cdef Blocks _blocks(Py_ssize_t n, Plan p, int n_threads, int block_tiles):
+    """How a batch of ``n`` samples is cut into blocks of about ``block_tiles``
+    tiles, and how many threads take them (one if the work is small, never
+    more than there are blocks)."""
+    cdef Blocks blocks
     cdef Py_ssize_t work = n * p.tiles_h * p.tiles_w * POSITIONS * p.C * p.F
-    return <int>min(<Py_ssize_t>threads_for(work, n_threads), max(n, 1))
+    blocks.S = min(_block_samples(p.tiles_h * p.tiles_w, block_tiles), max(n, 1))
+    blocks.n_blocks = (max(n, 1) + blocks.S - 1) // blocks.S
+    blocks.T = <int>min(<Py_ssize_t>threads_for(work, n_threads), blocks.n_blocks)
+    return blocks
 
 
 cdef Py_ssize_t _parts(Py_ssize_t n_blocks, int T) noexcept nogil:
@@ -625,12 +637,9 @@ def workspace_size(Py_ssize_t n, Py_ssize_t H, Py_ssize_t W, Py_ssize_t C, Py_ss
     cdef Py_ssize_t[8] ws = [9 * C, F, 0, 0, 0, 0, 0, 0]
     cdef Py_ssize_t[8] os = [n, ho, wo, F, 0, 0, 0, 0]
     cdef Plan p = _check(xs, ws, os, F, pad_top, pad_left, "workspace_size")
-    cdef Py_ssize_t tiles = p.tiles_h * p.tiles_w
-    cdef Py_ssize_t S = min(_block_samples(tiles, block_tiles), max(n, 1))
-    cdef Py_ssize_t n_blocks = (max(n, 1) + S - 1) // S
-    cdef int T = <int>min(<Py_ssize_t>_team(n, p, n_threads), n_blocks)
-    return (54 * C * F + T * _per_thread(p, S)
-            + (_parts(n_blocks, T) * (POSITIONS * C * F + F) if backward else 0))
+    cdef Blocks blocks = _blocks(n, p, n_threads, block_tiles)
+    return (54 * C * F + blocks.T * _per_thread(p, blocks.S)
+            + (_parts(blocks.n_blocks, blocks.T) * (POSITIONS * C * F + F) if backward else 0))
 
 
 # ---------------------------------------------------------------- the layer passes
@@ -658,9 +667,9 @@ def winograd_forward(const floating[:, :, :, ::1] x, const floating[:, ::1] W,
     if n == 0 or F == 0:
         return
     dtype = np.float32 if floating is float else np.float64
-    cdef Py_ssize_t S = min(_block_samples(p.tiles_h * p.tiles_w, block_tiles), n)
-    cdef Py_ssize_t n_blocks = (n + S - 1) // S
-    cdef int T = <int>min(<Py_ssize_t>_team(n, p, n_threads), n_blocks)
+    cdef Blocks blocks = _blocks(n, p, n_threads, block_tiles)
+    cdef Py_ssize_t S = blocks.S, n_blocks = blocks.n_blocks
+    cdef int T = blocks.T
     cdef Py_ssize_t P = S * p.tiles_h * p.tiles_w
     cdef floating[::1] U = np.empty(POSITIONS * CF, dtype)
     cdef floating[::1] filter_tmp = np.empty(18 * CF, dtype)
@@ -711,9 +720,9 @@ def winograd_backward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::
             dx[...] = 0
         return
     dtype = np.float32 if floating is float else np.float64
-    cdef Py_ssize_t S = min(_block_samples(p.tiles_h * p.tiles_w, block_tiles), n)
-    cdef Py_ssize_t n_blocks = (n + S - 1) // S
-    cdef int T = <int>min(<Py_ssize_t>_team(n, p, n_threads), n_blocks)
+    cdef Blocks blocks = _blocks(n, p, n_threads, block_tiles)
+    cdef Py_ssize_t S = blocks.S, n_blocks = blocks.n_blocks
+    cdef int T = blocks.T
     cdef Py_ssize_t n_parts = _parts(n_blocks, T)
     cdef Py_ssize_t P = S * p.tiles_h * p.tiles_w
     cdef floating[::1] U = np.empty(POSITIONS * CF, dtype)
