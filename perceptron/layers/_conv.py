@@ -38,6 +38,14 @@ def _check_image(layer, input_shape):
     return input_shape
 
 
+def _same_geometry(size, window, stride):
+    """``(outputs, pad_before)`` of "same" windows along one axis of ``size`` pixels:
+    ``ceil(size / stride)`` windows, and the padding that reaches them split
+    with the extra pixel at the bottom/right (as Keras and TensorFlow do)."""
+    out = -(-size // stride)
+    return out, max((out - 1) * stride + window - size, 0) // 2
+
+
 class Conv2D(Layer):
     """2D convolution ``A = f(conv(X, W) + b)`` with a fused activation.
 
@@ -136,21 +144,20 @@ class Conv2D(Layer):
         kh, kw = self.kernel_size
         s = self.stride
         if self.padding == "same":
-            Ho, Wo = -(-H // s), -(-W // s)
-            pad_h = max((Ho - 1) * s + kh - H, 0)
-            pad_w = max((Wo - 1) * s + kw - W, 0)
+            (Ho, self.pad_top), (Wo, self.pad_left) = (_same_geometry(H, kh, s),
+                                                       _same_geometry(W, kw, s))
         else:
-            pad_h = pad_w = 0
+            self.pad_top = self.pad_left = 0
             Ho, Wo = _conv.conv_output_size(H, kh, s, 0), _conv.conv_output_size(W, kw, s, 0)
             if kh > H or kw > W:
                 raise ValueError(
                     f"{self.name}: a {kh}x{kw} kernel with padding='valid' does not fit "
                     f"the {H}x{W} image ({C} channels) it receives; use padding='same', "
                     "smaller kernels, or less pooling before it")
-        self.pad_top, self.pad_left = pad_h // 2, pad_w // 2
         self.out_hw = (Ho, Wo)
         self.n_cols = kh * kw * C
-        self._pointwise = kh == 1 and kw == 1 and s == 1 and pad_h == 0 and pad_w == 0
+        # a 1x1 kernel with stride 1 takes no padding in either mode
+        self._pointwise = kh == 1 and kw == 1 and s == 1
         winograd = (kh, kw) == (3, 3) and s == 1
         if self.algorithm == "auto":
             winograd = winograd and C >= WINOGRAD_MIN_CHANNELS
@@ -254,8 +261,7 @@ def pool_geometry(size, pool, stride, padding):
     ((1, 0), (1, 0))
     """
     if padding == "same":
-        out = -(-size // stride)
-        return out, max((out - 1) * stride + pool - size, 0) // 2
+        return _same_geometry(size, pool, stride)
     return (size - pool) // stride + 1 if pool <= size else 1, 0
 
 
