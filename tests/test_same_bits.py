@@ -6,8 +6,10 @@ shapes alone (``_kernels/_stack.pyx``), prediction goes by fixed blocks of
 rows, and the losses are added in row order. So a fit on one thread (a
 Dask or joblib worker) and a fit on every CPU (a serial search) agree.
 Three threads are more than this machine may have: the count is allowed
-here (the threads take turns). A step is cut in two parts, so a third
-thread joins only when the step is forced into more.
+here (the threads take turns). The estimators cut a step into as many parts
+as the machine has CPUs (``_dense_stack.MOST_PARTS``, at most 8), and a
+thread takes whole parts; one test forces four parts, so that three threads
+share a step unevenly whatever the machine.
 """
 
 import warnings
@@ -29,7 +31,7 @@ THREADS = (1, 2, 3)
 @pytest.fixture(scope="module")
 def data():
     """784 features, so that a batch of 512 rows through (100, 100) hidden
-    units is worth sharing: cut in two parts, for two threads."""
+    units is worth sharing among threads."""
     rng = np.random.default_rng(0)
     X = rng.random((1200, 784), dtype=np.float32)
     y = rng.integers(0, 10, 1200)

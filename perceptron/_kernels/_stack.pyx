@@ -54,8 +54,8 @@ never is); each sum across parts -- the partial products, the chunks'
 gradients, the L2 penalty -- is added in block or chunk order, never in
 thread order; and the rest is element by element (the dropout mask is a
 hash of the element's index). :func:`stack_parts` chooses ``K`` from the
-shapes and the machine's CPU count alone, so a step on 1, 2 or ``K`` threads gives bit-identical
-results; only its time differs.
+shapes and the machine's CPU count alone, so a step on 1, 2 or ``K``
+threads gives bit-identical results; only its time differs.
 
 Scratch: ``shared`` holds the first layer's output ``A1`` (where ``P_0`` is
 computed, and its dropped output after a dropout), ``dL/dZ1``, the batch's
@@ -386,11 +386,10 @@ def dense_stack_step(const floating[:, ::1] X, const Py_ssize_t[::1] rows,
         # Thread ``me`` does share ``t = me`` of each phase (and ``me + running``,
         # ... should the runtime start fewer threads than asked for): whole
         # chunks and blocks, from ``_first(t)`` to ``_first(t + 1) - 1``. Plain
-        # loops, not prange: Cython
-        # makes a prange's index both firstprivate and lastprivate, and GCC
-        # then makes the threads wait for each other at the start of the loop
-        # -- three more meetings per step on top of the barriers below, which
-        # are all the phases need.
+        # loops, not prange: Cython makes a prange's index both firstprivate
+        # and lastprivate, and GCC then makes the threads wait for each other
+        # at the start of the loop -- three more meetings per step on top of
+        # the barriers below, which are all the phases need.
         me = perc_omp_get_thread_num()
         running = perc_omp_get_num_threads()
         t = me
